@@ -1,0 +1,51 @@
+#pragma once
+// Tokenizers equal to the Hugging Face `tokenizers` library for the encoder models ptune supports.
+// From tokenizer.json: models WordPiece and BPE (byte-level, GPT-2 regex pre-tokenizer, merges as
+// "a b" strings or [a, b] pairs); normalizers BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, StripAccents,
+// Strip, Replace, Prepend, Sequence; pre-tokenizers BertPreTokenizer, ByteLevel, Whitespace,
+// WhitespaceSplit, Punctuation, Split, Metaspace, Sequence; post-processors BertProcessing,
+// RobertaProcessing, TemplateProcessing, ByteLevel, Sequence; added/special tokens (lstrip, rstrip,
+// single_word, normalized). Fallbacks when there is no tokenizer.json: vocab.txt (BERT WordPiece with
+// do_lower_case from tokenizer_config.json) and vocab.json + merges.txt (RoBERTa byte-level BPE).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/io/error.h"
+
+namespace ptune {
+
+struct Encoding {
+    std::vector<int64_t> ids;
+    std::vector<int64_t> type_ids;       // token type (segment) ids
+    std::vector<std::string> tokens;
+    std::vector<int64_t> special_mask;   // 1 for tokens added by the post-processor
+};
+
+class Tokenizer {
+public:
+    virtual ~Tokenizer() = default;
+
+    // Loads tokenizer.json from `dir`, else the vocab.txt / vocab.json+merges.txt fallbacks.
+    // Throws ptune::Error naming the file and field when it cannot.
+    static std::unique_ptr<Tokenizer> from_dir(const std::string& dir);
+    static std::unique_ptr<Tokenizer> from_json_file(const std::string& path);
+
+    // Encodes `text` (and `pair` when given). With add_special the post-processor adds [CLS]/[SEP] etc.
+    // max_len > 0 truncates like transformers' truncation=True (longest_first for pairs), counting the
+    // special tokens, so the result has at most max_len ids.
+    virtual Encoding encode(const std::string& text, const std::optional<std::string>& pair = std::nullopt,
+                            bool add_special = true, int max_len = 0) const = 0;
+
+    virtual int64_t pad_id() const = 0;          // id of the pad token (0 when none is defined)
+    virtual int64_t vocab_size() const = 0;      // including added tokens
+    virtual std::optional<int64_t> token_to_id(const std::string& token) const = 0;
+    virtual std::string id_to_token(int64_t id) const = 0;
+    virtual int num_special_tokens(bool pair) const = 0;  // how many the post-processor adds
+    virtual std::string describe() const = 0;    // e.g. "WordPiece (BertNormalizer lowercase), 2000 tokens"
+};
+
+}  // namespace ptune
