@@ -40,6 +40,8 @@ struct RunRecord {
     int64_t best_step = -1;
     int64_t trainable_params = 0;
     int64_t total_params = 0;
+    int64_t owner_pid = 0;     // the process that started the run (0 until start_run); read-only
+    std::string owner_host;    // its host name; read-only
 };
 
 struct MetricPoint {
@@ -106,13 +108,18 @@ public:
     std::vector<std::string> metric_keys(int64_t run) const;
     std::vector<PromptNormRow> prompt_norms(int64_t run) const;  // ordered by step, layer
     std::vector<LatencyRow> latency(int64_t run) const;
-    std::vector<ArtifactRow> artifacts(int64_t run) const;
+    std::vector<ArtifactRow> artifacts(int64_t run) const;     // ordered by created_at, then insertion
+    // The last value (highest step; the later insert on a tie) of every metric key of a run, for a browser's
+    // "latest" column while a run is going; empty for a run without metrics.
+    std::map<std::string, double> latest_metrics(int64_t run) const;
 
 private:
+    struct Cache;  // prepared statements kept for the life of the connection
     void migrate();
     void mark_interrupted();
     std::string path_;
     sqlite3* db_ = nullptr;
+    std::unique_ptr<Cache> cache_;
     int interrupted_on_open_ = 0;
 };
 
