@@ -1,0 +1,375 @@
+#include "core/engine/encoder.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/engine/tensor_io.h"
+
+namespace ptune {
+
+namespace {
+
+// Legacy TF-converted checkpoints name LayerNorm parameters gamma/beta.
+std::vector<std::string> name_variants(const std::string& name) {
+    std::vector<std::string> v{name};
+    auto swap_suffix = [&](const std::string& from, const std::string& to) {
+        if (name.size() > from.size() && name.compare(name.size() - from.size(), from.size(), from) == 0 &&
+            name.find("LayerNorm") != std::string::npos)
+            v.push_back(name.substr(0, name.size() - from.size()) + to);
+    };
+    swap_suffix(".weight", ".gamma");
+    swap_suffix(".bias", ".beta");
+    return v;
+}
+
+at::Tensor frozen(at::Tensor t) { return t.to(at::kFloat).contiguous().set_requires_grad(false); }
+
+}  // namespace
+
+std::unique_ptr<EncoderClassifier> EncoderClassifier::load(const std::string& dir, int64_t num_labels, uint64_t seed) {
+    ModelConfig cfg = ModelConfig::from_dir(dir);
+    auto ckpt = st::Checkpoint::open(dir);
+    std::unique_ptr<EncoderClassifier> m(new EncoderClassifier());
+    m->cfg_ = cfg;
+    auto lookup = [&](const std::string& name) -> at::Tensor {
+        if (!ckpt.contains(name)) return {};
+        auto [file, info] = ckpt.get(name);
+        return load_tensor(*file, *info);
+    };
+    m->init_from(nullptr, ckpt.source(), lookup, num_labels, seed);
+    return m;
+}
+
+std::unique_ptr<EncoderClassifier> EncoderClassifier::from_tensors(const ModelConfig& cfg,
+                                                                   const std::map<std::string, at::Tensor>& tensors,
+                                                                   int64_t num_labels, uint64_t seed) {
+    std::unique_ptr<EncoderClassifier> m(new EncoderClassifier());
+    m->cfg_ = cfg;
+    auto lookup = [&](const std::string& name) -> at::Tensor {
+        auto it = tensors.find(name);
+        return it == tensors.end() ? at::Tensor() : it->second;
+    };
+    m->init_from(&tensors, "(in memory)", lookup, num_labels, seed);
+    return m;
+}
+
+void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, const std::string& source,
+                                  const std::function<at::Tensor(const std::string&)>& lookup, int64_t num_labels,
+                                  uint64_t seed) {
+    const ModelConfig& c = cfg_;
+    const std::string prefix = c.weight_prefix();
+    // Finds a base-model tensor with or without the architecture prefix.
+    auto find = [&](const std::string& name) -> at::Tensor {
+        for (const auto& n : name_variants(name)) {
+            if (auto t = lookup(prefix + n); t.defined()) return t;
+            if (auto t = lookup(n); t.defined()) return t;
+        }
+        return {};
+    };
+    auto need = [&](const std::string& name, std::vector<int64_t> shape) -> at::Tensor {
+        at::Tensor t = find(name);
+        if (!t.defined()) throw Error(source + ": missing tensor \"" + prefix + name + "\"");
+        if (t.sizes().vec() != shape) {
+            throw Error(source + ": tensor \"" + prefix + name + "\" has shape " + c10::str(t.sizes()) +
+                        ", config.json implies " + c10::str(at::IntArrayRef(shape)));
+        }
+        return frozen(t);
+    };
+    const int64_t H = c.hidden_size, E = c.embedding_size, I = c.intermediate_size;
+    word_emb_ = need("embeddings.word_embeddings.weight", {c.vocab_size, E});
+    pos_emb_ = need("embeddings.position_embeddings.weight", {c.max_position_embeddings, E});
+    type_emb_ = need("embeddings.token_type_embeddings.weight", {c.type_vocab_size, E});
+    emb_norm_ = {need("embeddings.LayerNorm.weight", {E}), need("embeddings.LayerNorm.bias", {E}), c.layer_norm_eps};
+    if (E != H) {
+        emb_project_ = {need("embeddings_project.weight", {H, E}), need("embeddings_project.bias", {H})};
+    }
+    auto lin = [&](const std::string& n, int64_t out, int64_t in) {
+        return Linear{need(n + ".weight", {out, in}), need(n + ".bias", {out})};
+    };
+    auto ln = [&](const std::string& n, int64_t d) {
+        return LayerNorm{need(n + ".weight", {d}), need(n + ".bias", {d}), c.layer_norm_eps};
+    };
+    layers_.clear();
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+        std::string p = "encoder.layer." + std::to_string(l) + ".";
+        EncoderLayer L;
+        L.query = lin(p + "attention.self.query", H, H);
+        L.key = lin(p + "attention.self.key", H, H);
+        L.value = lin(p + "attention.self.value", H, H);
+        L.attn_out = lin(p + "attention.output.dense", H, H);
+        L.attn_norm = ln(p + "attention.output.LayerNorm", H);
+        L.intermediate = lin(p + "intermediate.dense", I, H);
+        L.output = lin(p + "output.dense", H, I);
+        L.out_norm = ln(p + "output.LayerNorm", H);
+        layers_.push_back(std::move(L));
+    }
+    at::manual_seed(seed);
+    if (c.arch == Arch::Bert) {
+        at::Tensor w = find("pooler.dense.weight"), b = find("pooler.dense.bias");
+        if (w.defined() && b.defined()) {
+            pooler_ = lin("pooler.dense", H, H);
+        } else {
+            pooler_ = {frozen(at::randn({H, H}) * c.initializer_range), frozen(at::zeros({H}))};
+            notes_.push_back("the checkpoint has no pooler (pooler.dense): initialised at random and frozen, as "
+                             "transformers does for BertForSequenceClassification");
+        }
+    }
+    // The classification head: taken from the checkpoint when it is there with the right label count.
+    int64_t ckpt_labels = -1;
+    at::Tensor head_out_w = lookup(c.arch == Arch::Bert ? "classifier.weight" : "classifier.out_proj.weight");
+    if (head_out_w.defined() && head_out_w.dim() == 2) ckpt_labels = head_out_w.size(0);
+    num_labels_ = num_labels > 0 ? num_labels
+                                 : (!c.id2label.empty() ? (int64_t)c.id2label.size() : (ckpt_labels > 0 ? ckpt_labels : 2));
+    reset_head(seed);
+    head_from_checkpoint_ = false;
+    if (ckpt_labels == num_labels_) {
+        bool all = true;
+        for (auto& [name, t] : head_parameters()) {
+            at::Tensor v = lookup(name);
+            if (!v.defined() || v.sizes() != t.sizes()) {
+                all = false;
+                break;
+            }
+        }
+        if (all) {
+            for (auto& [name, t] : head_parameters()) set_head_tensor(name, lookup(name));
+            head_from_checkpoint_ = true;
+        }
+    }
+    if (!head_from_checkpoint_) {
+        notes_.push_back("classification head for " + std::to_string(num_labels_) +
+                         " labels initialised fresh (normal, std " + std::to_string(c.initializer_range) + ")");
+    }
+}
+
+void EncoderClassifier::reset_head(uint64_t seed) {
+    const ModelConfig& c = cfg_;
+    const int64_t H = c.hidden_size;
+    at::manual_seed(seed);
+    auto opts = at::TensorOptions().dtype(at::kFloat).device(device_);
+    auto trainable = [](at::Tensor t) { return t.set_requires_grad(true); };
+    if (c.arch == Arch::Bert) {
+        classifier_ = {trainable(at::randn({num_labels_, H}, opts) * c.initializer_range), trainable(at::zeros({num_labels_}, opts))};
+        cls_dense_ = {};
+    } else {
+        cls_dense_ = {trainable(at::randn({H, H}, opts) * c.initializer_range), trainable(at::zeros({H}, opts))};
+        classifier_ = {trainable(at::randn({num_labels_, H}, opts) * c.initializer_range), trainable(at::zeros({num_labels_}, opts))};
+    }
+    // randn(...) * std is not a leaf: make leaves.
+    for (Linear* l : {&classifier_, &cls_dense_}) {
+        if (l->weight.defined()) {
+            l->weight = l->weight.detach().set_requires_grad(true);
+            l->bias = l->bias.detach().set_requires_grad(true);
+        }
+    }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::head_parameters() const {
+    if (cfg_.arch == Arch::Bert) return {{"classifier.weight", classifier_.weight}, {"classifier.bias", classifier_.bias}};
+    return {{"classifier.dense.weight", cls_dense_.weight},
+            {"classifier.dense.bias", cls_dense_.bias},
+            {"classifier.out_proj.weight", classifier_.weight},
+            {"classifier.out_proj.bias", classifier_.bias}};
+}
+
+void EncoderClassifier::set_head_tensor(const std::string& name, const at::Tensor& value) {
+    for (auto& [n, t] : head_parameters()) {
+        if (n != name) continue;
+        if (t.sizes() != value.sizes()) {
+            throw Error("head tensor \"" + name + "\" has shape " + c10::str(value.sizes()) + ", the model needs " +
+                        c10::str(t.sizes()));
+        }
+        at::NoGradGuard g;
+        t.copy_(value.to(t.device(), t.scalar_type()));
+        return;
+    }
+    throw Error("no head tensor \"" + name + "\" in a " + cfg_.arch_name() + " classifier");
+}
+
+std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::backbone_parameters() const {
+    std::vector<std::pair<std::string, at::Tensor>> v;
+    const std::string p = cfg_.weight_prefix();
+    v.push_back({p + "embeddings.word_embeddings.weight", word_emb_});
+    v.push_back({p + "embeddings.position_embeddings.weight", pos_emb_});
+    v.push_back({p + "embeddings.token_type_embeddings.weight", type_emb_});
+    v.push_back({p + "embeddings.LayerNorm.weight", emb_norm_.weight});
+    v.push_back({p + "embeddings.LayerNorm.bias", emb_norm_.bias});
+    if (emb_project_.weight.defined()) {
+        v.push_back({p + "embeddings_project.weight", emb_project_.weight});
+        v.push_back({p + "embeddings_project.bias", emb_project_.bias});
+    }
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        const auto& L = layers_[l];
+        std::string q = p + "encoder.layer." + std::to_string(l) + ".";
+        auto add = [&](const std::string& n, const Linear& x) {
+            v.push_back({q + n + ".weight", x.weight});
+            v.push_back({q + n + ".bias", x.bias});
+        };
+        add("attention.self.query", L.query);
+        add("attention.self.key", L.key);
+        add("attention.self.value", L.value);
+        add("attention.output.dense", L.attn_out);
+        v.push_back({q + "attention.output.LayerNorm.weight", L.attn_norm.weight});
+        v.push_back({q + "attention.output.LayerNorm.bias", L.attn_norm.bias});
+        add("intermediate.dense", L.intermediate);
+        add("output.dense", L.output);
+        v.push_back({q + "output.LayerNorm.weight", L.out_norm.weight});
+        v.push_back({q + "output.LayerNorm.bias", L.out_norm.bias});
+    }
+    if (pooler_.weight.defined()) {
+        v.push_back({p + "pooler.dense.weight", pooler_.weight});
+        v.push_back({p + "pooler.dense.bias", pooler_.bias});
+    }
+    return v;
+}
+
+void EncoderClassifier::set_backbone_trainable(bool on) {
+    for (auto& [n, t] : backbone_parameters()) t.set_requires_grad(on);
+}
+
+int64_t EncoderClassifier::backbone_param_count() const {
+    int64_t n = 0;
+    for (auto& [name, t] : backbone_parameters()) n += t.numel();
+    return n;
+}
+
+int64_t EncoderClassifier::head_param_count() const {
+    int64_t n = 0;
+    for (auto& [name, t] : head_parameters()) n += t.numel();
+    return n;
+}
+
+void EncoderClassifier::to(const at::Device& device) {
+    if (device == device_) return;
+    at::NoGradGuard g;
+    auto mv = [&](at::Tensor& t) {
+        if (!t.defined()) return;
+        bool rg = t.requires_grad();
+        t = t.to(device).detach().set_requires_grad(rg);
+    };
+    auto mvl = [&](Linear& l) { mv(l.weight), mv(l.bias); };
+    mv(word_emb_), mv(pos_emb_), mv(type_emb_), mv(emb_norm_.weight), mv(emb_norm_.bias);
+    mvl(emb_project_);
+    for (auto& L : layers_) {
+        for (Linear* l : {&L.query, &L.key, &L.value, &L.attn_out, &L.intermediate, &L.output}) mvl(*l);
+        mv(L.attn_norm.weight), mv(L.attn_norm.bias), mv(L.out_norm.weight), mv(L.out_norm.bias);
+    }
+    mvl(pooler_), mvl(classifier_), mvl(cls_dense_);
+    device_ = device;
+}
+
+at::Tensor EncoderClassifier::act(const at::Tensor& x) const {
+    const std::string& a = cfg_.hidden_act;
+    if (a == "gelu") return at::gelu(x);
+    if (a == "relu") return at::relu(x);
+    if (a == "tanh") return at::tanh(x);
+    return at::gelu(x, "tanh");  // gelu_new, gelu_pytorch_tanh, gelu_fast
+}
+
+at::Tensor EncoderClassifier::embed(const Batch& b, int64_t P, bool training) const {
+    const at::Tensor& ids = b.input_ids;
+    const int64_t n = ids.size(1);
+    at::Tensor pos;
+    if (cfg_.arch == Arch::Roberta) {
+        // create_position_ids_from_input_ids: real tokens count from padding_idx + 1 (+ P), pads get padding_idx.
+        at::Tensor real = ids.ne(cfg_.pad_token_id).to(at::kLong);
+        pos = (at::cumsum(real, 1) + P) * real + cfg_.pad_token_id;
+    } else {
+        pos = at::arange(P, P + n, ids.options()).unsqueeze(0).expand_as(ids);
+    }
+    at::Tensor types = b.token_type_ids.defined() ? b.token_type_ids : at::zeros_like(ids);
+    at::Tensor x = at::embedding(word_emb_, ids) + at::embedding(type_emb_, types) + at::embedding(pos_emb_, pos);
+    x = emb_norm_(x);
+    x = at::dropout(x, cfg_.hidden_dropout, training);
+    if (emb_project_.weight.defined()) x = emb_project_(x);
+    return x;
+}
+
+at::Tensor EncoderClassifier::encode(const Batch& b, const PrefixKV* prefix, bool training) const {
+    const int64_t B = b.input_ids.size(0), n = b.input_ids.size(1);
+    const int64_t heads = cfg_.num_heads, hd = cfg_.head_dim(), H = cfg_.hidden_size;
+    const int64_t P = prefix ? prefix->length : 0;
+    at::Tensor x = embed(b, P, training);
+    // Additive masks [B, 1, 1, keys]: 0 where attended, the dtype's lowest where masked (transformers' convention).
+    at::Tensor mask = b.attention_mask.to(x.scalar_type());
+    const double lowest = std::numeric_limits<float>::lowest();
+    at::Tensor add_mask = ((1.0 - mask) * lowest).view({B, 1, 1, n});
+    at::Tensor add_mask_prefixed;
+    if (P > 0) add_mask_prefixed = at::cat({at::zeros({B, 1, 1, P}, add_mask.options()), add_mask}, 3);
+    const double scale = 1.0 / std::sqrt((double)hd);
+    auto split_heads = [&](const at::Tensor& t) { return t.view({B, n, heads, hd}).transpose(1, 2); };
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        const EncoderLayer& L = layers_[l];
+        at::Tensor q = split_heads(L.query(x));
+        at::Tensor k = split_heads(L.key(x));
+        at::Tensor v = split_heads(L.value(x));
+        const at::Tensor* m = &add_mask;
+        if (P > 0 && l < prefix->key.size() && prefix->key[l].defined()) {
+            k = at::cat({prefix->key[l].expand({B, heads, P, hd}), k}, 2);
+            v = at::cat({prefix->value[l].expand({B, heads, P, hd}), v}, 2);
+            m = &add_mask_prefixed;
+        }
+        at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale + *m;
+        at::Tensor probs = at::softmax(scores, -1);
+        probs = at::dropout(probs, cfg_.attention_dropout, training);
+        at::Tensor ctx = at::matmul(probs, v).transpose(1, 2).reshape({B, n, H});
+        at::Tensor a = L.attn_out(ctx);
+        a = at::dropout(a, cfg_.hidden_dropout, training);
+        x = L.attn_norm(a + x);
+        at::Tensor h = act(L.intermediate(x));
+        h = L.output(h);
+        h = at::dropout(h, cfg_.hidden_dropout, training);
+        x = L.out_norm(h + x);
+    }
+    return x;
+}
+
+at::Tensor EncoderClassifier::head(const at::Tensor& hidden, bool training) const {
+    const double p = cfg_.classifier_dropout.value_or(cfg_.hidden_dropout);
+    at::Tensor first = hidden.select(1, 0);
+    if (cfg_.arch == Arch::Bert) {
+        at::Tensor pooled = at::tanh(pooler_(first));
+        return classifier_(at::dropout(pooled, p, training));
+    }
+    at::Tensor x = at::dropout(first, p, training);
+    x = cls_dense_(x);
+    x = cfg_.arch == Arch::Electra ? at::gelu(x) : at::tanh(x);  // ElectraClassificationHead: gelu
+    x = at::dropout(x, p, training);
+    return classifier_(x);
+}
+
+at::Tensor EncoderClassifier::forward(const Batch& b, const PrefixKV* prefix, bool training) const {
+    return head(encode(b, prefix, training), training);
+}
+
+at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& labels) {
+    return at::cross_entropy_loss(logits, labels);
+}
+
+}  // namespace ptune
+
+namespace ptune {
+Batch make_batch(const std::vector<std::vector<int64_t>>& ids, int64_t pad_id,
+                 const std::vector<std::vector<int64_t>>& type_ids) {
+    const int64_t B = (int64_t)ids.size();
+    int64_t n = 1;
+    for (const auto& v : ids) n = std::max<int64_t>(n, (int64_t)v.size());
+    Batch b;
+    b.input_ids = at::full({B, n}, pad_id, at::kLong);
+    b.attention_mask = at::zeros({B, n}, at::kLong);
+    if (!type_ids.empty()) b.token_type_ids = at::zeros({B, n}, at::kLong);
+    auto ia = b.input_ids.accessor<int64_t, 2>();
+    auto ma = b.attention_mask.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < B; ++i) {
+        for (size_t j = 0; j < ids[i].size(); ++j) {
+            ia[i][j] = ids[i][j];
+            ma[i][j] = 1;
+        }
+        if (!type_ids.empty()) {
+            auto ta = b.token_type_ids.accessor<int64_t, 2>();
+            for (size_t j = 0; j < type_ids[i].size() && j < (size_t)n; ++j) ta[i][j] = type_ids[i][j];
+        }
+    }
+    return b;
+}
+}  // namespace ptune

@@ -1,0 +1,118 @@
+#pragma once
+// BERT, RoBERTa and ELECTRA encoders for sequence classification, written out with plain tensor operations so
+// a reader can follow them top to bottom (names follow transformers' modules). Deep prompts (P-Tuning v2)
+// enter as per-layer key/value prefixes: layer l attends to [prefix_k(l); k] and [prefix_v(l); v], the mask
+// is prefixed with ones, and the real tokens take positions P..P+n-1 (RoBERTa: offset by padding_idx + 1),
+// exactly as transformers does with past_key_values of length P.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/model_config.h"
+
+namespace ptune {
+
+// Per-layer prefixes. key[l]/value[l]: [B or 1, heads, P, head_dim], undefined for a layer without prompts.
+struct PrefixKV {
+    std::vector<at::Tensor> key, value;
+    int64_t length = 0;  // P; real tokens' positions start after it
+    bool empty() const { return length == 0; }
+};
+
+struct Linear {
+    at::Tensor weight, bias;  // weight [out, in] as nn.Linear
+    at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+};
+
+struct LayerNorm {
+    at::Tensor weight, bias;
+    double eps = 1e-12;
+    at::Tensor operator()(const at::Tensor& x) const {
+        return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+    }
+};
+
+struct EncoderLayer {
+    Linear query, key, value, attn_out;
+    LayerNorm attn_norm;
+    Linear intermediate, output;
+    LayerNorm out_norm;
+};
+
+// A batch of tokenized inputs: ids and mask [B, n] (int64), type ids optional.
+struct Batch {
+    at::Tensor input_ids, attention_mask, token_type_ids;
+    at::Tensor labels;  // [B] int64, or undefined
+};
+
+class EncoderClassifier {
+public:
+    // Loads config.json and the safetensors checkpoint of `dir`. Weight names with or without the
+    // "bert."/"roberta."/"electra." prefix and legacy LayerNorm gamma/beta are accepted. num_labels < 0 takes
+    // the config's label count. A classification head missing from the checkpoint (or of another label count)
+    // is initialised fresh: normal(0, initializer_range), zero bias, from `seed`.
+    static std::unique_ptr<EncoderClassifier> load(const std::string& dir, int64_t num_labels = -1, uint64_t seed = 0);
+    // A model from a config and named tensors in memory (the built-in model is made this way).
+    static std::unique_ptr<EncoderClassifier> from_tensors(const ModelConfig& cfg,
+                                                           const std::map<std::string, at::Tensor>& tensors,
+                                                           int64_t num_labels, uint64_t seed);
+
+    const ModelConfig& config() const { return cfg_; }
+    int64_t num_labels() const { return num_labels_; }
+    bool head_from_checkpoint() const { return head_from_checkpoint_; }
+    const std::vector<std::string>& load_notes() const { return notes_; }
+
+    // Last hidden states [B, n, H].
+    at::Tensor encode(const Batch& b, const PrefixKV* prefix, bool training) const;
+    // Classification logits [B, num_labels].
+    at::Tensor forward(const Batch& b, const PrefixKV* prefix, bool training) const;
+    at::Tensor head(const at::Tensor& hidden, bool training) const;
+
+    // The classification head's tensors under transformers' names ("classifier.weight", or
+    // "classifier.dense.weight" ... for RoBERTa/ELECTRA); trainable.
+    std::vector<std::pair<std::string, at::Tensor>> head_parameters() const;
+    void set_head_tensor(const std::string& name, const at::Tensor& value);  // copies in; throws on a shape mismatch
+    void reset_head(uint64_t seed);
+    // Every backbone tensor (frozen unless set_backbone_trainable), under transformers' names.
+    std::vector<std::pair<std::string, at::Tensor>> backbone_parameters() const;
+    void set_backbone_trainable(bool on);
+    int64_t backbone_param_count() const;
+    int64_t head_param_count() const;
+
+    void to(const at::Device& device);
+    at::Device device() const { return device_; }
+
+private:
+    EncoderClassifier() = default;
+    void init_from(const std::map<std::string, at::Tensor>* tensors, const std::string& source,
+                   const std::function<at::Tensor(const std::string&)>& lookup, int64_t num_labels, uint64_t seed);
+    at::Tensor embed(const Batch& b, int64_t prefix_len, bool training) const;
+    at::Tensor act(const at::Tensor& x) const;
+
+    ModelConfig cfg_;
+    int64_t num_labels_ = 2;
+    bool head_from_checkpoint_ = false;
+    std::vector<std::string> notes_;
+    at::Device device_ = at::kCPU;
+
+    at::Tensor word_emb_, pos_emb_, type_emb_;
+    LayerNorm emb_norm_;
+    Linear emb_project_;  // ELECTRA with embedding_size != hidden_size
+    std::vector<EncoderLayer> layers_;
+    Linear pooler_;      // BERT
+    Linear classifier_;  // BERT: the linear classifier; RoBERTa/ELECTRA: out_proj
+    Linear cls_dense_;   // RoBERTa/ELECTRA head dense
+};
+
+// Cross-entropy over the logits (transformers' single_label_classification loss).
+at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& labels);
+
+}  // namespace ptune
+
+namespace ptune {
+// Right-pads token id lists to the longest with `pad_id`; mask 1 on real tokens. type_ids may be empty.
+Batch make_batch(const std::vector<std::vector<int64_t>>& ids, int64_t pad_id,
+                 const std::vector<std::vector<int64_t>>& type_ids = {});
+}  // namespace ptune

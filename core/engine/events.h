@@ -1,0 +1,56 @@
+#pragma once
+// What a training run reports, as plain structs (no torch, no Qt): the runner stores them, the CLI prints
+// them, the workbench plots them. One interface, TrainEvents, receives all of them in order.
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ptune {
+
+struct StepEvent {
+    int64_t step = 0;            // 1-based optimizer step
+    int64_t total_steps = 0;
+    double epoch = 0;            // fractional epoch at the end of this step
+    double loss = 0;             // the batch loss computed before this step's update
+    double lr = 0;               // learning rate used for this step's update
+    double grad_norm = 0;        // before clipping
+    double samples_per_s = 0;    // throughput over this step
+    double elapsed_s = 0;        // since training started
+    double eta_s = 0;
+};
+
+struct EvalEvent {
+    int64_t step = 0;
+    double epoch = 0;
+    double elapsed_s = 0;
+    std::map<std::string, double> metrics;  // "loss", "accuracy", "f1", "mcc"
+    bool is_best = false;
+};
+
+struct PromptNormEvent {
+    int64_t step = 0;
+    std::vector<int> layers;          // the layers that carry prompts
+    std::vector<double> key_norms;    // L2 norm of each layer's key prefix
+    std::vector<double> value_norms;
+};
+
+class TrainEvents {
+public:
+    virtual ~TrainEvents() = default;
+    virtual void on_start(int64_t total_steps, int64_t steps_per_epoch) {}
+    virtual void on_step(const StepEvent&) {}
+    virtual void on_eval(const EvalEvent&) {}
+    virtual void on_prompt_norms(const PromptNormEvent&) {}
+    virtual void on_message(const std::string&) {}   // notes for the user (head initialised fresh, ...)
+};
+
+// Cancellation, checked once per step by the trainer.
+struct CancelFlag {
+    std::atomic<bool> requested{false};
+    void cancel() { requested.store(true); }
+    bool is_set() const { return requested.load(); }
+};
+
+}  // namespace ptune

@@ -1,0 +1,55 @@
+#pragma once
+// The architecture facts ptune needs from a Hugging Face config.json. Torch-free, so the workbench can show a
+// model summary without loading weights.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/io/error.h"
+
+namespace ptune {
+
+enum class Arch { Bert, Roberta, Electra };
+
+struct ModelConfig {
+    std::string dir;                 // the model directory ("" for in-memory)
+    std::string model_type;          // as written in config.json
+    Arch arch = Arch::Bert;
+    int64_t vocab_size = 0;
+    int64_t hidden_size = 0;
+    int64_t embedding_size = 0;      // ELECTRA may embed smaller and project; = hidden_size otherwise
+    int64_t num_layers = 0;
+    int64_t num_heads = 0;
+    int64_t intermediate_size = 0;
+    int64_t max_position_embeddings = 0;
+    int64_t type_vocab_size = 2;
+    int64_t pad_token_id = 0;
+    double layer_norm_eps = 1e-12;
+    double hidden_dropout = 0.1;
+    double attention_dropout = 0.1;
+    std::optional<double> classifier_dropout;
+    double initializer_range = 0.02;
+    std::string hidden_act = "gelu";
+    std::vector<std::string> id2label;  // empty when the config names no labels
+
+    int64_t head_dim() const { return hidden_size / num_heads; }
+    // First position id of real tokens without a prefix (RoBERTa: padding_idx + 1).
+    int64_t position_offset() const { return arch == Arch::Roberta ? pad_token_id + 1 : 0; }
+    // The longest input (special tokens included) that fits the position table with a prefix of length P.
+    int64_t max_input_len(int64_t prompt_len) const {
+        return max_position_embeddings - position_offset() - prompt_len;
+    }
+    // Throws ptune::Error explaining the limit when max_len + P does not fit the position table.
+    void check_fits(int64_t max_len, int64_t prompt_len) const;
+    std::string arch_name() const;   // "BERT", "RoBERTa", "ELECTRA"
+    std::string weight_prefix() const;  // "bert.", "roberta.", "electra."
+
+    // Parameters of the encoder (embeddings + layers + pooler when present), from the shapes alone.
+    int64_t encoder_param_count(bool with_pooler) const;
+
+    static ModelConfig from_json_file(const std::string& config_path);  // config.json
+    static ModelConfig from_dir(const std::string& dir);                // dir/config.json
+};
+
+}  // namespace ptune

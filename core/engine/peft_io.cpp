@@ -1,0 +1,222 @@
+#include "core/engine/peft_io.h"
+
+#include <filesystem>
+
+#include "core/engine/tensor_io.h"
+
+namespace fs = std::filesystem;
+
+namespace ptune {
+
+PeftAdapter PeftAdapter::load(const std::string& dir) {
+    PeftAdapter a;
+    a.dir = dir;
+    std::string cfg_path = (fs::path(dir) / "adapter_config.json").string();
+    if (!fs::exists(cfg_path)) throw Error(dir + ": not a PEFT adapter directory (no adapter_config.json)");
+    a.config = read_json_file(cfg_path);
+    a.peft_type = get_field<std::string>(a.config, "peft_type", cfg_path);
+    a.task_type = get_field_or<std::string>(a.config, "task_type", "", cfg_path);
+    std::string w = (fs::path(dir) / "adapter_model.safetensors").string();
+    if (!fs::exists(w)) {
+        if (fs::exists(fs::path(dir) / "adapter_model.bin"))
+            throw Error(dir + ": adapter_model.bin (pickle) is not supported; save the adapter with safe_serialization");
+        throw Error(dir + ": no adapter_model.safetensors");
+    }
+    a.tensors = load_all(w);
+    return a;
+}
+
+std::map<std::string, at::Tensor> PeftAdapter::head_tensors() const {
+    std::map<std::string, at::Tensor> out;
+    for (const auto& [k0, t] : tensors) {
+        std::string k = k0;
+        for (const char* p : {"base_model.model.", "base_model."}) {
+            if (k.rfind(p, 0) == 0) {
+                k = k.substr(std::string(p).size());
+                break;
+            }
+        }
+        for (const char* infix : {".modules_to_save.default", ".original_module"}) {
+            auto pos = k.find(infix);
+            if (pos != std::string::npos) k.erase(pos, std::string(infix).size());
+        }
+        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0) out[k] = t;
+    }
+    return out;
+}
+
+PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const ModelConfig& cfg) {
+    const std::string where = a.dir + "/adapter_config.json";
+    if (a.peft_type != "PREFIX_TUNING") {
+        throw Error(where + ": peft_type " + a.peft_type + " is not P-Tuning v2 (PREFIX_TUNING)");
+    }
+    const int64_t P = get_field<int64_t>(a.config, "num_virtual_tokens", where);
+    const int64_t L = get_field_or<int64_t>(a.config, "num_layers", cfg.num_layers, where);
+    const int64_t D = get_field_or<int64_t>(a.config, "token_dim", cfg.hidden_size, where);
+    const int64_t heads = get_field_or<int64_t>(a.config, "num_attention_heads", cfg.num_heads, where);
+    if (L != cfg.num_layers || D != cfg.hidden_size || heads != cfg.num_heads) {
+        throw Error(where + ": made for a model with " + std::to_string(L) + " layers, hidden size " + std::to_string(D) +
+                    ", " + std::to_string(heads) + " heads; this model has " + std::to_string(cfg.num_layers) + ", " +
+                    std::to_string(cfg.hidden_size) + ", " + std::to_string(cfg.num_heads));
+    }
+    auto it = a.tensors.find("prompt_embeddings");
+    if (it == a.tensors.end()) throw Error(a.dir + "/adapter_model.safetensors: no tensor \"prompt_embeddings\"");
+    PrefixOptions opt;
+    opt.prompt_len = P;
+    opt.layers = LayerSpec{"all"};
+    PromptAdapter out;
+    out.prompt = std::make_unique<DeepPrompt>(cfg, opt, 0);
+    out.prompt->set_parameter("prompt_embeddings", it->second);
+    if (get_field_or<bool>(a.config, "prefix_projection", false, where)) {
+        out.notes.push_back("the adapter was trained with prefix_projection (an MLP); PEFT saves only the MLP's output, "
+                            "which is imported as plain prompts");
+    }
+    out.head = a.head_tensors();
+    out.base_model = get_field_or<std::string>(a.config, "base_model_name_or_path", "", where);
+    return out;
+}
+
+namespace {
+
+std::vector<std::pair<std::string, at::Tensor>> head_for_save(const EncoderClassifier& model, const std::string& prefix) {
+    std::vector<std::pair<std::string, at::Tensor>> v;
+    for (auto& [n, t] : model.head_parameters()) v.push_back({prefix + n, t.detach().to(at::kCPU).to(at::kFloat)});
+    return v;
+}
+
+}  // namespace
+
+void export_peft(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
+                 const std::vector<std::string>& label_names, const std::string& base_model) {
+    const ModelConfig& cfg = model.config();
+    if ((int64_t)prompt.layers().size() != cfg.num_layers) {
+        throw Error("cannot export prompts on " + std::to_string(prompt.layers().size()) + " of " +
+                    std::to_string(cfg.num_layers) + " layers (" + prompt.options().layers.text +
+                    ") as a PEFT adapter: PEFT's PREFIX_TUNING puts a prefix in every layer, and a zero prefix "
+                    "still takes attention weight, so the adapter would compute something else. Export in "
+                    "ptune's format instead (--format ptune).");
+    }
+    fs::create_directories(dir);
+    const auto& o = prompt.options();
+    json c = {
+        {"peft_type", "PREFIX_TUNING"},
+        {"task_type", "SEQ_CLS"},
+        {"auto_mapping", nullptr},
+        {"base_model_name_or_path", base_model == "builtin" ? json(nullptr) : json(base_model)},
+        {"revision", nullptr},
+        {"inference_mode", true},
+        {"num_virtual_tokens", o.prompt_len},
+        {"token_dim", cfg.hidden_size},
+        {"num_transformer_submodules", 1},
+        {"num_attention_heads", cfg.num_heads},
+        {"num_layers", cfg.num_layers},
+        {"encoder_hidden_size", o.mlp ? o.mlp_hidden : cfg.hidden_size},
+        // With the MLP, PEFT (inference mode) stores and loads its output: the same prompts, no MLP needed.
+        {"prefix_projection", o.mlp},
+        {"modules_to_save", {"classifier", "score"}},
+        {"init_weights", nullptr},
+    };
+    write_json_file((fs::path(dir) / "adapter_config.json").string(), c);
+    auto tensors = head_for_save(model, "base_model.");
+    at::Tensor flat;
+    {
+        at::NoGradGuard g;
+        flat = prompt.flat().detach().to(at::kCPU).to(at::kFloat).contiguous();
+    }
+    tensors.push_back({"prompt_embeddings", flat});
+    save_tensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors);
+    json labels = json::object();
+    for (size_t i = 0; i < label_names.size(); ++i) labels[std::to_string(i)] = label_names[i];
+    json readme_cfg = {{"id2label", labels}, {"made_by", "ptune"}};
+    write_json_file((fs::path(dir) / "ptune_labels.json").string(), readme_cfg);
+}
+
+void export_ptune(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
+                  const std::vector<std::string>& label_names, const std::string& base_model) {
+    const ModelConfig& cfg = model.config();
+    fs::create_directories(dir);
+    const auto& o = prompt.options();
+    json c = {
+        {"format", "ptune-adapter"},
+        {"version", 1},
+        {"method", o.mlp ? "prefix-mlp" : "ptv2"},
+        {"base_model", base_model},
+        {"model_type", cfg.model_type},
+        {"hidden_size", cfg.hidden_size},
+        {"num_layers", cfg.num_layers},
+        {"num_attention_heads", cfg.num_heads},
+        {"prompt_len", o.prompt_len},
+        {"layers", o.layers.text},
+        {"layer_indices", prompt.layers()},
+        {"mlp", o.mlp},
+        {"mlp_hidden", o.mlp_hidden},
+        {"prefix_dropout", o.dropout},
+        {"init", init_name(o.init)},
+        {"init_std", o.init_std},
+        {"num_labels", model.num_labels()},
+        {"labels", label_names},
+    };
+    write_json_file((fs::path(dir) / "ptune_adapter.json").string(), c);
+    auto tensors = head_for_save(model, "head.");
+    for (auto& [n, t] : prompt.parameters()) tensors.push_back({"prompt." + n, t.detach().to(at::kCPU)});
+    save_tensors((fs::path(dir) / "ptune_adapter.safetensors").string(), tensors);
+}
+
+PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg) {
+    if (fs::exists(fs::path(dir) / "ptune_adapter.json")) {
+        std::string where = (fs::path(dir) / "ptune_adapter.json").string();
+        json c = read_json_file(where);
+        if (get_field<std::string>(c, "format", where) != "ptune-adapter")
+            throw Error(where + ": field \"format\" is not \"ptune-adapter\"");
+        int64_t L = get_field<int64_t>(c, "num_layers", where), H = get_field<int64_t>(c, "hidden_size", where);
+        if (L != cfg.num_layers || H != cfg.hidden_size) {
+            throw Error(where + ": made for a model with " + std::to_string(L) + " layers and hidden size " +
+                        std::to_string(H) + "; this model has " + std::to_string(cfg.num_layers) + " and " +
+                        std::to_string(cfg.hidden_size));
+        }
+        PrefixOptions o;
+        o.prompt_len = get_field<int64_t>(c, "prompt_len", where);
+        o.layers = LayerSpec{get_field<std::string>(c, "layers", where)};
+        o.mlp = get_field_or<bool>(c, "mlp", false, where);
+        o.mlp_hidden = get_field_or<int64_t>(c, "mlp_hidden", 512, where);
+        o.dropout = get_field_or<double>(c, "prefix_dropout", 0.0, where);
+        o.init = init_from_name(get_field_or<std::string>(c, "init", "normal", where));
+        o.init_std = get_field_or<double>(c, "init_std", 1.0, where);
+        PromptAdapter out;
+        out.prompt = std::make_unique<DeepPrompt>(cfg, o, 0);
+        auto tensors = load_all((fs::path(dir) / "ptune_adapter.safetensors").string());
+        for (auto& [n, t] : out.prompt->parameters()) {
+            auto it = tensors.find("prompt." + n);
+            if (it == tensors.end()) throw Error(dir + "/ptune_adapter.safetensors: missing tensor \"prompt." + n + "\"");
+            out.prompt->set_parameter(n, it->second);
+        }
+        for (auto& [n, t] : tensors)
+            if (n.rfind("head.", 0) == 0) out.head[n.substr(5)] = t;
+        out.label_names = get_field_or<std::vector<std::string>>(c, "labels", {}, where);
+        out.base_model = get_field_or<std::string>(c, "base_model", "", where);
+        return out;
+    }
+    PromptAdapter out = prompt_adapter_from_peft(PeftAdapter::load(dir), cfg);
+    std::string labels = (fs::path(dir) / "ptune_labels.json").string();
+    if (fs::exists(labels)) {
+        json j = read_json_file(labels);
+        if (j.contains("id2label") && j["id2label"].is_object()) {
+            out.label_names.assign(j["id2label"].size(), "");
+            for (auto it = j["id2label"].begin(); it != j["id2label"].end(); ++it) {
+                size_t k = std::stoul(it.key());
+                if (k < out.label_names.size()) out.label_names[k] = it.value().get<std::string>();
+            }
+        }
+    }
+    return out;
+}
+
+void apply_head(EncoderClassifier& model, const std::map<std::string, at::Tensor>& head) {
+    for (auto& [n, t] : model.head_parameters()) {
+        auto it = head.find(n);
+        if (it == head.end()) throw Error("the adapter has no head tensor \"" + n + "\"");
+        model.set_head_tensor(n, it->second);
+    }
+}
+
+}  // namespace ptune

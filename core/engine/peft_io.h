@@ -1,0 +1,60 @@
+#pragma once
+// Adapters on disk: Hugging Face PEFT adapter directories (adapter_config.json + adapter_model.safetensors) and
+// ptune's own format (ptune_adapter.json + ptune_adapter.safetensors), which also keeps what PEFT cannot
+// express: partial depth and the MLP reparameterization's weights (so training can resume).
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/deep_prompt.h"
+#include "core/engine/encoder.h"
+#include "core/io/json_util.h"
+
+namespace ptune {
+
+struct PeftAdapter {
+    std::string dir;
+    json config;                            // adapter_config.json
+    std::string peft_type;                  // "PREFIX_TUNING", ...
+    std::string task_type;                  // "SEQ_CLS", ...
+    std::map<std::string, at::Tensor> tensors;  // adapter_model.safetensors as stored
+
+    static PeftAdapter load(const std::string& dir);  // throws ptune::Error naming the file and field
+    // Head tensors under the model's names ("classifier.weight", ...), from "base_model.classifier.weight",
+    // "base_model.model.classifier.modules_to_save.default.weight" and the like.
+    std::map<std::string, at::Tensor> head_tensors() const;
+};
+
+// A trained (or imported) P-Tuning v2 adapter: prompts plus the classification head.
+struct PromptAdapter {
+    std::unique_ptr<DeepPrompt> prompt;
+    std::map<std::string, at::Tensor> head;   // model names -> tensors
+    std::vector<std::string> label_names;
+    std::string base_model;                   // as recorded (a path or "builtin")
+    std::vector<std::string> notes;           // what the import could not keep, e.g. an MLP's weights
+};
+
+// PREFIX_TUNING adapter -> PromptAdapter for `cfg` (all layers; with prefix_projection the stored MLP output
+// becomes plain prompts, noted). Checks num_layers, token_dim, heads against the model.
+PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const ModelConfig& cfg);
+
+// Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
+PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
+
+// Writes a PEFT PREFIX_TUNING adapter that PeftModel.from_pretrained loads and that gives the same logits.
+// Refuses (ptune::Error) prompts on only some layers: PEFT's format has no way to leave a layer without a
+// prefix (a zero key still takes attention weight), so that export would compute something else.
+void export_peft(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
+                 const std::vector<std::string>& label_names, const std::string& base_model);
+
+// Writes ptune's own format (every option, the MLP weights, the head, label names).
+void export_ptune(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
+                  const std::vector<std::string>& label_names, const std::string& base_model);
+
+// Applies an adapter's head to a model (its label count must match).
+void apply_head(EncoderClassifier& model, const std::map<std::string, at::Tensor>& head);
+
+}  // namespace ptune

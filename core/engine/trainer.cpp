@@ -1,0 +1,332 @@
+#include "core/engine/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <thread>
+
+namespace ptune {
+
+void TrainOptions::validate() const {
+    auto bad = [](const std::string& f, const std::string& why) { return Error("training option " + f + ": " + why); };
+    if (!(lr > 0)) throw bad("lr", "must be positive");
+    if (beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1) throw bad("betas", "must be in [0, 1)");
+    if (!(eps > 0)) throw bad("eps", "must be positive");
+    if (weight_decay < 0) throw bad("weight_decay", "must not be negative");
+    if (schedule != "constant" && schedule != "linear") throw bad("schedule", "\"" + schedule + "\": use constant or linear");
+    if (warmup_steps < 0) throw bad("warmup", "must not be negative");
+    if (max_grad_norm < 0) throw bad("max_grad_norm", "must not be negative (0 turns clipping off)");
+    if (batch_size < 1) throw bad("batch_size", "must be at least 1");
+    if (max_len < 2) throw bad("max_len", "must be at least 2");
+    if (steps < 0 || epochs < 0 || (steps == 0 && epochs == 0)) throw bad("steps/epochs", "give a positive number of steps or epochs");
+    if (eval_every < 0) throw bad("eval_every", "must not be negative");
+    if (metric != "accuracy" && metric != "f1" && metric != "mcc" && metric != "loss")
+        throw bad("metric", "\"" + metric + "\": use accuracy, f1, mcc or loss");
+    if (early_stopping_patience < 0) throw bad("early_stopping_patience", "must not be negative");
+    if (threads < 0) throw bad("threads", "must not be negative");
+    if (norms_every < 1) throw bad("norms_every", "must be at least 1");
+}
+
+TokenizedData tokenize(const Dataset& d, const Tokenizer& tok, int64_t max_len) {
+    TokenizedData t;
+    t.ids.reserve(d.rows.size());
+    for (const auto& ex : d.rows) {
+        Encoding e = tok.encode(ex.text, ex.text_pair, true, (int)max_len);
+        t.ids.push_back(std::move(e.ids));
+        t.type_ids.push_back(std::move(e.type_ids));
+        t.labels.push_back(ex.label);
+    }
+    return t;
+}
+
+std::map<std::string, double> classification_metrics(const std::vector<int64_t>& pred, const std::vector<int64_t>& gold,
+                                                     int64_t K) {
+    std::vector<std::vector<double>> C(K, std::vector<double>(K, 0));  // C[gold][pred]
+    for (size_t i = 0; i < pred.size(); ++i)
+        if (gold[i] >= 0 && gold[i] < K && pred[i] >= 0 && pred[i] < K) C[gold[i]][pred[i]] += 1;
+    double n = 0, correct = 0;
+    std::vector<double> t(K, 0), p(K, 0);  // true counts per class, predicted counts per class
+    for (int64_t i = 0; i < K; ++i)
+        for (int64_t j = 0; j < K; ++j) {
+            n += C[i][j];
+            t[i] += C[i][j];
+            p[j] += C[i][j];
+            if (i == j) correct += C[i][j];
+        }
+    std::map<std::string, double> m;
+    m["accuracy"] = n > 0 ? correct / n : 0;
+    // Macro-F1 over the classes that occur in gold or predictions (sklearn's labels=None behaviour).
+    double f1 = 0;
+    int classes = 0;
+    for (int64_t k = 0; k < K; ++k) {
+        if (t[k] == 0 && p[k] == 0) continue;
+        ++classes;
+        double prec = p[k] > 0 ? C[k][k] / p[k] : 0, rec = t[k] > 0 ? C[k][k] / t[k] : 0;
+        f1 += prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
+    }
+    m["f1"] = classes ? f1 / classes : 0;
+    // Matthews correlation, multi-class (Gorodkin's R_K, as sklearn computes it).
+    double tp = 0;
+    for (int64_t k = 0; k < K; ++k) tp += t[k] * p[k];
+    double num = correct * n - tp, sp = 0, st = 0;
+    for (int64_t k = 0; k < K; ++k) sp += p[k] * p[k], st += t[k] * t[k];
+    double den = std::sqrt(n * n - sp) * std::sqrt(n * n - st);
+    m["mcc"] = den > 0 ? num / den : 0;
+    return m;
+}
+
+double schedule_factor(const std::string& schedule, int64_t t, int64_t warmup, int64_t total) {
+    if (t < warmup) return double(t) / double(std::max<int64_t>(1, warmup));
+    if (schedule == "constant") return 1.0;
+    return std::max(0.0, double(total - t) / double(std::max<int64_t>(1, total - warmup)));
+}
+
+at::Device resolve_device(const std::string& name) {
+    if (name == "cpu" || name.empty()) return at::kCPU;
+    if (name.rfind("cuda", 0) == 0) {
+        if (!torch::cuda::is_available()) {
+            throw Error("device \"" + name + "\": no CUDA GPU is available to this LibTorch build (" +
+                        std::string(torch::cuda::device_count() ? "driver problem" : "CPU-only build or no GPU") + ")");
+        }
+        at::Device d(name);
+        if (d.has_index() && d.index() >= (int)torch::cuda::device_count())
+            throw Error("device \"" + name + "\": there are " + std::to_string(torch::cuda::device_count()) + " GPUs");
+        return d;
+    }
+    throw Error("device \"" + name + "\": use cpu, cuda or cuda:N");
+}
+
+void set_threads(int threads) {
+    int n = threads > 0 ? threads : (int)std::max(1u, std::thread::hardware_concurrency());
+    at::set_num_threads(n);
+}
+
+PromptTrainer::PromptTrainer(EncoderClassifier& model, DeepPrompt* prompt, const TrainOptions& opt, int64_t pad_id,
+                             TrainEvents* events, const CancelFlag* cancel)
+    : model_(model), prompt_(prompt), opt_(opt), pad_id_(pad_id), events_(events), cancel_(cancel) {
+    opt_.validate();
+    device_ = resolve_device(opt_.device);
+    model_.to(device_);
+    if (prompt_) prompt_->to(device_);
+}
+
+Batch PromptTrainer::slice(const TokenizedData& d, const std::vector<size_t>& order, size_t begin, size_t end) const {
+    std::vector<std::vector<int64_t>> ids, types;
+    std::vector<int64_t> labels;
+    for (size_t i = begin; i < end; ++i) {
+        ids.push_back(d.ids[order[i]]);
+        if (!d.type_ids.empty()) types.push_back(d.type_ids[order[i]]);
+        labels.push_back(d.labels.empty() ? 0 : d.labels[order[i]]);
+    }
+    Batch b = make_batch(ids, pad_id_, types);
+    b.labels = at::tensor(labels, at::kLong);
+    auto to = [&](at::Tensor& t) {
+        if (t.defined()) t = t.to(device_, /*non_blocking=*/true);
+    };
+    to(b.input_ids), to(b.attention_mask), to(b.token_type_ids), to(b.labels);
+    return b;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> PromptTrainer::snapshot() const {
+    std::vector<std::pair<std::string, at::Tensor>> s;
+    if (prompt_)
+        for (auto& [n, t] : prompt_->parameters()) s.push_back({"prompt." + n, t.detach().to(at::kCPU).clone()});
+    for (auto& [n, t] : model_.head_parameters()) s.push_back({"head." + n, t.detach().to(at::kCPU).clone()});
+    return s;
+}
+
+void PromptTrainer::restore_best() {
+    for (auto& [n, t] : best_state_) {
+        if (n.rfind("prompt.", 0) == 0 && prompt_)
+            prompt_->set_parameter(n.substr(7), t);
+        else if (n.rfind("head.", 0) == 0)
+            model_.set_head_tensor(n.substr(5), t);
+    }
+}
+
+at::Tensor PromptTrainer::predict(const std::vector<std::vector<int64_t>>& ids,
+                                  const std::vector<std::vector<int64_t>>& type_ids) {
+    at::NoGradGuard g;
+    TokenizedData d;
+    d.ids = ids;
+    d.type_ids = type_ids;
+    std::vector<size_t> order(ids.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::vector<at::Tensor> out;
+    PrefixKV kv;
+    if (prompt_) kv = prompt_->prefix(false);
+    for (size_t b = 0; b < ids.size(); b += opt_.batch_size) {
+        Batch batch = slice(d, order, b, std::min(ids.size(), b + (size_t)opt_.batch_size));
+        out.push_back(model_.forward(batch, prompt_ ? &kv : nullptr, false).to(at::kCPU));
+    }
+    if (out.empty()) return at::zeros({0, model_.num_labels()});
+    return at::cat(out, 0);
+}
+
+std::map<std::string, double> PromptTrainer::evaluate(const TokenizedData& d) {
+    at::Tensor logits = predict(d.ids, d.type_ids);
+    at::Tensor labels = at::tensor(d.labels, at::kLong);
+    std::map<std::string, double> m;
+    if (d.size() == 0) return m;
+    at::Tensor pred_t = logits.argmax(1);
+    std::vector<int64_t> pred(pred_t.data_ptr<int64_t>(), pred_t.data_ptr<int64_t>() + pred_t.numel());
+    m = classification_metrics(pred, d.labels, model_.num_labels());
+    m["loss"] = at::cross_entropy_loss(logits, labels).item<double>();
+    return m;
+}
+
+namespace {
+// The row order of an epoch: file order, or a Fisher-Yates shuffle from (seed, epoch) with std::mt19937_64
+// (identical across standard libraries, unlike std::shuffle).
+std::vector<size_t> epoch_order(size_t n, bool shuffle, uint64_t seed, int64_t epoch) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    if (!shuffle) return order;
+    std::mt19937_64 rng(seed * 1000003ULL + (uint64_t)epoch);
+    for (size_t i = n; i > 1; --i) {
+        // unbiased integer in [0, i)
+        uint64_t limit = UINT64_MAX - UINT64_MAX % i, r;
+        do r = rng();
+        while (r >= limit);
+        std::swap(order[i - 1], order[r % i]);
+    }
+    return order;
+}
+
+bool better(const std::string& metric, double a, double b) { return metric == "loss" ? a < b : a > b; }
+}  // namespace
+
+TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData* valid) {
+    using clock = std::chrono::steady_clock;
+    TrainResult res;
+    if (train.size() == 0) throw Error("the training set has no rows");
+    const auto t0 = clock::now();
+    const int64_t B = opt_.batch_size;
+    const int64_t steps_per_epoch = ((int64_t)train.size() + B - 1) / B;
+    const int64_t total = opt_.steps > 0 ? opt_.steps : opt_.epochs * steps_per_epoch;
+    at::manual_seed(opt_.seed);  // dropout
+    if (device_.is_cuda()) torch::cuda::manual_seed_all(opt_.seed);
+
+    std::vector<at::Tensor> params;
+    if (prompt_)
+        for (auto& [n, t] : prompt_->parameters()) params.push_back(t);
+    for (auto& [n, t] : model_.head_parameters()) params.push_back(t);
+    for (auto& [n, t] : model_.backbone_parameters())
+        if (t.requires_grad()) params.push_back(t);  // full fine-tuning baselines
+    torch::optim::AdamW optim(params, torch::optim::AdamWOptions(opt_.lr)
+                                          .betas({opt_.beta1, opt_.beta2})
+                                          .eps(opt_.eps)
+                                          .weight_decay(opt_.weight_decay));
+    if (events_) events_->on_start(total, steps_per_epoch);
+
+    double best = std::nan("");
+    int64_t since_best = 0;
+    bool stop = false;
+    auto run_eval = [&](int64_t step, double epoch) {
+        if (!valid || valid->size() == 0) return;
+        auto m = evaluate(*valid);
+        EvalEvent ev;
+        ev.step = step;
+        ev.epoch = epoch;
+        ev.elapsed_s = std::chrono::duration<double>(clock::now() - t0).count();
+        ev.metrics = m;
+        double v = m[opt_.metric];
+        if (std::isnan(best) || better(opt_.metric, v, best)) {
+            best = v;
+            since_best = 0;
+            ev.is_best = true;
+            res.best_metrics = m;
+            res.best_step = step;
+            if (opt_.keep_best) best_state_ = snapshot();
+        } else if (++since_best >= opt_.early_stopping_patience && opt_.early_stopping_patience > 0) {
+            stop = true;
+            res.status = "early_stopped";
+        }
+        res.final_metrics = m;
+        if (events_) events_->on_eval(ev);
+    };
+
+    int64_t step = 0;
+    for (int64_t epoch = 0; step < total && !stop; ++epoch) {
+        std::vector<size_t> order = epoch_order(train.size(), opt_.shuffle, opt_.seed, epoch);
+        for (int64_t b = 0; b < steps_per_epoch && step < total && !stop; ++b) {
+            if (cancel_ && cancel_->is_set()) {
+                res.status = "cancelled";
+                stop = true;
+                break;
+            }
+            const auto ts = clock::now();
+            const size_t begin = (size_t)(b * B), end = std::min(train.size(), (size_t)((b + 1) * B));
+            Batch batch = slice(train, order, begin, end);
+            const double lr = opt_.lr * schedule_factor(opt_.schedule, step, opt_.warmup_steps, total);
+            for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+
+            at::Tensor flat;
+            PrefixKV kv;
+            if (prompt_) {
+                flat = prompt_->flat();
+                kv = prompt_->prefix(flat, true);
+            }
+            at::Tensor logits = model_.forward(batch, prompt_ ? &kv : nullptr, true);
+            at::Tensor loss = classification_loss(logits, batch.labels);
+            optim.zero_grad();
+            loss.backward();
+            double gnorm;
+            if (opt_.max_grad_norm > 0) {
+                gnorm = torch::nn::utils::clip_grad_norm_(params, opt_.max_grad_norm);
+            } else {
+                at::NoGradGuard g;
+                std::vector<at::Tensor> norms;
+                for (auto& p : params)
+                    if (p.grad().defined()) norms.push_back(p.grad().norm().pow(2));
+                gnorm = norms.empty() ? 0.0 : std::sqrt(at::stack(norms).sum().item<double>());
+            }
+            const double loss_v = loss.item<double>();
+            if (!std::isfinite(loss_v)) {
+                throw Error("the training loss became " + std::string(std::isnan(loss_v) ? "NaN" : "infinite") +
+                            " at step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) +
+                            "); lower the learning rate or turn gradient clipping on");
+            }
+            optim.step();
+            ++step;
+            res.last_loss = loss_v;
+            const auto te = clock::now();
+            if (events_) {
+                StepEvent ev;
+                ev.step = step;
+                ev.total_steps = total;
+                ev.epoch = double(epoch) + double(b + 1) / double(steps_per_epoch);
+                ev.loss = loss_v;
+                ev.lr = lr;
+                ev.grad_norm = gnorm;
+                double dt = std::chrono::duration<double>(te - ts).count();
+                ev.samples_per_s = dt > 0 ? double(end - begin) / dt : 0;
+                ev.elapsed_s = std::chrono::duration<double>(te - t0).count();
+                ev.eta_s = ev.elapsed_s / double(step) * double(total - step);
+                events_->on_step(ev);
+                if (prompt_ && (step % opt_.norms_every == 0 || step == total)) {
+                    PromptNormEvent ne;
+                    ne.step = step;
+                    ne.layers = prompt_->layers();
+                    for (auto& [k, v] : prompt_->layer_norms(prompt_->flat())) {
+                        ne.key_norms.push_back(k);
+                        ne.value_norms.push_back(v);
+                    }
+                    events_->on_prompt_norms(ne);
+                }
+            }
+            const bool epoch_end = b + 1 == steps_per_epoch;
+            if ((opt_.eval_every > 0 && step % opt_.eval_every == 0) || (epoch_end && opt_.eval_every == 0) ||
+                (step == total && !(opt_.eval_every > 0 && step % opt_.eval_every == 0) && !(epoch_end && opt_.eval_every == 0)))
+                run_eval(step, double(epoch) + double(b + 1) / double(steps_per_epoch));
+        }
+    }
+    res.steps_done = step;
+    if (res.final_metrics.empty()) res.final_metrics["train_loss"] = res.last_loss;
+    if (opt_.keep_best && !best_state_.empty() && res.status != "cancelled") restore_best();
+    res.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    return res;
+}
+
+}  // namespace ptune

@@ -1,0 +1,84 @@
+#pragma once
+// Training deep prompts (and the classification head) on a frozen encoder. The backbone's weights have
+// requires_grad off, so autograd computes no gradient for them; only the prompts and the head are updated.
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/engine/deep_prompt.h"
+#include "core/engine/encoder.h"
+#include "core/engine/events.h"
+#include "core/engine/train_options.h"
+#include "core/io/data.h"
+#include "core/text/tokenizer.h"
+
+namespace ptune {
+
+// A tokenized data set.
+struct TokenizedData {
+    std::vector<std::vector<int64_t>> ids;
+    std::vector<std::vector<int64_t>> type_ids;
+    std::vector<int64_t> labels;
+    size_t size() const { return ids.size(); }
+};
+
+TokenizedData tokenize(const Dataset& d, const Tokenizer& tok, int64_t max_len);
+
+struct TrainResult {
+    std::string status = "completed";   // completed | cancelled | early_stopped
+    int64_t steps_done = 0;
+    std::map<std::string, double> final_metrics;  // last evaluation (or last training loss without validation)
+    std::map<std::string, double> best_metrics;
+    int64_t best_step = -1;
+    double seconds = 0;
+    double last_loss = 0;
+};
+
+// Classification metrics over predictions: accuracy, macro-F1, Matthews correlation (multi-class form).
+std::map<std::string, double> classification_metrics(const std::vector<int64_t>& pred, const std::vector<int64_t>& gold,
+                                                     int64_t num_labels);
+
+// The learning-rate multiplier transformers' schedulers give update `t` (0-based).
+double schedule_factor(const std::string& schedule, int64_t t, int64_t warmup, int64_t total);
+
+class PromptTrainer {
+public:
+    // prompt may be null: the head alone is trained (a linear probe).
+    PromptTrainer(EncoderClassifier& model, DeepPrompt* prompt, const TrainOptions& opt, int64_t pad_id,
+                  TrainEvents* events = nullptr, const CancelFlag* cancel = nullptr);
+
+    TrainResult train(const TokenizedData& train, const TokenizedData* valid);
+    // Loss and metrics over a data set (no dropout, no gradients).
+    std::map<std::string, double> evaluate(const TokenizedData& d);
+    // Logits for a data set, in order.
+    at::Tensor predict(const std::vector<std::vector<int64_t>>& ids, const std::vector<std::vector<int64_t>>& type_ids);
+
+    // The state at the best evaluation (prompt and head tensors, on CPU); empty when there was none.
+    const std::vector<std::pair<std::string, at::Tensor>>& best_state() const { return best_state_; }
+    // Puts the best state back into the model and prompt.
+    void restore_best();
+
+private:
+    std::vector<std::pair<std::string, at::Tensor>> snapshot() const;
+    Batch slice(const TokenizedData& d, const std::vector<size_t>& order, size_t begin, size_t end) const;
+
+    EncoderClassifier& model_;
+    DeepPrompt* prompt_;
+    TrainOptions opt_;
+    int64_t pad_id_;
+    TrainEvents* events_;
+    const CancelFlag* cancel_;
+    at::Device device_ = at::kCPU;
+    std::vector<std::pair<std::string, at::Tensor>> best_state_;
+};
+
+// Resolves "cpu", "cuda", "cuda:N"; throws ptune::Error when CUDA is asked for and not there.
+at::Device resolve_device(const std::string& name);
+// Sets LibTorch's intra-op threads (0: all cores).
+void set_threads(int threads);
+
+}  // namespace ptune
