@@ -39,12 +39,19 @@ public:
     // special tokens, so the result has at most max_len ids.
     virtual Encoding encode(const std::string& text, const std::optional<std::string>& pair = std::nullopt,
                             bool add_special = true, int max_len = 0) const = 0;
+    // encode() of each text (no pairs). Safe to call from several threads at once, as is encode().
+    virtual std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, bool add_special = true,
+                                               int max_len = 0) const;
+    // Ids back to text through the tokenizer's decoder (ByteLevel, WordPiece, Metaspace, ...), like
+    // `tokenizers` decode(); skip_special_tokens drops the special added tokens.
+    virtual std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = true) const = 0;
 
     virtual int64_t pad_id() const = 0;          // id of the pad token (0 when none is defined)
-    virtual int64_t vocab_size() const = 0;      // including added tokens
+    virtual int64_t vocab_size() const = 0;      // including added tokens (len(tokenizer) in transformers)
     virtual std::optional<int64_t> token_to_id(const std::string& token) const = 0;
-    virtual std::string id_to_token(int64_t id) const = 0;
+    virtual std::string id_to_token(int64_t id) const = 0;  // "" for an id outside the vocabulary
     virtual int num_special_tokens(bool pair) const = 0;  // how many the post-processor adds
+    virtual bool is_special_id(int64_t id) const = 0;     // an added token marked special ([CLS], <s>, ...)
     virtual std::string describe() const = 0;    // e.g. "WordPiece (BertNormalizer lowercase), 2000 tokens"
 };
 

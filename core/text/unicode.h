@@ -1,0 +1,45 @@
+#pragma once
+// Unicode helpers for the tokenizers: UTF-8 decoding/encoding and the character classes the
+// Hugging Face `tokenizers` library uses (Rust's char::is_whitespace, unicode_categories, ...).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ptune::text {
+
+// Replaces every byte that is not part of valid UTF-8 with U+FFFD.
+std::string sanitize_utf8(std::string_view s);
+
+// Decodes one code point at s[i] (s must be valid UTF-8); advances i.
+char32_t next_cp(std::string_view s, size_t& i);
+// Byte length of the UTF-8 sequence starting with lead byte c.
+inline size_t utf8_len(unsigned char c) {
+    if (c < 0x80) return 1;
+    if ((c >> 5) == 0x6) return 2;
+    if ((c >> 4) == 0xE) return 3;
+    return 4;
+}
+void append_utf8(std::string& out, char32_t cp);
+std::string to_utf8(char32_t cp);
+std::u32string decode(std::string_view s);
+std::string encode(const std::u32string& s);
+size_t count_chars(std::string_view s);
+
+bool is_whitespace(char32_t c);      // Rust char::is_whitespace (White_Space property)
+bool is_punctuation(char32_t c);     // general category P*
+bool is_ascii_punctuation(char32_t c);
+bool is_other(char32_t c);           // general category C* (Cc, Cf, Cs, Co, Cn)
+bool is_mark(char32_t c);            // general category M*
+bool is_mark_nonspacing(char32_t c); // general category Mn
+bool is_numeric(char32_t c);         // Nd, Nl, No (Rust char::is_numeric)
+bool is_word_char(char32_t c);       // regex \w (Unicode): Alphabetic, M, Nd, Pc, Join_Control
+bool is_chinese_char(char32_t c);    // BERT's CJK ideograph ranges
+
+// Rust char::to_lowercase for every character of s.
+std::string lowercase(std::string_view s);
+
+enum class NormForm { NFC, NFD, NFKC, NFKD };
+std::string normalize_form(std::string_view s, NormForm form);
+
+}  // namespace ptune::text
