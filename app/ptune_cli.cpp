@@ -1,0 +1,510 @@
+// ptune: the headless command line. Subcommands tokenize, predict, train, bench, export, runs, make-builtin.
+// Machine-readable results go to stdout as JSON lines; progress and messages go to stderr.
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/engine/builtin.h"
+#include "core/engine/encoder.h"
+#include "core/engine/latency.h"
+#include "core/engine/peft_io.h"
+#include "core/engine/trainer.h"
+#include "core/text/tokenizer.h"
+#include "experiments/runner.h"
+
+using namespace ptune;
+namespace fs = std::filesystem;
+
+namespace {
+
+CancelFlag g_cancel;
+void on_sigint(int) { g_cancel.cancel(); }
+
+std::vector<int> parse_int_list(const std::string& s, const std::string& what) {
+    std::vector<int> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        try {
+            size_t pos = 0;
+            int v = std::stoi(item, &pos);
+            if (pos != item.size() || v < 0) throw std::invalid_argument(item);
+            out.push_back(v);
+        } catch (const std::exception&) {
+            throw Error(what + ": \"" + item + "\" is not a non-negative integer");
+        }
+    }
+    if (out.empty()) throw Error(what + ": give at least one value");
+    return out;
+}
+
+std::vector<std::string> parse_str_list(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) out.push_back(item);
+    return out;
+}
+
+std::string fmt_time(double s) {
+    if (!std::isfinite(s) || s < 0) s = 0;
+    int t = (int)std::lround(s);
+    char buf[32];
+    if (t >= 3600)
+        std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%02d:%02d", t / 60, t % 60);
+    return buf;
+}
+
+// The default max length: 512 or the model's limit, whichever is smaller.
+int64_t default_max_len(const ModelConfig& c, int64_t prompt_len) { return std::min<int64_t>(512, c.max_input_len(prompt_len)); }
+
+// The CLI's view of a run: a progress bar on stderr, a JSONL log of steps.
+class CliObserver : public RunObserver {
+public:
+    explicit CliObserver(std::ostream* log) : log_(log), tty_(isatty(STDERR_FILENO)) {}
+    void on_run_created(int64_t id, const RunRecord& r) override {
+        std::cerr << "run " << id << ": " << r.name << "\n";
+    }
+    void on_start(int64_t total, int64_t per_epoch) override {
+        total_ = total;
+        std::cerr << "training " << total << " steps (" << per_epoch << " per epoch)\n";
+    }
+    void on_step(const StepEvent& e) override {
+        if (log_) {
+            json j = {{"step", e.step}, {"loss", e.loss}, {"lr", e.lr}, {"epoch", e.epoch},
+                      {"grad_norm", e.grad_norm}, {"samples_per_s", e.samples_per_s}, {"elapsed_s", e.elapsed_s}};
+            *log_ << j.dump() << "\n";
+            log_->flush();
+        }
+        ema_ = e.step == 1 ? e.loss : 0.9 * ema_ + 0.1 * e.loss;
+        const int width = 30;
+        int filled = total_ ? (int)(width * e.step / total_) : 0;
+        char line[256];
+        std::snprintf(line, sizeof line, "[%s%s] %lld/%lld  epoch %.2f  loss %.4f  %.0f samples/s  ETA %s",
+                      std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), (long long)e.step,
+                      (long long)e.total_steps, e.epoch, ema_, e.samples_per_s, fmt_time(e.eta_s).c_str());
+        if (tty_) {
+            std::cerr << "\r" << line << "\033[K" << std::flush;
+        } else if (e.step == e.total_steps || e.step % std::max<int64_t>(1, total_ / 10) == 0) {
+            std::cerr << line << "\n";
+        }
+    }
+    void on_eval(const EvalEvent& e) override {
+        if (tty_) std::cerr << "\n";
+        std::cerr << "eval at step " << e.step << ":";
+        for (auto& [k, v] : e.metrics) std::cerr << " " << k << " " << v;
+        std::cerr << (e.is_best ? "  (best)" : "") << "\n";
+    }
+    void on_message(const std::string& m) override { std::cerr << (tty_ ? "\n" : "") << "note: " << m << "\n"; }
+    void on_run_finished(int64_t id, const std::string& status, const std::string& reason) override {
+        if (tty_) std::cerr << "\n";
+        std::cerr << "run " << id << " " << status << (reason.empty() ? "" : ": " + reason) << "\n";
+    }
+
+private:
+    std::ostream* log_;
+    bool tty_;
+    int64_t total_ = 0;
+    double ema_ = 0;
+};
+
+json run_json(const RunRecord& r) {
+    return {{"id", r.id},
+            {"name", r.name},
+            {"status", r.status},
+            {"status_reason", r.status_reason},
+            {"model", r.model},
+            {"dataset", r.dataset},
+            {"method", r.method},
+            {"prompt_len", r.prompt_len},
+            {"layers", r.layers},
+            {"seed", r.seed},
+            {"suite", r.suite},
+            {"tags", r.tags},
+            {"notes", r.notes},
+            {"created_at", r.created_at},
+            {"started_at", r.started_at},
+            {"finished_at", r.finished_at},
+            {"final_metrics", json::parse(r.final_metrics_json.empty() ? "{}" : r.final_metrics_json)},
+            {"best_metrics", json::parse(r.best_metrics_json.empty() ? "{}" : r.best_metrics_json)},
+            {"best_step", r.best_step},
+            {"trainable_params", r.trainable_params},
+            {"total_params", r.total_params}};
+}
+
+std::vector<std::string> read_input_texts(const std::string& path, const std::string& column) {
+    std::ifstream f(path);
+    if (!f) throw Error(path + ": cannot open for reading");
+    std::vector<std::string> texts;
+    std::string line;
+    int64_t n = 0;
+    while (std::getline(f, line)) {
+        ++n;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!line.empty() && line[0] == '{') {
+            json j;
+            try {
+                j = json::parse(line);
+            } catch (const std::exception& e) {
+                throw Error(path + ":" + std::to_string(n) + ": invalid JSON: " + e.what());
+            }
+            auto it = j.find(column);
+            if (it == j.end() || !it->is_string())
+                throw Error(path + ":" + std::to_string(n) + ": no string field \"" + column + "\"");
+            texts.push_back(it->get<std::string>());
+        } else {
+            texts.push_back(line);
+        }
+    }
+    return texts;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"ptune: deep prompt tuning (P-Tuning v2) for Hugging Face encoders"};
+    app.set_version_flag("--version", std::string("ptune ") + PTUNE_VERSION + ", LibTorch " + TORCH_VERSION);
+    app.require_subcommand(1);
+
+    // tokenize
+    auto* tk = app.add_subcommand("tokenize", "token ids of texts, one JSON object per line");
+    std::string tk_model = "builtin";
+    int64_t tk_max = 0;
+    std::vector<std::string> tk_texts;
+    tk->add_option("--model", tk_model, "model directory or builtin")->required();
+    tk->add_option("--max-len", tk_max, "truncate to N ids (default 512 or the model's limit)");
+    tk->add_option("--text", tk_texts, "a text (repeatable)")->required()->take_all();
+
+    // predict
+    auto* pr = app.add_subcommand("predict", "logits and labels, one JSON object per line");
+    std::string pr_model = "builtin", pr_adapter, pr_input, pr_column = "text", pr_device = "cpu";
+    int64_t pr_max = 0, pr_batch = 32;
+    int pr_threads = 0;
+    std::vector<std::string> pr_texts;
+    pr->add_option("--model", pr_model, "model directory or builtin")->required();
+    pr->add_option("--adapter", pr_adapter, "a PEFT or ptune adapter directory");
+    pr->add_option("--max-len", pr_max, "truncate to N ids (default 512 or the model's limit)");
+    pr->add_option("--batch-size", pr_batch, "texts per forward pass (padded to the longest)")->check(CLI::PositiveNumber);
+    auto* pr_text_opt = pr->add_option("--text", pr_texts, "a text (repeatable)")->take_all();
+    auto* pr_input_opt = pr->add_option("--input", pr_input, "a file: one text per line, or JSON lines with a \"text\" field");
+    pr->add_option("--text-field", pr_column, "the JSON field holding the text in --input JSON lines");
+    pr->add_option("--device", pr_device, "cpu or cuda");
+    pr->add_option("--threads", pr_threads, "CPU threads (0: all cores)");
+    pr_text_opt->excludes(pr_input_opt);
+
+    // train
+    auto* tr = app.add_subcommand("train", "train deep prompts; the run is kept in the run store");
+    ExperimentSpec spec;
+    std::string tr_spec_file, tr_save_spec, tr_db, tr_out, tr_log, tr_layers = "all", tr_init = "normal";
+    std::vector<std::string> tr_tags;
+    bool tr_no_shuffle = false;
+    double tr_beta1 = 0.9, tr_beta2 = 0.999;
+    // Options bound to spec fields; with --spec FILE, those given on the command line override the file.
+    std::vector<std::pair<CLI::Option*, std::function<void(ExperimentSpec&, const ExperimentSpec&)>>> overrides;
+#define SPEC_OPT(flag, member, desc)                                                                          \
+    (overrides.push_back({tr->add_option(flag, spec.member, desc),                                           \
+                          [](ExperimentSpec& d, const ExperimentSpec& s) { d.member = s.member; }}),         \
+     overrides.back().first)
+#define SPEC_FLAG(flag, member, desc)                                                                         \
+    (overrides.push_back({tr->add_flag(flag, spec.member, desc),                                             \
+                          [](ExperimentSpec& d, const ExperimentSpec& s) { d.member = s.member; }}),         \
+     overrides.back().first)
+    tr->add_option("--spec", tr_spec_file, "an experiment spec (JSON); options given here override it");
+    tr->add_option("--save-spec", tr_save_spec, "write the resulting spec to this file");
+    SPEC_OPT("--name", name, "the run's name");
+    SPEC_OPT("--model", model, "model directory or builtin (default)");
+    SPEC_OPT("--train", data.train, "training data (TSV, CSV, JSONL) or builtin (default)");
+    SPEC_OPT("--valid", data.valid, "validation data (default: split --valid-fraction off the training data)");
+    SPEC_OPT("--valid-fraction", data.valid_fraction, "share of the training data held out when no --valid");
+    SPEC_OPT("--format", data.format, "auto, tsv, csv or jsonl");
+    SPEC_OPT("--text-column", data.text_column, "text column (name or 0-based index)");
+    SPEC_OPT("--text-pair-column", data.text_pair_column, "second text column for sentence pairs");
+    SPEC_OPT("--label-column", data.label_column, "label column (name or 0-based index)");
+    SPEC_OPT("--on-bad-row", data.on_bad_row, "stop (default) or skip (and count) malformed rows");
+    SPEC_OPT("--method", method.name, "ptv2 (P-Tuning v2)");
+    SPEC_OPT("--prompt-len", method.prefix.prompt_len, "prompt length P");
+    auto* layers_opt = tr->add_option("--layers", tr_layers, "layers with prompts: all, first:K, last:K or i,j,..");
+    SPEC_FLAG("--mlp", method.prefix.mlp, "reparameterize the prompts through an MLP (prefix tuning)");
+    SPEC_OPT("--mlp-hidden", method.prefix.mlp_hidden, "the MLP's hidden size");
+    SPEC_OPT("--prefix-dropout", method.prefix.dropout, "dropout on the prompts in training");
+    auto* init_opt = tr->add_option("--init", tr_init, "prompt initialisation: normal or zeros");
+    SPEC_OPT("--init-std", method.prefix.init_std, "std of the normal initialisation");
+    SPEC_OPT("--init-adapter", method.init_adapter, "start from a PEFT or ptune adapter directory");
+    SPEC_OPT("--lr", train.lr, "learning rate");
+    auto* beta1_opt = tr->add_option("--beta1", tr_beta1, "AdamW beta1");
+    auto* beta2_opt = tr->add_option("--beta2", tr_beta2, "AdamW beta2");
+    SPEC_OPT("--eps", train.eps, "AdamW epsilon");
+    SPEC_OPT("--weight-decay", train.weight_decay, "AdamW weight decay");
+    SPEC_OPT("--max-grad-norm", train.max_grad_norm, "gradient clipping (0: off)");
+    SPEC_OPT("--batch-size", train.batch_size, "batch size");
+    SPEC_OPT("--max-len", train.max_len, "max tokens per text, special tokens included");
+    auto* steps_opt = SPEC_OPT("--steps", train.steps, "train this many steps");
+    auto* epochs_opt = SPEC_OPT("--epochs", train.epochs, "train this many epochs");
+    steps_opt->excludes(epochs_opt);
+    auto* noshuffle_opt = tr->add_flag("--no-shuffle", tr_no_shuffle, "keep file order: step s takes rows s*B .. s*B+B-1");
+    SPEC_OPT("--schedule", train.schedule, "constant or linear (with warm-up)");
+    SPEC_OPT("--warmup", train.warmup_steps, "warm-up steps");
+    SPEC_OPT("--seed", train.seed, "seed for shuffling, initialisation and dropout");
+    SPEC_OPT("--eval-every", train.eval_every, "evaluate every N steps (0: at each epoch's end)");
+    SPEC_OPT("--metric", train.metric, "accuracy, f1, mcc or loss: picks the best checkpoint");
+    SPEC_OPT("--early-stopping", train.early_stopping_patience, "stop after N evaluations without improvement");
+    SPEC_OPT("--device", train.device, "cpu or cuda");
+    SPEC_OPT("--threads", train.threads, "CPU threads (0: all cores)");
+    tr->add_option("--db", tr_db, "the run store (default: $PTUNE_DB or ~/.local/share/ptune/runs.sqlite)");
+    tr->add_option("--out", tr_out, "write the trained adapter here too (PEFT files when PEFT can express it, and ptune's)");
+    tr->add_option("--log-jsonl", tr_log, "one JSON object per step: step, loss (before the update), lr, ...");
+    tr->add_option("--tag", tr_tags, "a tag for the run (repeatable)");
+
+    // bench
+    auto* be = app.add_subcommand("bench", "inference latency of the base model and with deep prompts");
+    std::string be_model = "builtin", be_methods = "base,ptv2", be_plen = "16", be_layers = "all", be_bs = "1",
+                be_seq = "128", be_device = "cpu";
+    int be_repeats = 20, be_warmup = 3, be_threads = 0;
+    be->add_option("--model", be_model, "model directory or builtin")->required();
+    be->add_option("--method", be_methods, "base, ptv2 or a list (base,ptv2)");
+    be->add_option("--prompt-len", be_plen, "prompt lengths, e.g. 8,16,64");
+    be->add_option("--layers", be_layers, "layers with prompts");
+    be->add_option("--batch-size", be_bs, "batch sizes, e.g. 1,8");
+    be->add_option("--seq-len", be_seq, "sequence lengths, e.g. 32,128");
+    be->add_option("--repeats", be_repeats, "timed passes per configuration")->check(CLI::PositiveNumber);
+    be->add_option("--warmup", be_warmup, "untimed passes first");
+    be->add_option("--device", be_device, "cpu or cuda");
+    be->add_option("--threads", be_threads, "CPU threads (0: all cores)");
+
+    // export
+    auto* ex = app.add_subcommand("export", "export a run's trained prompts");
+    std::string ex_db, ex_format = "peft", ex_out;
+    int64_t ex_run = 0;
+    ex->add_option("--db", ex_db, "the run store");
+    ex->add_option("--run", ex_run, "run id")->required();
+    ex->add_option("--format", ex_format, "peft or ptune")->check(CLI::IsMember({"peft", "ptune"}));
+    ex->add_option("--out", ex_out, "output directory")->required();
+
+    // runs
+    auto* rn = app.add_subcommand("runs", "list runs, or show one");
+    std::string rn_db, rn_action = "list";
+    int64_t rn_id = 0;
+    bool rn_json = false;
+    rn->add_option("action", rn_action, "list (default) or show")->check(CLI::IsMember({"list", "show"}));
+    rn->add_option("id", rn_id, "run id (for show)");
+    rn->add_option("--db", rn_db, "the run store");
+    rn->add_flag("--json", rn_json, "list as JSON lines");
+
+    // make-builtin
+    auto* mb = app.add_subcommand("make-builtin", "regenerate the built-in default model and data set");
+    std::string mb_out;
+    uint64_t mb_seed = 42;
+    mb->add_option("--out", mb_out, "output directory")->required();
+    mb->add_option("--seed", mb_seed, "seed");
+
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        if (tk->parsed()) {
+            std::string dir = resolve_model_dir(tk_model);
+            ModelConfig cfg = ModelConfig::from_dir(dir);
+            auto tok = Tokenizer::from_dir(dir);
+            int64_t max_len = tk_max > 0 ? tk_max : default_max_len(cfg, 0);
+            for (auto& t : tk_texts) {
+                Encoding e = tok->encode(t, std::nullopt, true, (int)max_len);
+                std::cout << json{{"text", t}, {"input_ids", e.ids}}.dump() << "\n";
+            }
+            return 0;
+        }
+        if (pr->parsed()) {
+            if (pr_texts.empty() && pr_input.empty()) throw Error("predict: give --text or --input");
+            set_threads(pr_threads);
+            std::string dir = resolve_model_dir(pr_model);
+            ModelConfig cfg = ModelConfig::from_dir(dir);
+            auto tok = Tokenizer::from_dir(dir);
+            std::vector<std::string> texts = pr_input.empty() ? pr_texts : read_input_texts(pr_input, pr_column);
+            std::unique_ptr<EncoderClassifier> model;
+            std::unique_ptr<DeepPrompt> prompt;
+            std::vector<std::string> labels;
+            if (!pr_adapter.empty()) {
+                PromptAdapter a = load_prompt_adapter(pr_adapter, cfg);
+                for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
+                int64_t nl = 0;
+                for (auto& [n, t] : a.head)
+                    if (n == "classifier.weight" || n == "classifier.out_proj.weight") nl = t.size(0);
+                model = EncoderClassifier::load(dir, nl > 0 ? nl : -1);
+                if (!a.head.empty()) apply_head(*model, a.head);
+                else std::cerr << "note: the adapter holds no classification head; using the model's\n";
+                prompt = std::move(a.prompt);
+                labels = a.label_names;
+            } else {
+                model = EncoderClassifier::load(dir);
+            }
+            if (!model->head_from_checkpoint() && pr_adapter.empty())
+                std::cerr << "note: the model has no classification head; its logits come from a random head\n";
+            if (labels.empty()) labels = cfg.id2label;
+            const int64_t P = prompt ? prompt->prompt_len() : 0;
+            int64_t max_len = pr_max > 0 ? pr_max : default_max_len(cfg, P);
+            cfg.check_fits(max_len, P);
+            at::Device dev = resolve_device(pr_device);
+            model->to(dev);
+            if (prompt) prompt->to(dev);
+            at::NoGradGuard g;
+            PrefixKV kv;
+            if (prompt) kv = prompt->prefix(false);
+            for (size_t b = 0; b < texts.size(); b += (size_t)pr_batch) {
+                size_t e = std::min(texts.size(), b + (size_t)pr_batch);
+                std::vector<std::vector<int64_t>> ids, types;
+                for (size_t i = b; i < e; ++i) {
+                    Encoding enc = tok->encode(texts[i], std::nullopt, true, (int)max_len);
+                    ids.push_back(enc.ids);
+                    types.push_back(enc.type_ids);
+                }
+                Batch batch = make_batch(ids, tok->pad_id(), types);
+                batch.input_ids = batch.input_ids.to(dev);
+                batch.attention_mask = batch.attention_mask.to(dev);
+                batch.token_type_ids = batch.token_type_ids.to(dev);
+                at::Tensor logits = model->forward(batch, prompt ? &kv : nullptr, false).to(at::kCPU).contiguous();
+                for (size_t i = b; i < e; ++i) {
+                    at::Tensor row = logits[(int64_t)(i - b)];
+                    std::vector<float> v(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
+                    int64_t arg = row.argmax().item<int64_t>();
+                    json label = arg < (int64_t)labels.size() ? json(labels[arg]) : json(arg);
+                    std::cout << json{{"text", texts[i]}, {"input_ids", ids[i - b]}, {"logits", v}, {"label", label}}.dump()
+                              << "\n";
+                }
+            }
+            return 0;
+        }
+        if (tr->parsed()) {
+            if (*layers_opt) spec.method.prefix.layers = LayerSpec::parse(tr_layers);
+            if (*init_opt) spec.method.prefix.init = init_from_name(tr_init);
+            if (*beta1_opt) spec.train.beta1 = tr_beta1;
+            if (*beta2_opt) spec.train.beta2 = tr_beta2;
+            if (*noshuffle_opt) spec.train.shuffle = false;
+            if (!tr_spec_file.empty()) {
+                ExperimentSpec merged = ExperimentSpec::load(tr_spec_file);
+                for (auto& [opt, copy] : overrides)
+                    if (opt->count()) copy(merged, spec);
+                if (*layers_opt) merged.method.prefix.layers = spec.method.prefix.layers;
+                if (*init_opt) merged.method.prefix.init = spec.method.prefix.init;
+                if (*beta1_opt) merged.train.beta1 = spec.train.beta1;
+                if (*beta2_opt) merged.train.beta2 = spec.train.beta2;
+                if (*noshuffle_opt) merged.train.shuffle = false;
+                spec = merged;
+            }
+            if (*steps_opt) spec.train.epochs = 0;
+            if (*epochs_opt) spec.train.steps = 0;
+            for (auto& t : tr_tags) spec.tags.push_back(t);
+            if (!tr_out.empty()) spec.out_dir = tr_out;
+            spec.validate();
+            if (!tr_save_spec.empty()) spec.save(tr_save_spec);
+            std::string db = tr_db.empty() ? default_db_path() : tr_db;
+            if (fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
+            Store store(db);
+            if (store.interrupted_on_open())
+                std::cerr << "note: " << store.interrupted_on_open() << " run(s) in " << db
+                          << " were interrupted (their process ended) and are marked so\n";
+            std::unique_ptr<std::ofstream> log;
+            if (!tr_log.empty()) {
+                log = std::make_unique<std::ofstream>(tr_log, std::ios::trunc);
+                if (!*log) throw Error(tr_log + ": cannot open for writing");
+            }
+            std::signal(SIGINT, on_sigint);
+            CliObserver obs(log.get());
+            Runner runner;
+            RunOutcome o = runner.run(spec, store, &obs, &g_cancel);
+            json summary = {{"run_id", o.run_id},
+                            {"status", o.status},
+                            {"steps", o.steps},
+                            {"seconds", o.seconds},
+                            {"final_metrics", o.final_metrics},
+                            {"best_metrics", o.best_metrics},
+                            {"best_step", o.best_step},
+                            {"adapter", o.adapter_dir},
+                            {"peft", o.peft_exported},
+                            {"db", db}};
+            if (!o.reason.empty()) summary["error"] = o.reason;
+            std::cout << summary.dump() << "\n";
+            if (o.status == "failed") {
+                std::cerr << "error: " << o.reason << "\n";
+                return 1;
+            }
+            return o.status == "cancelled" ? 130 : 0;
+        }
+        if (be->parsed()) {
+            LatencyOptions o;
+            o.model_dir = resolve_model_dir(be_model);
+            o.methods = parse_str_list(be_methods);
+            o.prompt_lens = parse_int_list(be_plen, "--prompt-len");
+            o.layers = be_layers;
+            o.batch_sizes = parse_int_list(be_bs, "--batch-size");
+            o.seq_lens = parse_int_list(be_seq, "--seq-len");
+            o.repeats = be_repeats;
+            o.warmup = be_warmup;
+            o.device = be_device;
+            o.threads = be_threads;
+            run_latency(o, [](const LatencyResult& r) {
+                std::cout << json{{"method", r.method}, {"batch_size", r.batch_size}, {"seq_len", r.seq_len},
+                                  {"prompt_len", r.prompt_len}, {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms},
+                                  {"device", r.device}}
+                                 .dump()
+                          << std::endl;
+            });
+            return 0;
+        }
+        if (ex->parsed()) {
+            Store store(ex_db.empty() ? default_db_path() : ex_db);
+            export_run(store, ex_run, ex_format, ex_out);
+            std::cerr << "exported run " << ex_run << " (" << ex_format << ") to " << ex_out << "\n";
+            return 0;
+        }
+        if (rn->parsed()) {
+            std::string db = rn_db.empty() ? default_db_path() : rn_db;
+            if (!fs::exists(db)) throw Error(db + ": no run store here");
+            Store store(db);
+            if (rn_action == "show") {
+                if (rn_id <= 0) throw Error("runs show: give a run id");
+                auto r = store.run(rn_id);
+                if (!r) throw Error(db + ": no run with id " + std::to_string(rn_id));
+                json j = run_json(*r);
+                j["spec"] = json::parse(r->spec_json);
+                json arts = json::array();
+                for (auto& a : store.artifacts(rn_id)) arts.push_back({{"kind", a.kind}, {"path", a.path}});
+                j["artifacts"] = arts;
+                j["metric_keys"] = store.metric_keys(rn_id);
+                std::cout << j.dump(2) << "\n";
+                return 0;
+            }
+            auto runs = store.runs();
+            if (rn_json) {
+                for (auto& r : runs) std::cout << run_json(r).dump() << "\n";
+                return 0;
+            }
+            std::printf("%5s  %-11s  %-8s  %4s  %-8s  %9s  %s\n", "id", "status", "method", "P", "layers", "best", "name");
+            for (auto& r : runs) {
+                json best = json::parse(r.best_metrics_json.empty() ? "{}" : r.best_metrics_json);
+                std::string b = best.contains("accuracy") ? std::to_string(best["accuracy"].get<double>()).substr(0, 6) : "-";
+                std::printf("%5lld  %-11s  %-8s  %4d  %-8s  %9s  %s\n", (long long)r.id, r.status.c_str(), r.method.c_str(),
+                            r.prompt_len, r.layers.c_str(), b.c_str(), r.name.c_str());
+            }
+            return 0;
+        }
+        if (mb->parsed()) {
+            make_builtin(mb_out, mb_seed);
+            std::cerr << "wrote " << mb_out << "\n";
+            return 0;
+        }
+    } catch (const std::exception& e) {
+        std::string what = e.what();
+        if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
+        std::cerr << "error: " << what << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,44 @@
+#pragma once
+// Inference latency of the base model against the same model with deep prompts: for each (batch size,
+// sequence length, prompt length) a forward pass on random token ids (no padding) under no_grad, `warmup`
+// untimed passes, then `repeats` timed ones (CUDA synchronised); median and 90th percentile in milliseconds.
+// Torch-free interface; the model is loaded inside.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/engine/prompt_options.h"
+
+namespace ptune {
+
+struct LatencyOptions {
+    std::string model_dir;              // a model directory (resolve "builtin" before calling)
+    std::vector<std::string> methods{"base", "ptv2"};
+    std::vector<int> batch_sizes{1};
+    std::vector<int> seq_lens{128};
+    std::vector<int> prompt_lens{16};   // for ptv2
+    std::string layers = "all";
+    int warmup = 3;
+    int repeats = 20;
+    std::string device = "cpu";
+    int threads = 0;
+    uint64_t seed = 0;
+};
+
+struct LatencyResult {
+    std::string method;                 // base | ptv2
+    int batch_size = 0, seq_len = 0, prompt_len = 0;
+    double median_ms = 0, p90_ms = 0, mean_ms = 0;
+    std::string device;
+};
+
+// Runs every configuration; `on_result` (optional) sees each as it is measured; `cancelled` (optional) is
+// polled between configurations. Throws ptune::Error when a configuration does not fit the position table.
+std::vector<LatencyResult> run_latency(const LatencyOptions& opt,
+                                       const std::function<void(const LatencyResult&)>& on_result = {},
+                                       const std::function<bool()>& cancelled = {});
+
+// Median and p90 (linear interpolation, numpy's default) of a sample.
+double percentile(std::vector<double> v, double q);
+
+}  // namespace ptune

@@ -1,0 +1,359 @@
+#include "experiments/runner.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "core/engine/builtin.h"
+#include "core/engine/deep_prompt.h"
+#include "core/engine/encoder.h"
+#include "core/engine/peft_io.h"
+#include "core/engine/trainer.h"
+#include "core/io/safetensors.h"
+#include "core/text/tokenizer.h"
+
+namespace fs = std::filesystem;
+
+namespace ptune {
+
+namespace {
+
+double now_s() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool generic_labels(const std::vector<std::string>& names) {
+    for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] != "LABEL_" + std::to_string(i)) return false;
+    return true;
+}
+
+json metrics_json(const std::map<std::string, double>& m) {
+    json j = json::object();
+    for (auto& [k, v] : m) j[k] = v;
+    return j;
+}
+
+// Streams trainer events into the store in batches and passes them on to the observer.
+class StoreSink : public TrainEvents {
+public:
+    StoreSink(Store& store, int64_t run, RunObserver* obs) : store_(store), run_(run), obs_(obs) {}
+    ~StoreSink() override {
+        try {
+            flush();
+        } catch (...) {
+        }
+    }
+    void on_start(int64_t total, int64_t per_epoch) override {
+        if (obs_) obs_->on_start(total, per_epoch);
+    }
+    void on_step(const StepEvent& e) override {
+        for (auto [k, v] : {std::pair<const char*, double>{"train/loss", e.loss},
+                            {"train/lr", e.lr},
+                            {"train/grad_norm", e.grad_norm},
+                            {"train/samples_per_s", e.samples_per_s}})
+            points_.push_back({e.step, e.epoch, e.elapsed_s, k, v});
+        if (obs_) obs_->on_step(e);
+        maybe_flush();
+    }
+    void on_eval(const EvalEvent& e) override {
+        for (auto& [k, v] : e.metrics) points_.push_back({e.step, e.epoch, e.elapsed_s, "eval/" + k, v});
+        flush();
+        if (obs_) obs_->on_eval(e);
+    }
+    void on_prompt_norms(const PromptNormEvent& e) override {
+        for (size_t i = 0; i < e.layers.size(); ++i) norms_.push_back({e.step, e.layers[i], e.key_norms[i], e.value_norms[i]});
+        if (obs_) obs_->on_prompt_norms(e);
+    }
+    void on_message(const std::string& m) override {
+        if (obs_) obs_->on_message(m);
+    }
+    void flush() {
+        if (!points_.empty()) store_.add_metrics(run_, points_);
+        if (!norms_.empty()) store_.add_prompt_norms(run_, norms_);
+        points_.clear();
+        norms_.clear();
+        last_flush_ = std::chrono::steady_clock::now();
+    }
+
+private:
+    void maybe_flush() {
+        if (points_.size() >= 400 || std::chrono::steady_clock::now() - last_flush_ > std::chrono::milliseconds(500)) flush();
+    }
+    Store& store_;
+    int64_t run_;
+    RunObserver* obs_;
+    std::vector<MetricPoint> points_;
+    std::vector<PromptNormRow> norms_;
+    std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
+};
+
+struct DataFiles {
+    std::string train, valid;
+};
+
+DataFiles resolve_data(const DataSpec& d) {
+    DataFiles f{d.train, d.valid};
+    if (d.train == "builtin") {
+        std::string dir = builtin_dir() + "/data";
+        f.train = dir + "/train.tsv";
+        if (d.valid.empty()) f.valid = dir + "/valid.tsv";
+    }
+    return f;
+}
+
+DataOptions data_options(const DataSpec& d) {
+    DataOptions o;
+    if (d.format != "auto") o.format = *parse_data_format(d.format);
+    o.text_column = d.text_column;
+    o.text_pair_column = d.text_pair_column;
+    o.label_column = d.label_column;
+    o.on_bad_row = d.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
+    o.max_rows = d.max_rows;
+    return o;
+}
+
+std::string run_dir_for(const Store& store, const ExperimentSpec& spec, int64_t id) {
+    if (!spec.out_dir.empty()) return spec.out_dir;
+    fs::path db(store.path());
+    return (db.parent_path() / (db.stem().string() + "-runs") / ("run-" + std::to_string(id))).string();
+}
+
+std::string method_label(const ExperimentSpec& s) { return s.method.prefix.mlp ? "prefix-mlp" : "ptv2"; }
+
+}  // namespace
+
+std::string resolve_model_dir(const std::string& model) {
+    if (model == "builtin") return builtin_dir() + "/model";
+    return model;
+}
+
+std::string default_db_path() {
+    if (const char* p = std::getenv("PTUNE_DB"); p && *p) return p;
+    fs::path base;
+    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
+        base = x;
+    else if (const char* h = std::getenv("HOME"); h && *h)
+        base = fs::path(h) / ".local" / "share";
+    else
+        base = fs::current_path();
+    return (base / "ptune" / "runs.sqlite").string();
+}
+
+ModelSummary summarize_model(const std::string& model) {
+    ModelSummary s;
+    s.dir = resolve_model_dir(model);
+    ModelConfig c = ModelConfig::from_dir(s.dir);
+    auto ckpt = st::Checkpoint::open(s.dir);  // the weights must be there and readable
+    (void)ckpt;
+    auto tok = Tokenizer::from_dir(s.dir);
+    s.arch = c.arch_name();
+    s.model_type = c.model_type;
+    s.tokenizer = tok->describe();
+    s.layers = c.num_layers;
+    s.hidden = c.hidden_size;
+    s.heads = c.num_heads;
+    s.intermediate = c.intermediate_size;
+    s.vocab = c.vocab_size;
+    s.max_positions = c.max_position_embeddings;
+    s.position_offset = c.position_offset();
+    s.params = c.encoder_param_count(c.arch == Arch::Bert);
+    if (!generic_labels(c.id2label)) s.labels = c.id2label;
+    return s;
+}
+
+ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
+    ModelConfig c = ModelConfig::from_dir(resolve_model_dir(spec.model));
+    ParamCounts p;
+    p.backbone = c.encoder_param_count(c.arch == Arch::Bert);
+    const int64_t H = c.hidden_size;
+    p.head = c.arch == Arch::Bert ? H * num_labels + num_labels : (H * H + H) + (H * num_labels + num_labels);
+    p.prompt = spec.method.prefix.param_count(H, (int)c.num_layers);
+    return p;
+}
+
+int64_t Runner::enqueue(const ExperimentSpec& spec, Store& store) {
+    RunRecord r;
+    r.name = spec.display_name();
+    r.status = "queued";
+    r.spec_json = spec.to_json().dump();
+    r.model = spec.model;
+    r.dataset = spec.data.train;
+    r.method = method_label(spec);
+    r.prompt_len = (int)spec.method.prefix.prompt_len;
+    r.layers = spec.method.prefix.layers.text;
+    r.seed = (int64_t)spec.train.seed;
+    r.suite = spec.suite;
+    std::string tags;
+    for (auto& t : spec.tags) tags += (tags.empty() ? "" : ",") + t;
+    r.tags = tags;
+    r.notes = spec.notes;
+    return store.create_run(r);
+}
+
+RunOutcome Runner::run(const ExperimentSpec& spec, Store& store, RunObserver* obs, const CancelFlag* cancel,
+                       int64_t run_id) {
+    RunOutcome out;
+    out.run_id = run_id > 0 ? run_id : enqueue(spec, store);
+    const auto t0 = std::chrono::steady_clock::now();
+    store.start_run(out.run_id);
+    if (obs) {
+        if (auto r = store.run(out.run_id)) obs->on_run_created(out.run_id, *r);
+    }
+    StoreSink sink(store, out.run_id, obs);
+    auto message = [&](const std::string& m) { sink.on_message(m); };
+    try {
+        spec.validate();
+        set_threads(spec.train.threads);
+        const std::string model_dir = resolve_model_dir(spec.model);
+        ModelConfig cfg = ModelConfig::from_dir(model_dir);
+        auto tok = Tokenizer::from_dir(model_dir);
+        const int64_t P = spec.method.prefix.prompt_len;
+        cfg.check_fits(spec.train.max_len, P);
+
+        // Data: label names from the model's id2label when the data's labels are among them.
+        DataFiles files = resolve_data(spec.data);
+        DataOptions dopt = data_options(spec.data);
+        Dataset train = load_dataset(files.train, dopt);
+        if (!cfg.id2label.empty() && !generic_labels(cfg.id2label)) {
+            std::set<std::string> known(cfg.id2label.begin(), cfg.id2label.end());
+            bool subset = true;
+            for (auto& n : train.label_names) subset = subset && known.count(n);
+            if (subset) {
+                dopt.label_names = cfg.id2label;
+                train = load_dataset(files.train, dopt);
+            }
+        }
+        dopt.label_names = train.label_names;
+        if (!train.bad_rows.empty())
+            message(std::to_string(train.bad_rows.size()) + " bad rows skipped in " + files.train + " (first: line " +
+                    std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason + ")");
+        Dataset valid;
+        bool have_valid = false;
+        if (!files.valid.empty()) {
+            valid = load_dataset(files.valid, dopt);
+            have_valid = true;
+        } else if (spec.data.valid_fraction > 0) {
+            auto split = split_dataset(train, spec.data.valid_fraction, spec.data.split_seed);
+            train = std::move(split.first);
+            valid = std::move(split.second);
+            have_valid = !valid.rows.empty();
+        }
+        const auto& labels = train.label_names;
+        if (labels.size() < 2) throw Error(files.train + ": needs at least two labels (found " + std::to_string(labels.size()) + ")");
+
+        auto model = EncoderClassifier::load(model_dir, (int64_t)labels.size(), spec.train.seed);
+        for (auto& n : model->load_notes()) message(n);
+        std::unique_ptr<DeepPrompt> prompt;
+        if (!spec.method.init_adapter.empty()) {
+            PromptAdapter a = load_prompt_adapter(spec.method.init_adapter, cfg);
+            for (auto& n : a.notes) message(n);
+            prompt = std::move(a.prompt);
+            if (!a.head.empty()) {
+                try {
+                    apply_head(*model, a.head);
+                    message("started from " + spec.method.init_adapter + " (prompts and head)");
+                } catch (const Error& e) {
+                    message("started from " + spec.method.init_adapter + " (prompts; its head does not fit: " + e.what() + ")");
+                }
+            }
+            cfg.check_fits(spec.train.max_len, prompt->prompt_len());
+        } else {
+            prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
+        }
+        RunRecord rec = *store.run(out.run_id);
+        rec.trainable_params = prompt->param_count() + model->head_param_count();
+        rec.total_params = rec.trainable_params + model->backbone_param_count();
+        store.update_run(rec);
+
+        TokenizedData ttrain = tokenize(train, *tok, spec.train.max_len);
+        TokenizedData tvalid = tokenize(valid, *tok, spec.train.max_len);
+        PromptTrainer trainer(*model, prompt.get(), spec.train, tok->pad_id(), &sink, cancel);
+        TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
+        sink.flush();
+
+        // The adapter: ptune's format always; PEFT's files beside it when PEFT can express the prompts.
+        const std::string dir = run_dir_for(store, spec, out.run_id) + "/adapter";
+        export_ptune(dir, *prompt, *model, labels, spec.model);
+        store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
+        if ((int64_t)prompt->layers().size() == cfg.num_layers) {
+            export_peft(dir, *prompt, *model, labels, spec.model == "builtin" ? "builtin" : fs::absolute(model_dir).string());
+            store.add_artifact(out.run_id, {"peft_adapter", dir, now_s()});
+            out.peft_exported = true;
+        }
+        out.adapter_dir = dir;
+        out.steps = res.steps_done;
+        out.final_metrics = res.final_metrics;
+        out.best_metrics = res.best_metrics;
+        out.best_step = res.best_step;
+        out.status = res.status == "cancelled" ? "cancelled" : "completed";
+        if (res.status == "early_stopped") message("stopped early at step " + std::to_string(res.steps_done));
+        store.finish_run(out.run_id, out.status, res.status == "early_stopped" ? "early stopping" : "",
+                         metrics_json(res.final_metrics).dump(), metrics_json(res.best_metrics).dump(), res.best_step);
+    } catch (const std::exception& e) {
+        try {
+            sink.flush();
+        } catch (...) {
+        }
+        std::string what = e.what();
+        // c10 errors carry a C++ backtrace after the first line; keep the message.
+        if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
+        out.status = "failed";
+        out.reason = what;
+        store.finish_run(out.run_id, "failed", what, "{}", "{}", -1);
+    }
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (obs) obs->on_run_finished(out.run_id, out.status, out.reason);
+    return out;
+}
+
+std::vector<LatencyResult> Runner::bench_run(Store& store, int64_t run_id, const LatencyOptions& opt0,
+                                             RunObserver* observer, const CancelFlag* cancel) {
+    auto rec = store.run(run_id);
+    if (!rec) throw Error(store.path() + ": no run with id " + std::to_string(run_id));
+    ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
+    LatencyOptions opt = opt0;
+    opt.model_dir = resolve_model_dir(spec.model);
+    opt.layers = spec.method.prefix.layers.text;
+    if (opt.prompt_lens.empty()) opt.prompt_lens = {(int)spec.method.prefix.prompt_len};
+    std::vector<LatencyRow> rows;
+    auto results = run_latency(
+        opt,
+        [&](const LatencyResult& r) {
+            store.add_latency(run_id, {{r.method, r.batch_size, r.seq_len, r.prompt_len, r.median_ms, r.p90_ms, r.device}});
+            if (observer) observer->on_latency(r);
+        },
+        [&]() { return cancel && cancel->is_set(); });
+    return results;
+}
+
+void export_run(Store& store, int64_t run_id, const std::string& format, const std::string& out_dir) {
+    auto rec = store.run(run_id);
+    if (!rec) throw Error(store.path() + ": no run with id " + std::to_string(run_id));
+    if (format != "peft" && format != "ptune") throw Error("export format \"" + format + "\": use peft or ptune");
+    std::string adapter;
+    for (auto& a : store.artifacts(run_id))
+        if (a.kind == "ptune_adapter") adapter = a.path;
+    if (adapter.empty()) {
+        throw Error("run " + std::to_string(run_id) + " (" + rec->status + ") has no saved adapter" +
+                    (rec->status == "failed" ? ": it failed (" + rec->status_reason + ")" : ""));
+    }
+    if (!fs::exists(fs::path(adapter) / "ptune_adapter.json"))
+        throw Error("run " + std::to_string(run_id) + ": its adapter directory " + adapter + " is gone");
+    ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
+    const std::string model_dir = resolve_model_dir(spec.model);
+    ModelConfig cfg = ModelConfig::from_dir(model_dir);
+    PromptAdapter a = load_prompt_adapter(adapter, cfg);
+    auto model = EncoderClassifier::load(model_dir, (int64_t)a.label_names.size(), 0);
+    apply_head(*model, a.head);
+    if (format == "peft") {
+        export_peft(out_dir, *a.prompt, *model, a.label_names,
+                    spec.model == "builtin" ? "builtin" : fs::absolute(model_dir).string());
+    } else {
+        export_ptune(out_dir, *a.prompt, *model, a.label_names, spec.model);
+    }
+    store.add_artifact(run_id, {format == "peft" ? "peft_export" : "ptune_export", out_dir, now_s()});
+}
+
+}  // namespace ptune

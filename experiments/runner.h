@@ -1,0 +1,79 @@
+#pragma once
+// The runner executes an experiment spec: spec -> runner -> events -> run store and views.
+// It resolves the model and data, records the run in the store, trains, streams every event to the store
+// (batched) and to an observer (the CLI's progress bar, the workbench's charts), saves the adapter, and marks
+// the run completed, cancelled or failed with its reason. Torch-free interface: the workbench includes it.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/events.h"
+#include "core/engine/latency.h"
+#include "experiments/spec.h"
+#include "experiments/store.h"
+
+namespace ptune {
+
+// What a view sees of a run: the trainer's events plus the run's life cycle.
+class RunObserver : public TrainEvents {
+public:
+    virtual void on_run_created(int64_t run_id, const RunRecord& r) {}
+    virtual void on_run_finished(int64_t run_id, const std::string& status, const std::string& reason) {}
+    virtual void on_latency(const LatencyResult&) {}
+};
+
+struct RunOutcome {
+    int64_t run_id = 0;
+    std::string status;          // completed | early_stopped is stored as completed | cancelled | failed
+    std::string reason;          // why it failed
+    int64_t steps = 0;
+    std::map<std::string, double> final_metrics, best_metrics;
+    int64_t best_step = -1;
+    std::string adapter_dir;     // ptune format (and PEFT files beside it when PEFT can express the run)
+    bool peft_exported = false;
+    double seconds = 0;
+};
+
+// Where the shipped default experiment lives (resources/builtin) and what "builtin" resolves to.
+std::string resolve_model_dir(const std::string& model);
+std::string default_db_path();   // $PTUNE_DB, else $XDG_DATA_HOME/ptune/runs.sqlite (~/.local/share/...)
+
+// Facts about a model directory for setup forms, without loading weights.
+struct ModelSummary {
+    std::string dir, arch, model_type, tokenizer;
+    int64_t layers = 0, hidden = 0, heads = 0, intermediate = 0, vocab = 0, max_positions = 0, position_offset = 0;
+    int64_t params = 0;          // encoder (+ pooler) parameters
+    std::vector<std::string> labels;
+};
+ModelSummary summarize_model(const std::string& model);  // throws ptune::Error with the reason it cannot be used
+
+// Parameter counts a spec would train, without loading weights: prompts, head, and the total model.
+struct ParamCounts {
+    int64_t prompt = 0, head = 0, backbone = 0;
+    int64_t trainable() const { return prompt + head; }
+    double share() const { return backbone + head + prompt ? double(trainable()) / double(backbone + head + prompt) : 0; }
+};
+ParamCounts count_params(const ExperimentSpec& spec, int num_labels);
+
+class Runner {
+public:
+    // Runs a spec to the end (in the calling thread). Never throws for a failure of the run itself: the run is
+    // marked failed with the reason, and the outcome says so. Throws only when the store cannot be written.
+    // `run_id` > 0 runs a run already created in the store (queued by the workbench).
+    RunOutcome run(const ExperimentSpec& spec, Store& store, RunObserver* observer = nullptr,
+                   const CancelFlag* cancel = nullptr, int64_t run_id = 0);
+
+    // Creates the run row (status queued) so that a queue can show it before it starts.
+    static int64_t enqueue(const ExperimentSpec& spec, Store& store);
+
+    // Measures latency for a stored run's model and prompt settings, stores the rows with the run.
+    static std::vector<LatencyResult> bench_run(Store& store, int64_t run_id, const LatencyOptions& opt,
+                                                RunObserver* observer = nullptr, const CancelFlag* cancel = nullptr);
+};
+
+// Exports a stored run's adapter: format "peft" (refused with a clear message for partial depth) or "ptune".
+void export_run(Store& store, int64_t run_id, const std::string& format, const std::string& out_dir);
+
+}  // namespace ptune

@@ -1,0 +1,221 @@
+#include "experiments/spec.h"
+
+#include <set>
+
+namespace ptune {
+
+namespace {
+
+// Field readers that name "where: section.field" on error and reject unknown fields.
+struct Reader {
+    const json& j;
+    std::string where;
+    std::string section;
+    std::set<std::string> seen;
+
+    std::string at(const std::string& k) const { return where + ": " + (section.empty() ? "" : section + ".") + k; }
+    template <class T>
+    void get(const std::string& k, T& out) {
+        seen.insert(k);
+        auto it = j.find(k);
+        if (it == j.end() || it->is_null()) return;
+        try {
+            out = it->get<T>();
+        } catch (const std::exception&) {
+            throw Error(at(k) + ": wrong type (" + std::string(it->type_name()) + ")");
+        }
+    }
+    void done() const {
+        for (auto it = j.begin(); it != j.end(); ++it)
+            if (!seen.count(it.key())) throw Error(at(it.key()) + ": unknown field");
+    }
+};
+
+Reader section(const json& parent, const std::string& key, const std::string& where, const std::string& prefix) {
+    static const json empty = json::object();
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return Reader{empty, where, prefix + key, {}};
+    if (!it->is_object()) throw Error(where + ": " + prefix + key + ": must be an object");
+    return Reader{*it, where, prefix + key, {}};
+}
+
+}  // namespace
+
+json ExperimentSpec::to_json() const {
+    const auto& p = method.prefix;
+    const auto& t = train;
+    return json{
+        {"ptune_spec", kVersion},
+        {"name", name},
+        {"model", model},
+        {"data",
+         {{"train", data.train},
+          {"valid", data.valid},
+          {"valid_fraction", data.valid_fraction},
+          {"split_seed", data.split_seed},
+          {"format", data.format},
+          {"text_column", data.text_column},
+          {"text_pair_column", data.text_pair_column},
+          {"label_column", data.label_column},
+          {"on_bad_row", data.on_bad_row},
+          {"max_rows", data.max_rows}}},
+        {"method",
+         {{"name", method.name},
+          {"prompt_len", p.prompt_len},
+          {"layers", p.layers.text},
+          {"mlp", p.mlp},
+          {"mlp_hidden", p.mlp_hidden},
+          {"prefix_dropout", p.dropout},
+          {"init", init_name(p.init)},
+          {"init_std", p.init_std},
+          {"init_adapter", method.init_adapter}}},
+        {"train",
+         {{"lr", t.lr},
+          {"betas", {t.beta1, t.beta2}},
+          {"eps", t.eps},
+          {"weight_decay", t.weight_decay},
+          {"schedule", t.schedule},
+          {"warmup_steps", t.warmup_steps},
+          {"max_grad_norm", t.max_grad_norm},
+          {"batch_size", t.batch_size},
+          {"max_len", t.max_len},
+          {"epochs", t.epochs},
+          {"steps", t.steps},
+          {"shuffle", t.shuffle},
+          {"seed", t.seed},
+          {"eval_every", t.eval_every},
+          {"metric", t.metric},
+          {"early_stopping_patience", t.early_stopping_patience},
+          {"keep_best", t.keep_best},
+          {"device", t.device},
+          {"threads", t.threads},
+          {"norms_every", t.norms_every}}},
+        {"out_dir", out_dir},
+        {"tags", tags},
+        {"notes", notes},
+        {"suite", suite},
+    };
+}
+
+ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where) {
+    if (!j.is_object()) throw Error(where + ": an experiment spec must be a JSON object");
+    ExperimentSpec s;
+    Reader top{j, where, "", {}};
+    int version = 0;
+    top.get("ptune_spec", version);
+    if (!j.contains("ptune_spec")) throw Error(where + ": ptune_spec: missing (the spec format version, 1)");
+    if (version < 1 || version > kVersion) {
+        throw Error(where + ": ptune_spec: version " + std::to_string(version) + " is not supported (this ptune reads 1.." +
+                    std::to_string(kVersion) + ")");
+    }
+    top.get("name", s.name);
+    top.get("model", s.model);
+    top.get("out_dir", s.out_dir);
+    top.get("tags", s.tags);
+    top.get("notes", s.notes);
+    top.get("suite", s.suite);
+    top.seen.insert({"data", "method", "train"});
+    top.done();
+
+    Reader d = section(j, "data", where, "");
+    d.get("train", s.data.train);
+    d.get("valid", s.data.valid);
+    d.get("valid_fraction", s.data.valid_fraction);
+    d.get("split_seed", s.data.split_seed);
+    d.get("format", s.data.format);
+    d.get("text_column", s.data.text_column);
+    d.get("text_pair_column", s.data.text_pair_column);
+    d.get("label_column", s.data.label_column);
+    d.get("on_bad_row", s.data.on_bad_row);
+    d.get("max_rows", s.data.max_rows);
+    d.done();
+
+    Reader m = section(j, "method", where, "");
+    auto& p = s.method.prefix;
+    std::string layers = p.layers.text, init = init_name(p.init);
+    m.get("name", s.method.name);
+    m.get("prompt_len", p.prompt_len);
+    m.get("layers", layers);
+    m.get("mlp", p.mlp);
+    m.get("mlp_hidden", p.mlp_hidden);
+    m.get("prefix_dropout", p.dropout);
+    m.get("init", init);
+    m.get("init_std", p.init_std);
+    m.get("init_adapter", s.method.init_adapter);
+    m.done();
+    try {
+        p.layers = LayerSpec::parse(layers);
+        p.init = init_from_name(init);
+    } catch (const Error& e) {
+        throw Error(where + ": method: " + e.what());
+    }
+
+    Reader t = section(j, "train", where, "");
+    auto& o = s.train;
+    std::vector<double> betas{o.beta1, o.beta2};
+    t.get("lr", o.lr);
+    t.get("betas", betas);
+    if (betas.size() != 2) throw Error(t.at("betas") + ": needs two numbers");
+    o.beta1 = betas[0], o.beta2 = betas[1];
+    t.get("eps", o.eps);
+    t.get("weight_decay", o.weight_decay);
+    t.get("schedule", o.schedule);
+    t.get("warmup_steps", o.warmup_steps);
+    t.get("max_grad_norm", o.max_grad_norm);
+    t.get("batch_size", o.batch_size);
+    t.get("max_len", o.max_len);
+    t.get("epochs", o.epochs);
+    t.get("steps", o.steps);
+    t.get("shuffle", o.shuffle);
+    t.get("seed", o.seed);
+    t.get("eval_every", o.eval_every);
+    t.get("metric", o.metric);
+    t.get("early_stopping_patience", o.early_stopping_patience);
+    t.get("keep_best", o.keep_best);
+    t.get("device", o.device);
+    t.get("threads", o.threads);
+    t.get("norms_every", o.norms_every);
+    t.done();
+    try {
+        s.validate();
+    } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+    }
+    return s;
+}
+
+void ExperimentSpec::validate() const {
+    if (model.empty()) throw Error("model: give a model directory or \"builtin\"");
+    if (data.train.empty()) throw Error("data.train: give a training file or \"builtin\"");
+    if (data.valid_fraction < 0 || data.valid_fraction >= 1) throw Error("data.valid_fraction: must be in [0, 1)");
+    if (data.format != "auto" && !parse_data_format(data.format))
+        throw Error("data.format: \"" + data.format + "\": use auto, tsv, csv or jsonl");
+    if (data.on_bad_row != "stop" && data.on_bad_row != "skip")
+        throw Error("data.on_bad_row: \"" + data.on_bad_row + "\": use stop or skip");
+    if (method.name != "ptv2")
+        throw Error("method.name: \"" + method.name + "\": use ptv2 (P-Tuning v2; prefix tuning is ptv2 with mlp on)");
+    try {
+        method.prefix.validate();
+    } catch (const Error& e) {
+        throw Error(std::string("method: ") + e.what());
+    }
+    train.validate();
+}
+
+ExperimentSpec ExperimentSpec::load(const std::string& path) { return from_json(read_json_file(path), path); }
+
+void ExperimentSpec::save(const std::string& path) const { write_json_file(path, to_json()); }
+
+std::string ExperimentSpec::display_name() const {
+    if (!name.empty()) return name;
+    // The model directory's name (with its parent when it is just "model"), or builtin.
+    std::string m = model;
+    while (m.size() > 1 && m.back() == '/') m.pop_back();
+    auto cut = m.find_last_of('/');
+    if (cut != std::string::npos && m.substr(cut + 1) == "model" && cut > 0) cut = m.find_last_of('/', cut - 1);
+    if (cut != std::string::npos) m = m.substr(cut + 1);
+    return std::string(method.prefix.mlp ? "prefix-mlp" : "ptv2") + " P=" + std::to_string(method.prefix.prompt_len) +
+           " " + method.prefix.layers.text + " on " + m;
+}
+
+}  // namespace ptune

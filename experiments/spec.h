@@ -1,0 +1,53 @@
+#pragma once
+// An experiment spec: everything a run needs to be repeated, as versioned JSON ({"ptune_spec": 1, ...}).
+// Torch-free and Qt-free: the CLI, the runner and the workbench all read and write it.
+#include <string>
+#include <vector>
+
+#include "core/engine/prompt_options.h"
+#include "core/engine/train_options.h"
+#include "core/io/data.h"
+#include "core/io/json_util.h"
+
+namespace ptune {
+
+struct DataSpec {
+    std::string train = "builtin";     // a file, or "builtin" (the shipped default data set)
+    std::string valid;                 // a file; empty: split valid_fraction off train (or the built-in valid set)
+    double valid_fraction = 0.1;
+    uint64_t split_seed = 42;
+    std::string format = "auto";       // auto | tsv | csv | jsonl
+    std::string text_column, text_pair_column, label_column;
+    std::string on_bad_row = "stop";   // stop | skip
+    int64_t max_rows = 0;
+};
+
+struct MethodSpec {
+    std::string name = "ptv2";         // ptv2: P-Tuning v2 deep prompts (with mlp: prefix tuning)
+    PrefixOptions prefix;
+    std::string init_adapter;          // a PEFT or ptune adapter directory to start from
+};
+
+struct ExperimentSpec {
+    static constexpr int kVersion = 1;
+    std::string name;
+    std::string model = "builtin";     // a Hugging Face model directory, or "builtin"
+    DataSpec data;
+    MethodSpec method;
+    TrainOptions train;
+    std::string out_dir;               // where the run's adapter goes; empty: next to the run store
+    std::vector<std::string> tags;
+    std::string notes;
+    std::string suite;
+
+    json to_json() const;
+    // Reads a spec; `where` names the source in errors ("spec.json: train.lr: ..."). Missing fields keep
+    // their defaults; unknown fields are errors (a typo must not silently fall back to a default).
+    static ExperimentSpec from_json(const json& j, const std::string& where);
+    static ExperimentSpec load(const std::string& path);
+    void save(const std::string& path) const;
+    void validate() const;             // throws ptune::Error naming the field
+    std::string display_name() const;  // name, or "ptv2 P=16 all on builtin"
+};
+
+}  // namespace ptune

@@ -1,0 +1,217 @@
+// The `ptune` command line contract, driven as scripts use it (QProcess on build/bin/ptune): JSON lines on
+// stdout, exit codes, errors naming the file; tokenize and predict equal transformers+PEFT, train reproduces
+// the reference trajectory through --log-jsonl, export -> predict round trip, bench and runs.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/io/json_util.h"
+
+using namespace ptune;
+namespace fs = std::filesystem;
+
+static std::string fixture(const std::string& p) { return std::string(PTUNE_FIXTURES) + "/" + p; }
+
+struct Result {
+    int code = -1;
+    std::string out, err;
+    std::vector<json> lines() const {
+        std::vector<json> v;
+        std::stringstream ss(out);
+        std::string l;
+        while (std::getline(ss, l))
+            if (!l.empty()) v.push_back(json::parse(l));
+        return v;
+    }
+};
+
+static Result run_cli(const QStringList& args, int timeout_ms = 300000) {
+    QProcess p;
+    p.setProgram(QString(PTUNE_BIN_DIR) + "/ptune");
+    p.setArguments(args);
+    p.start();
+    p.waitForFinished(timeout_ms);
+    Result r;
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+    r.out = p.readAllStandardOutput().toStdString();
+    r.err = p.readAllStandardError().toStdString();
+    return r;
+}
+
+static QString q(const std::string& s) { return QString::fromStdString(s); }
+
+class TstCli : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp;
+    std::string dir() const { return tmp.path().toStdString(); }
+
+private Q_SLOTS:
+    void tokenizeEqualsTokenizers_data() {
+        QTest::addColumn<QString>("arch");
+        QTest::newRow("bert") << "bert";
+        QTest::newRow("roberta") << "roberta";
+    }
+    void tokenizeEqualsTokenizers() {
+        QFETCH(QString, arch);
+        json exp = read_json_file(fixture(arch.toStdString() + "/expected.json"));
+        QStringList args{"tokenize", "--model", q(fixture(arch.toStdString() + "/model")), "--max-len", "128"};
+        for (auto& t : exp["texts"]) args << "--text" << q(t.get<std::string>());
+        Result r = run_cli(args);
+        QCOMPARE(r.code, 0);
+        auto lines = r.lines();
+        QCOMPARE(lines.size(), exp["texts"].size());
+        for (size_t i = 0; i < lines.size(); ++i) {
+            QCOMPARE(lines[i]["text"], exp["texts"][i]);
+            QCOMPARE(lines[i]["input_ids"], exp["input_ids"][i]);
+        }
+    }
+
+    void predictEqualsPeft() {
+        json exp = read_json_file(fixture("roberta/expected.json"));
+        QStringList args{"predict", "--model", q(fixture("roberta/model")), "--adapter", q(fixture("roberta/adapter_prefix_p5")),
+                         "--max-len", "96", "--batch-size", "3"};
+        for (auto& t : exp["texts"]) args << "--text" << q(t.get<std::string>());
+        Result r = run_cli(args);
+        QVERIFY2(r.code == 0, r.err.c_str());
+        auto lines = r.lines();
+        QCOMPARE(lines.size(), size_t(10));
+        for (size_t i = 0; i < lines.size(); ++i) {
+            QCOMPARE(lines[i]["input_ids"], exp["input_ids_96"][i]);
+            auto got = lines[i]["logits"].get<std::vector<double>>();
+            auto want = exp["adapters"]["prefix_p5"]["logits"][i].get<std::vector<double>>();
+            QCOMPARE(got.size(), want.size());
+            for (size_t k = 0; k < got.size(); ++k) QVERIFY(std::abs(got[k] - want[k]) < 1e-4);
+            QVERIFY(lines[i]["label"].is_number() || lines[i]["label"].is_string());
+        }
+    }
+
+    // train with the reference's settings reproduces its 15 losses; the adapter it writes predicts as trained.
+    void trainReproducesReferenceAndExports() {
+        json exp = read_json_file(fixture("bert/expected.json"))["adapters"]["prefix_p5"]["train"];
+        // rows 0..59 of data.tsv
+        std::ifstream in(fixture("data.tsv"));
+        std::ofstream out(dir() + "/rows60.tsv");
+        std::string line;
+        for (int i = 0; i < 61 && std::getline(in, line); ++i) out << line << "\n";
+        out.close();
+        const std::string db = dir() + "/runs.sqlite", log = dir() + "/log.jsonl", adapter = dir() + "/trained";
+        Result r = run_cli({"train", "--model", q(fixture("bert/model")), "--train", q(dir() + "/rows60.tsv"), "--valid-fraction",
+                          "0", "--init-adapter", q(fixture("bert/adapter_prefix_p5")), "--lr", "5e-3", "--weight-decay", "0",
+                          "--max-grad-norm", "0", "--batch-size", "4", "--max-len", "48", "--steps", "15", "--no-shuffle",
+                          "--schedule", "constant", "--db", q(db), "--out", q(adapter), "--log-jsonl", q(log), "--threads", "2"});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        json summary = json::parse(r.out);
+        QCOMPARE(summary["status"].get<std::string>(), std::string("completed"));
+        QCOMPARE(summary["steps"].get<int>(), 15);
+        std::ifstream lf(log);
+        std::vector<json> steps;
+        while (std::getline(lf, line)) steps.push_back(json::parse(line));
+        QCOMPARE(steps.size(), size_t(15));
+        auto losses = exp["losses"].get<std::vector<double>>();
+        for (size_t i = 0; i < 15; ++i) {
+            QCOMPARE(steps[i]["step"].get<int>(), int(i + 1));
+            double rel = std::abs(steps[i]["loss"].get<double>() - losses[i]) / losses[i];
+            QVERIFY2(rel < 1e-3, qPrintable(QString("step %1: %2 vs %3").arg(i + 1).arg(steps[i]["loss"].get<double>()).arg(losses[i])));
+        }
+        // --out holds a PEFT adapter (full depth) and ptune's own files.
+        QVERIFY(fs::exists(adapter + "/adapter/adapter_config.json"));
+        QVERIFY(fs::exists(adapter + "/adapter/ptune_adapter.json"));
+
+        // runs list / show
+        Result list = run_cli({"runs", "--db", q(db), "--json"});
+        QCOMPARE(list.code, 0);
+        auto runs = list.lines();
+        QCOMPARE(runs.size(), size_t(1));
+        QCOMPARE(runs[0]["status"].get<std::string>(), std::string("completed"));
+        const int id = runs[0]["id"].get<int>();
+        Result show = run_cli({"runs", "show", QString::number(id), "--db", q(db)});
+        QCOMPARE(show.code, 0);
+        json shown = json::parse(show.out);
+        QCOMPARE(shown["spec"]["train"]["batch_size"].get<int>(), 4);
+        QVERIFY(!shown["metric_keys"].empty());
+
+        // export as PEFT, predict with it, and compare with predicting from the run's own adapter directory
+        const std::string peft = dir() + "/exported";
+        Result ex = run_cli({"export", "--db", q(db), "--run", QString::number(id), "--format", "peft", "--out", q(peft)});
+        QVERIFY2(ex.code == 0, ex.err.c_str());
+        json cfg = read_json_file(peft + "/adapter_config.json");
+        QCOMPARE(cfg["peft_type"].get<std::string>(), std::string("PREFIX_TUNING"));
+        QStringList texts{"--text", "Return the absolute value of a number.", "--text", "Make a new directory."};
+        Result a = run_cli(QStringList{"predict", "--model", q(fixture("bert/model")), "--adapter", q(peft)} + texts);
+        Result b = run_cli(QStringList{"predict", "--model", q(fixture("bert/model")), "--adapter", q(adapter + "/adapter")} + texts);
+        Result base = run_cli(QStringList{"predict", "--model", q(fixture("bert/model"))} + texts);
+        QCOMPARE(a.code, 0);
+        QCOMPARE(a.lines()[0]["logits"], b.lines()[0]["logits"]);
+        QCOMPARE(a.lines()[1]["logits"], b.lines()[1]["logits"]);
+        QVERIFY(a.lines()[0]["logits"] != base.lines()[0]["logits"]);
+        QCOMPARE(a.lines()[0]["label"].get<std::string>().empty(), false);
+    }
+
+    void partialDepthExportRefused() {
+        const std::string db = dir() + "/partial.sqlite";
+        Result r = run_cli({"train", "--model", q(fixture("roberta/model")), "--train", q(fixture("data.tsv")), "--layers", "last:1",
+                          "--prompt-len", "2", "--steps", "2", "--batch-size", "4", "--max-len", "16", "--db", q(db)});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        json s = json::parse(r.out);
+        QCOMPARE(s["peft"].get<bool>(), false);
+        const QString id = QString::number(s["run_id"].get<int>());
+        Result ex = run_cli({"export", "--db", q(db), "--run", id, "--format", "peft", "--out", q(dir() + "/p")});
+        QCOMPARE(ex.code, 1);
+        QVERIFY2(ex.err.find("--format ptune") != std::string::npos, ex.err.c_str());
+        QVERIFY(!fs::exists(dir() + "/p/adapter_model.safetensors"));
+        Result own = run_cli({"export", "--db", q(db), "--run", id, "--format", "ptune", "--out", q(dir() + "/own")});
+        QCOMPARE(own.code, 0);
+        QVERIFY(fs::exists(dir() + "/own/ptune_adapter.safetensors"));
+    }
+
+    void bench() {
+        Result r = run_cli({"bench", "--model", q(fixture("bert/model")), "--method", "base,ptv2", "--prompt-len", "4,8", "--seq-len",
+                          "16,32", "--batch-size", "2", "--repeats", "3", "--threads", "1"});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        auto lines = r.lines();
+        QCOMPARE(lines.size(), size_t(2 + 4));  // base: 2 seq lens; ptv2: 2 prompt lens x 2 seq lens
+        for (auto& l : lines) {
+            for (const char* k : {"method", "batch_size", "seq_len", "prompt_len", "median_ms", "p90_ms"}) QVERIFY2(l.contains(k), k);
+            QVERIFY(l["median_ms"].get<double>() > 0);
+            QVERIFY(l["p90_ms"].get<double>() >= l["median_ms"].get<double>());
+        }
+        QCOMPARE(lines[0]["method"].get<std::string>(), std::string("base"));
+        QCOMPARE(lines[0]["prompt_len"].get<int>(), 0);
+        QCOMPARE(lines[5]["prompt_len"].get<int>(), 8);
+        QCOMPARE(lines[5]["seq_len"].get<int>(), 32);
+    }
+
+    void errorsNameTheirCause() {
+        Result a = run_cli({"tokenize", "--model", q(dir() + "/nope"), "--text", "x"});
+        QCOMPARE(a.code, 1);
+        QVERIFY2(a.err.find(dir() + "/nope") != std::string::npos, a.err.c_str());
+        // a malformed row names file and line
+        std::ofstream f(dir() + "/bad.tsv");
+        f << "sentence\tlabel\nfine text\tother\nbroken row without label\nmore\treturns\n";
+        f.close();
+        Result b = run_cli({"train", "--model", q(fixture("bert/model")), "--train", q(dir() + "/bad.tsv"), "--steps", "1", "--max-len", "32",
+                          "--db", q(dir() + "/bad.sqlite")});
+        QCOMPARE(b.code, 1);
+        QVERIFY2(b.err.find("bad.tsv:3") != std::string::npos, b.err.c_str());
+        // the failed run is in the store with its reason
+        Result list = run_cli({"runs", "--db", q(dir() + "/bad.sqlite"), "--json"});
+        QCOMPARE(list.lines()[0]["status"].get<std::string>(), std::string("failed"));
+        QVERIFY(list.lines()[0]["status_reason"].get<std::string>().find("bad.tsv:3") != std::string::npos);
+        // max length + prompt beyond the position table
+        Result c = run_cli({"train", "--model", q(fixture("bert/model")), "--train", q(fixture("data.tsv")), "--max-len", "128",
+                          "--prompt-len", "8", "--steps", "1", "--db", q(dir() + "/c.sqlite")});
+        QCOMPARE(c.code, 1);
+        QVERIFY2(c.err.find("position") != std::string::npos, c.err.c_str());
+        // unknown spec field
+        write_json_file(dir() + "/spec.json", json{{"ptune_spec", 1}, {"train", {{"learning_rate", 0.1}}}});
+        Result d = run_cli({"train", "--spec", q(dir() + "/spec.json"), "--db", q(dir() + "/d.sqlite")});
+        QCOMPARE(d.code, 1);
+        QVERIFY2(d.err.find("train.learning_rate") != std::string::npos, d.err.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TstCli)
+#include "tst_cli.moc"
