@@ -387,6 +387,11 @@ int main(int argc, char** argv) {
             if (*beta1_opt) spec.train.beta1 = tr_beta1;
             if (*beta2_opt) spec.train.beta2 = tr_beta2;
             if (*noshuffle_opt) spec.train.shuffle = false;
+            // No spec, model or data named: the built-in default experiment (resources/builtin/experiment.json).
+            bool named_any = false;
+            for (auto& [opt, copy] : overrides)
+                named_any = named_any || ((opt->get_name() == "--model" || opt->get_name() == "--train") && opt->count());
+            if (tr_spec_file.empty() && !named_any) tr_spec_file = builtin_dir() + "/experiment.json";
             if (!tr_spec_file.empty()) {
                 ExperimentSpec merged = ExperimentSpec::load(tr_spec_file);
                 for (auto& [opt, copy] : overrides)

@@ -1,0 +1,226 @@
+// The runner: spec -> runner -> events -> store. A run on the built-in default trains and its loss falls; every
+// event lands in the store; cancel keeps what was done; a failure is recorded with its reason; specs round-trip.
+#include <torch/torch.h>
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <filesystem>
+
+#include "core/engine/builtin.h"
+#include "core/engine/peft_io.h"
+#include "core/engine/tensor_io.h"
+#include "experiments/runner.h"
+
+using namespace ptune;
+namespace fs = std::filesystem;
+
+static std::string fixture(const std::string& p) { return std::string(PTUNE_FIXTURES) + "/" + p; }
+
+struct Obs : RunObserver {
+    std::vector<StepEvent> steps;
+    std::vector<EvalEvent> evals;
+    std::vector<PromptNormEvent> norms;
+    std::vector<std::string> finished;
+    CancelFlag* flag = nullptr;
+    int64_t cancel_at = -1;
+    void on_step(const StepEvent& e) override {
+        steps.push_back(e);
+        if (flag && e.step == cancel_at) flag->cancel();
+    }
+    void on_eval(const EvalEvent& e) override { evals.push_back(e); }
+    void on_prompt_norms(const PromptNormEvent& e) override { norms.push_back(e); }
+    void on_run_finished(int64_t, const std::string& s, const std::string&) override { finished.push_back(s); }
+};
+
+static ExperimentSpec builtin_spec() {
+    ExperimentSpec s;  // defaults: builtin model and data
+    s.train.lr = 2e-2;
+    s.train.steps = 120;
+    s.train.epochs = 0;
+    s.train.batch_size = 16;
+    s.train.max_len = 40;
+    s.train.eval_every = 60;
+    s.train.threads = 2;
+    s.method.prefix.prompt_len = 8;
+    return s;
+}
+
+class TstRunner : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp;
+    std::string db() const { return tmp.path().toStdString() + "/runs.sqlite"; }
+
+private Q_SLOTS:
+    // The built-in default experiment, as `ptune train` and the workbench start it: the loss falls.
+    void builtinRunLearnsAndIsStored() {
+        Store store(db());
+        Obs obs;
+        ExperimentSpec spec = ExperimentSpec::load(builtin_dir() + "/experiment.json");
+        spec.train.threads = 2;
+        RunOutcome o = Runner().run(spec, store, &obs);
+        QVERIFY2(o.status == "completed", o.reason.c_str());
+        const size_t N = 625;  // 2000 rows / 16 per batch x 5 epochs
+        QCOMPARE(o.steps, int64_t(N));
+        QCOMPARE(obs.steps.size(), N);
+        double first = 0, last = 0;
+        for (int i = 0; i < 50; ++i) first += obs.steps[i].loss / 50, last += obs.steps[N - 50 + i].loss / 50;
+        qInfo("builtin: mean loss of the first 50 steps %.4f, of the last 50 %.4f; accuracy %.3f", first, last,
+              o.final_metrics["accuracy"]);
+        QVERIFY2(last < first - 0.1, qPrintable(QString("%1 -> %2").arg(first).arg(last)));
+        QVERIFY(o.final_metrics["accuracy"] > 0.65);
+        QCOMPARE(obs.evals.size(), size_t(5));  // one per epoch
+
+        auto rec = store.run(o.run_id);
+        QVERIFY(rec.has_value());
+        QCOMPARE(rec->status, std::string("completed"));
+        QCOMPARE(rec->method, std::string("ptv2"));
+        QCOMPARE(rec->prompt_len, 16);
+        QVERIFY(rec->finished_at >= rec->started_at && rec->started_at > 0);
+        // prompts: 16 x 2 x 4 layers x 64; head: classifier 2 x 64 + 2
+        QCOMPARE(rec->trainable_params, int64_t(16 * 2 * 4 * 64 + 2 * 64 + 2));
+        QVERIFY(rec->total_params > rec->trainable_params * 10);
+        auto loss = store.metrics(o.run_id, "train/loss");
+        QCOMPARE(loss.size(), N);
+        for (size_t i = 0; i < loss.size(); ++i) {
+            QCOMPARE(loss[i].step, int64_t(i + 1));
+            QCOMPARE(loss[i].value, obs.steps[i].loss);
+        }
+        auto acc = store.metrics(o.run_id, "eval/accuracy");
+        QCOMPARE(acc.size(), size_t(5));
+        QCOMPARE(acc[4].value, o.final_metrics["accuracy"]);
+        auto norms = store.prompt_norms(o.run_id);
+        QCOMPARE(norms.size(), N * 4);
+        QCOMPARE(norms.back().step, int64_t(N));
+        QCOMPARE(norms.back().key_norm, obs.norms.back().key_norms[3]);
+        // the adapter: ptune's and PEFT's files, and it holds the trained (best) prompts
+        QVERIFY(o.peft_exported);
+        QVERIFY(fs::exists(o.adapter_dir + "/adapter_model.safetensors"));
+        QVERIFY(fs::exists(o.adapter_dir + "/ptune_adapter.safetensors"));
+        auto arts = store.artifacts(o.run_id);
+        QCOMPARE(arts.size(), size_t(2));
+        // export_run writes the same tensors as the run's adapter
+        const std::string out = tmp.path().toStdString() + "/export";
+        export_run(store, o.run_id, "peft", out);
+        auto a = load_all(out + "/adapter_model.safetensors"), b = load_all(o.adapter_dir + "/adapter_model.safetensors");
+        QCOMPARE(a.size(), b.size());
+        for (auto& [n, t] : a) QVERIFY2(at::equal(t, b[n]), n.c_str());
+    }
+
+    void cancelKeepsWhatWasDone() {
+        Store store(db());
+        Obs obs;
+        CancelFlag flag;
+        obs.flag = &flag;
+        obs.cancel_at = 7;
+        RunOutcome o = Runner().run(builtin_spec(), store, &obs, &flag);
+        QCOMPARE(o.status, std::string("cancelled"));
+        QCOMPARE(o.steps, int64_t(7));
+        QCOMPARE(store.run(o.run_id)->status, std::string("cancelled"));
+        QCOMPARE(store.metrics(o.run_id, "train/loss").size(), size_t(7));
+        QVERIFY(fs::exists(o.adapter_dir + "/ptune_adapter.json"));
+        QCOMPARE(obs.finished, std::vector<std::string>({"cancelled"}));
+    }
+
+    void failureIsRecorded() {
+        Store store(db());
+        ExperimentSpec spec = builtin_spec();
+        spec.data.train = tmp.path().toStdString() + "/missing.tsv";
+        Obs obs;
+        RunOutcome o = Runner().run(spec, store, &obs);
+        QCOMPARE(o.status, std::string("failed"));
+        QVERIFY2(o.reason.find("missing.tsv") != std::string::npos, o.reason.c_str());
+        auto rec = store.run(o.run_id);
+        QCOMPARE(rec->status, std::string("failed"));
+        QCOMPARE(rec->status_reason, o.reason);
+        QCOMPARE(obs.finished, std::vector<std::string>({"failed"}));
+    }
+
+    void queuedRunsKeepTheirId() {
+        Store store(db());
+        ExperimentSpec spec = builtin_spec();
+        spec.train.steps = 2;
+        int64_t id = Runner::enqueue(spec, store);
+        QCOMPARE(store.run(id)->status, std::string("queued"));
+        RunOutcome o = Runner().run(spec, store, nullptr, nullptr, id);
+        QCOMPARE(o.run_id, id);
+        QCOMPARE(store.run(id)->status, std::string("completed"));
+    }
+
+    void latencyIsStoredWithTheRun() {
+        Store store(db());
+        ExperimentSpec spec = builtin_spec();
+        spec.train.steps = 1;
+        RunOutcome o = Runner().run(spec, store);
+        LatencyOptions lo;
+        lo.seq_lens = {16, 32};
+        lo.prompt_lens = {};
+        lo.repeats = 3;
+        lo.threads = 1;
+        auto res = Runner::bench_run(store, o.run_id, lo);
+        QCOMPARE(res.size(), size_t(4));  // base and ptv2 (the run's P = 8) x 2 lengths
+        auto rows = store.latency(o.run_id);
+        QCOMPARE(rows.size(), size_t(4));
+        QCOMPARE(rows[3].prompt_len, 8);
+        QCOMPARE(rows[3].median_ms, res[3].median_ms);
+    }
+
+    void specRoundTripAndErrors() {
+        ExperimentSpec s = builtin_spec();
+        s.name = "x";
+        s.method.prefix.layers = LayerSpec::parse("last:2");
+        s.method.prefix.mlp = true;
+        s.train.beta2 = 0.98;
+        s.tags = {"a", "b"};
+        json j = s.to_json();
+        ExperimentSpec t = ExperimentSpec::from_json(j, "s.json");
+        QCOMPARE(t.to_json(), j);
+        json bad = j;
+        bad["method"]["prompt_length"] = 3;
+        try {
+            ExperimentSpec::from_json(bad, "s.json");
+            QFAIL("unknown field must fail");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("s.json: method.prompt_length: unknown field") != std::string::npos, e.what());
+        }
+        bad = j;
+        bad["train"]["lr"] = "fast";
+        QVERIFY_THROWS_EXCEPTION(Error, ExperimentSpec::from_json(bad, "s.json"));
+        bad = j;
+        bad["ptune_spec"] = 7;
+        QVERIFY_THROWS_EXCEPTION(Error, ExperimentSpec::from_json(bad, "s.json"));
+        bad = j;
+        bad["train"]["batch_size"] = 0;
+        try {
+            ExperimentSpec::from_json(bad, "s.json");
+            QFAIL("batch size 0 must fail");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("batch_size") != std::string::npos, e.what());
+        }
+    }
+
+    void modelSummaryAndParamCounts() {
+        ModelSummary m = summarize_model(fixture("roberta/model"));
+        QCOMPARE(m.arch, std::string("RoBERTa"));
+        QCOMPARE(m.layers, int64_t(3));
+        QCOMPARE(m.hidden, int64_t(48));
+        QCOMPARE(m.position_offset, int64_t(2));
+        ExperimentSpec s;
+        s.model = fixture("roberta/model");
+        s.method.prefix.prompt_len = 5;
+        ParamCounts p = count_params(s, 2);
+        QCOMPARE(p.prompt, int64_t(5 * 2 * 3 * 48));
+        QCOMPARE(p.head, int64_t(48 * 48 + 48 + 2 * 48 + 2));
+        // the backbone count from config.json equals the loaded model's tensor count
+        auto model = EncoderClassifier::load(fixture("roberta/model"));
+        QCOMPARE(p.backbone, model->backbone_param_count());
+        try {
+            summarize_model(tmp.path().toStdString());
+            QFAIL("an empty directory is no model");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("config.json") != std::string::npos, e.what());
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TstRunner)
+#include "tst_runner.moc"
