@@ -34,7 +34,8 @@ void make_builtin_dataset(const std::string& dir, uint64_t seed);
 void make_builtin_model(const std::string& dir, const std::vector<std::string>& corpus_tsvs, uint64_t seed);
 void make_builtin_model(const std::string& dir, const std::string& corpus_tsv, uint64_t seed);
 
-// Writes dir/data/{train,valid}.tsv, dir/model/* (vocabulary from both data files) and dir/README.md.
+// Writes dir/data/{train,valid}.tsv, dir/model/* (vocabulary from both data files), dir/README.md and
+// dir/experiment.json (the default experiment spec).
 void make_builtin(const std::string& dir, uint64_t seed = 42);
 
 // The folder of the shipped built-in experiment (holding model/ and data/): $PTUNE_RESOURCES/builtin when the
