@@ -27,59 +27,76 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
     auto model = EncoderClassifier::load(opt.model_dir, -1, opt.seed);
     model->to(dev);
     const ModelConfig& cfg = model->config();
-    std::vector<LatencyResult> out;
+    // Every configuration is prepared first, then measured round-robin: pass r of every configuration before
+    // pass r + 1 of any, so drift on the machine (clocks, other load) hits base and prompted models alike and
+    // their ratio is measured side by side.
+    struct Config {
+        LatencyResult r;
+        std::shared_ptr<DeepPrompt> prompt;
+        Batch batch;
+        PrefixKV kv;
+        std::vector<double> ms;
+    };
+    std::vector<Config> configs;
     at::NoGradGuard no_grad;
     at::manual_seed(opt.seed);
     for (const auto& method : opt.methods) {
         std::vector<int> plens = method == "base" ? std::vector<int>{0} : opt.prompt_lens;
         for (int P : plens) {
-            std::unique_ptr<DeepPrompt> prompt;
+            std::shared_ptr<DeepPrompt> prompt;
             if (method == "ptv2") {
                 PrefixOptions po;
                 po.prompt_len = P;
                 po.layers = LayerSpec{opt.layers};
-                prompt = std::make_unique<DeepPrompt>(cfg, po, opt.seed);
+                prompt = std::make_shared<DeepPrompt>(cfg, po, opt.seed);
                 prompt->to(dev);
             }
             for (int B : opt.batch_sizes) {
                 for (int S : opt.seq_lens) {
-                    if (cancelled && cancelled()) return out;
                     cfg.check_fits(S, P);
-                    // Random real tokens (ids past the first 5, which hold the special tokens in BERT-like vocabularies).
+                    Config c;
+                    c.r.method = method;
+                    c.r.batch_size = B;
+                    c.r.seq_len = S;
+                    c.r.prompt_len = P;
+                    c.r.device = dev.str();
+                    c.prompt = prompt;
+                    // Random real tokens (past the first 5 ids, which hold the special tokens in BERT-like vocabularies).
                     int64_t lo = std::min<int64_t>(5, cfg.vocab_size - 1);
-                    Batch b;
-                    b.input_ids = at::randint(lo, cfg.vocab_size, {B, S}, at::kLong).to(dev);
-                    b.attention_mask = at::ones({B, S}, at::kLong).to(dev);
-                    PrefixKV kv;
-                    if (prompt) kv = prompt->prefix(false);
-                    auto once = [&]() {
-                        at::Tensor y = model->forward(b, prompt ? &kv : nullptr, false);
-                        if (dev.is_cuda()) torch::cuda::synchronize();
-                        else (void)y.sum().item<float>();
-                    };
-                    for (int i = 0; i < opt.warmup; ++i) once();
-                    std::vector<double> ms;
-                    for (int i = 0; i < opt.repeats; ++i) {
-                        auto t0 = std::chrono::steady_clock::now();
-                        once();
-                        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-                    }
-                    LatencyResult r;
-                    r.method = method;
-                    r.batch_size = B;
-                    r.seq_len = S;
-                    r.prompt_len = P;
-                    r.median_ms = percentile(ms, 0.5);
-                    r.p90_ms = percentile(ms, 0.9);
-                    double sum = 0;
-                    for (double x : ms) sum += x;
-                    r.mean_ms = sum / double(ms.size());
-                    r.device = dev.str();
-                    out.push_back(r);
-                    if (on_result) on_result(r);
+                    c.batch.input_ids = at::randint(lo, cfg.vocab_size, {B, S}, at::kLong).to(dev);
+                    c.batch.attention_mask = at::ones({B, S}, at::kLong).to(dev);
+                    if (prompt) c.kv = prompt->prefix(false);
+                    configs.push_back(std::move(c));
                 }
             }
         }
+    }
+    auto once = [&](Config& c) {
+        at::Tensor y = model->forward(c.batch, c.prompt ? &c.kv : nullptr, false);
+        if (dev.is_cuda())
+            torch::cuda::synchronize();
+        else
+            (void)y.sum().item<float>();
+    };
+    for (auto& c : configs)
+        for (int i = 0; i < opt.warmup; ++i) once(c);
+    for (int rep = 0; rep < opt.repeats; ++rep) {
+        for (auto& c : configs) {
+            if (cancelled && cancelled()) return {};
+            auto t0 = std::chrono::steady_clock::now();
+            once(c);
+            c.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+    }
+    std::vector<LatencyResult> out;
+    for (auto& c : configs) {
+        c.r.median_ms = percentile(c.ms, 0.5);
+        c.r.p90_ms = percentile(c.ms, 0.9);
+        double sum = 0;
+        for (double x : c.ms) sum += x;
+        c.r.mean_ms = sum / double(c.ms.size());
+        out.push_back(c.r);
+        if (on_result) on_result(c.r);
     }
     return out;
 }

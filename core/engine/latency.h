@@ -1,7 +1,8 @@
 #pragma once
 // Inference latency of the base model against the same model with deep prompts: for each (batch size,
 // sequence length, prompt length) a forward pass on random token ids (no padding) under no_grad, `warmup`
-// untimed passes, then `repeats` timed ones (CUDA synchronised); median and 90th percentile in milliseconds.
+// untimed passes, then `repeats` timed ones (CUDA synchronised), taken round-robin over all configurations so
+// that base and prompted models are measured side by side; median and 90th percentile in milliseconds.
 // Torch-free interface; the model is loaded inside.
 #include <functional>
 #include <string>
@@ -32,8 +33,9 @@ struct LatencyResult {
     std::string device;
 };
 
-// Runs every configuration; `on_result` (optional) sees each as it is measured; `cancelled` (optional) is
-// polled between configurations. Throws ptune::Error when a configuration does not fit the position table.
+// Runs every configuration; `on_result` (optional) sees each result at the end, in method, prompt length,
+// batch size, sequence length order; `cancelled` (optional) is polled between passes (a cancelled run returns
+// nothing). Throws ptune::Error when a configuration does not fit the position table.
 std::vector<LatencyResult> run_latency(const LatencyOptions& opt,
                                        const std::function<void(const LatencyResult&)>& on_result = {},
                                        const std::function<bool()>& cancelled = {});

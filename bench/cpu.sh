@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# CPU measurements for docs/PERFORMANCE.md: training throughput and base-vs-P-Tuning-v2 latency, on the
+# built-in model and on a BERT-base-sized random model. Usage: bash bench/cpu.sh [build-dir] [threads]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build}
+T=${2:-$(nproc)}
+OUT=${OUT:-/tmp/ptune-bench}
+mkdir -p "$OUT"
+cmake --build "$B" --target ptune make_random_bert >/dev/null
+[ -f "$OUT/bert-base/model.safetensors" ] || "$B/bin/make_random_bert" --out "$OUT/bert-base"
+echo "== machine"; nproc; lscpu | grep -E "Model name" || true
+echo "== training throughput (samples/s per step: median over steps 6..end)"
+for m in builtin "$OUT/bert-base"; do
+  steps=60; [ "$m" = builtin ] || steps=12
+  "$B/bin/ptune" train --model "$m" --train builtin --valid-fraction 0 --steps $steps --batch-size 16 --max-len 48 \
+     --prompt-len 16 --threads "$T" --db "$OUT/bench.sqlite" --log-jsonl "$OUT/train.jsonl" >/dev/null 2>&1
+  python3 - "$m" "$OUT/train.jsonl" <<'PY'
+import json, sys, statistics
+v = [json.loads(l)["samples_per_s"] for l in open(sys.argv[2])][5:]
+print(f"{sys.argv[1]}: median {statistics.median(v):.1f} samples/s over {len(v)} steps (batch 16, max len 48, P=16)")
+PY
+done
+echo "== latency (ms; median and p90 of 20 passes after 3 warm-up passes)"
+"$B/bin/ptune" bench --model builtin --method base,ptv2 --prompt-len 16,64 --seq-len 32,96 --batch-size 1,8 --threads "$T"
+"$B/bin/ptune" bench --model "$OUT/bert-base" --method base,ptv2 --prompt-len 16,64 --seq-len 128 --batch-size 1,8 \
+   --repeats 10 --threads "$T"
