@@ -88,6 +88,41 @@ private Q_SLOTS:
         QVERIFY(at::allclose(m1->forward(b, nullptr, false), m2->forward(b, nullptr, false), 0, 0));
     }
 
+    // An ELECTRA checkpoint (model_type electra, "electra." names, no pooler, a dense+gelu+out_proj head)
+    // computes the same encoder states as a BERT with the same weights.
+    void electraCheckpoint() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString();
+        json c = read_json_file(fixture("bert/model/config.json"));
+        c["model_type"] = "electra";
+        c["embedding_size"] = c["hidden_size"];
+        write_json_file(d + "/config.json", c);
+        auto tensors = load_all(fixture("bert/model/model.safetensors"));
+        std::vector<std::pair<std::string, at::Tensor>> renamed;
+        for (auto& [n, t] : tensors) {
+            if (n.rfind("bert.pooler", 0) == 0 || n.rfind("classifier", 0) == 0) continue;
+            renamed.push_back({"electra." + n.substr(5), t});
+        }
+        renamed.push_back({"classifier.dense.weight", at::randn({64, 64}) * 0.1});
+        renamed.push_back({"classifier.dense.bias", at::zeros({64})});
+        renamed.push_back({"classifier.out_proj.weight", at::randn({2, 64}) * 0.1});
+        renamed.push_back({"classifier.out_proj.bias", at::zeros({2})});
+        save_tensors(d + "/model.safetensors", renamed);
+        auto e = EncoderClassifier::load(d);
+        auto b = EncoderClassifier::load(fixture("bert/model"));
+        QCOMPARE(e->config().arch_name(), std::string("ELECTRA"));
+        QVERIFY(e->head_from_checkpoint());
+        json exp = read_json_file(fixture("bert/expected.json"));
+        at::NoGradGuard g;
+        Batch batch = make_batch({exp["input_ids"][7].get<std::vector<int64_t>>()}, 0);
+        at::Tensor he = e->encode(batch, nullptr, false), hb = b->encode(batch, nullptr, false);
+        QVERIFY(at::allclose(he, hb, 0, 1e-6));
+        // ELECTRA's head: out_proj(gelu(dense(h[CLS])))
+        auto hp = e->head_parameters();
+        at::Tensor x = at::gelu(at::linear(he.select(1, 0), hp[0].second, hp[1].second));
+        QVERIFY(at::allclose(e->forward(batch, nullptr, false), at::linear(x, hp[2].second, hp[3].second), 0, 1e-6));
+    }
+
     void missingTensorIsNamed() {
         QTemporaryDir tmp;
         const std::string d = tmp.path().toStdString();

@@ -18,7 +18,7 @@ struct TrainOptions {
     int64_t steps = 0;                 // > 0: train exactly this many steps
     bool shuffle = true;
     uint64_t seed = 42;
-    int64_t eval_every = 0;            // steps; 0: at the end of each epoch only
+    int64_t eval_every = 0;            // steps; evaluation also runs at each epoch's end and after the last step
     std::string metric = "accuracy";   // accuracy | f1 | mcc | loss (best = lowest)
     int64_t early_stopping_patience = 0;  // evaluations without improvement; 0: off
     bool keep_best = true;             // restore the best evaluation's state at the end

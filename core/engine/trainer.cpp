@@ -343,9 +343,9 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
                     events_->on_prompt_norms(ne);
                 }
             }
+            // Evaluate every eval_every steps, at the end of each epoch, and after the last step (once per step).
             const bool epoch_end = b + 1 == steps_per_epoch;
-            if ((opt_.eval_every > 0 && step % opt_.eval_every == 0) || (epoch_end && opt_.eval_every == 0) ||
-                (step == total && !(opt_.eval_every > 0 && step % opt_.eval_every == 0) && !(epoch_end && opt_.eval_every == 0)))
+            if ((opt_.eval_every > 0 && step % opt_.eval_every == 0) || epoch_end || step == total)
                 run_eval(step, double(epoch) + double(b + 1) / double(steps_per_epoch));
         }
     }
