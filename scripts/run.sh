@@ -5,9 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-bash scripts/install-deps.sh
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build "$BUILD" --parallel "$(nproc)"
+bash scripts/build.sh "$BUILD"
 if [ -x "$BUILD/bin/ptune-workbench" ]; then
   exec "$BUILD/bin/ptune-workbench"
 fi
