@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
     SPEC_OPT("--device", train.device, "cpu or cuda");
     SPEC_OPT("--threads", train.threads, "CPU threads (0: all cores)");
     tr->add_option("--db", tr_db, "the run store (default: $PTUNE_DB or ~/.local/share/ptune/runs.sqlite)");
-    tr->add_option("--out", tr_out, "write the trained adapter here too (PEFT files when PEFT can express it, and ptune's)");
+    tr->add_option("--out", tr_out, "write the trained adapter to this directory (PEFT files when PEFT can express it, and ptune's)");
     tr->add_option("--log-jsonl", tr_log, "one JSON object per step: step, loss (before the update), lr, ...");
     tr->add_option("--tag", tr_tags, "a tag for the run (repeatable)");
 

@@ -114,10 +114,11 @@ DataOptions data_options(const DataSpec& d) {
     return o;
 }
 
-std::string run_dir_for(const Store& store, const ExperimentSpec& spec, int64_t id) {
+// Where a run's adapter goes: the spec's out_dir itself, else <db folder>/<db name>-runs/run-<id>/adapter.
+std::string adapter_dir_for(const Store& store, const ExperimentSpec& spec, int64_t id) {
     if (!spec.out_dir.empty()) return spec.out_dir;
     fs::path db(store.path());
-    return (db.parent_path() / (db.stem().string() + "-runs") / ("run-" + std::to_string(id))).string();
+    return (db.parent_path() / (db.stem().string() + "-runs") / ("run-" + std::to_string(id)) / "adapter").string();
 }
 
 std::string method_label(const ExperimentSpec& s) { return s.method.prefix.mlp ? "prefix-mlp" : "ptv2"; }
@@ -274,7 +275,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec, Store& store, RunObserver* ob
         sink.flush();
 
         // The adapter: ptune's format always; PEFT's files beside it when PEFT can express the prompts.
-        const std::string dir = run_dir_for(store, spec, out.run_id) + "/adapter";
+        const std::string dir = adapter_dir_for(store, spec, out.run_id);
         export_ptune(dir, *prompt, *model, labels, spec.model);
         store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
         if ((int64_t)prompt->layers().size() == cfg.num_layers) {

@@ -35,7 +35,7 @@ struct ExperimentSpec {
     DataSpec data;
     MethodSpec method;
     TrainOptions train;
-    std::string out_dir;               // where the run's adapter goes; empty: next to the run store
+    std::string out_dir;               // the run's adapter directory; empty: <store>-runs/run-<id>/adapter
     std::vector<std::string> tags;
     std::string notes;
     std::string suite;

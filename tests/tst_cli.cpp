@@ -117,8 +117,8 @@ private Q_SLOTS:
             QVERIFY2(rel < 1e-3, qPrintable(QString("step %1: %2 vs %3").arg(i + 1).arg(steps[i]["loss"].get<double>()).arg(losses[i])));
         }
         // --out holds a PEFT adapter (full depth) and ptune's own files.
-        QVERIFY(fs::exists(adapter + "/adapter/adapter_config.json"));
-        QVERIFY(fs::exists(adapter + "/adapter/ptune_adapter.json"));
+        QVERIFY(fs::exists(adapter + "/adapter_config.json"));
+        QVERIFY(fs::exists(adapter + "/ptune_adapter.json"));
 
         // runs list / show
         Result list = run_cli({"runs", "--db", q(db), "--json"});
@@ -141,7 +141,7 @@ private Q_SLOTS:
         QCOMPARE(cfg["peft_type"].get<std::string>(), std::string("PREFIX_TUNING"));
         QStringList texts{"--text", "Return the absolute value of a number.", "--text", "Make a new directory."};
         Result a = run_cli(QStringList{"predict", "--model", q(fixture("bert/model")), "--adapter", q(peft)} + texts);
-        Result b = run_cli(QStringList{"predict", "--model", q(fixture("bert/model")), "--adapter", q(adapter + "/adapter")} + texts);
+        Result b = run_cli(QStringList{"predict", "--model", q(fixture("bert/model")), "--adapter", q(adapter)} + texts);
         Result base = run_cli(QStringList{"predict", "--model", q(fixture("bert/model"))} + texts);
         QCOMPARE(a.code, 0);
         QCOMPARE(a.lines()[0]["logits"], b.lines()[0]["logits"]);
