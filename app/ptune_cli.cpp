@@ -25,8 +25,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// JSON text for stdout; invalid UTF-8 in user text is replaced (U+FFFD) rather than aborting the output.
+std::string dumps(const json& j, int indent = -1) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
+
 CancelFlag g_cancel;
-void on_sigint(int) { g_cancel.cancel(); }
+// The first Ctrl-C asks the run to stop after the current step (the run is kept); a second one ends ptune.
+void on_sigint(int) {
+    g_cancel.cancel();
+    std::signal(SIGINT, SIG_DFL);
+}
 
 std::vector<int> parse_int_list(const std::string& s, const std::string& what) {
     std::vector<int> out;
@@ -317,7 +324,7 @@ int main(int argc, char** argv) {
             int64_t max_len = tk_max > 0 ? tk_max : default_max_len(cfg, 0);
             for (auto& t : tk_texts) {
                 Encoding e = tok->encode(t, std::nullopt, true, (int)max_len);
-                std::cout << json{{"text", t}, {"input_ids", e.ids}}.dump() << "\n";
+                std::cout << dumps(json{{"text", t}, {"input_ids", e.ids}}) << "\n";
             }
             return 0;
         }
@@ -338,6 +345,7 @@ int main(int argc, char** argv) {
                 for (auto& [n, t] : a.head)
                     if (n == "classifier.weight" || n == "classifier.out_proj.weight") nl = t.size(0);
                 model = EncoderClassifier::load(dir, nl > 0 ? nl : -1);
+                apply_base(*model, a.base);
                 if (!a.head.empty()) apply_head(*model, a.head);
                 else std::cerr << "note: the adapter holds no classification head; using the model's\n";
                 prompt = std::move(a.prompt);
@@ -375,7 +383,7 @@ int main(int argc, char** argv) {
                     std::vector<float> v(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
                     int64_t arg = row.argmax().item<int64_t>();
                     json label = arg < (int64_t)labels.size() ? json(labels[arg]) : json(arg);
-                    std::cout << json{{"text", texts[i]}, {"input_ids", ids[i - b]}, {"logits", v}, {"label", label}}.dump()
+                    std::cout << dumps(json{{"text", texts[i]}, {"input_ids", ids[i - b]}, {"logits", v}, {"label", label}})
                               << "\n";
                 }
             }
@@ -435,7 +443,7 @@ int main(int argc, char** argv) {
                             {"peft", o.peft_exported},
                             {"db", db}};
             if (!o.reason.empty()) summary["error"] = o.reason;
-            std::cout << summary.dump() << "\n";
+            std::cout << dumps(summary) << "\n";
             if (o.status == "failed") {
                 std::cerr << "error: " << o.reason << "\n";
                 return 1;
@@ -483,12 +491,12 @@ int main(int argc, char** argv) {
                 for (auto& a : store.artifacts(rn_id)) arts.push_back({{"kind", a.kind}, {"path", a.path}});
                 j["artifacts"] = arts;
                 j["metric_keys"] = store.metric_keys(rn_id);
-                std::cout << j.dump(2) << "\n";
+                std::cout << dumps(j, 2) << "\n";
                 return 0;
             }
             auto runs = store.runs();
             if (rn_json) {
-                for (auto& r : runs) std::cout << run_json(r).dump() << "\n";
+                for (auto& r : runs) std::cout << dumps(run_json(r)) << "\n";
                 return 0;
             }
             std::printf("%5s  %-11s  %-8s  %4s  %-8s  %9s  %s\n", "id", "status", "method", "P", "layers", "best", "name");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <filesystem>
 #include <set>
 
@@ -117,7 +118,7 @@ DataOptions data_options(const DataSpec& d) {
 // Where a run's adapter goes: the spec's out_dir itself, else <db folder>/<db name>-runs/run-<id>/adapter.
 std::string adapter_dir_for(const Store& store, const ExperimentSpec& spec, int64_t id) {
     if (!spec.out_dir.empty()) return spec.out_dir;
-    fs::path db(store.path());
+    fs::path db = fs::absolute(store.path());
     return (db.parent_path() / (db.stem().string() + "-runs") / ("run-" + std::to_string(id)) / "adapter").string();
 }
 
@@ -174,7 +175,19 @@ ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
     return p;
 }
 
-int64_t Runner::enqueue(const ExperimentSpec& spec, Store& store) {
+namespace {
+// The spec as stored: relative paths made absolute, so the run can be exported or repeated from anywhere.
+ExperimentSpec with_absolute_paths(ExperimentSpec s) {
+    auto abs = [](std::string& p) {
+        if (!p.empty() && p != "builtin") p = fs::absolute(p).lexically_normal().string();
+    };
+    abs(s.model), abs(s.data.train), abs(s.data.valid), abs(s.method.init_adapter), abs(s.out_dir);
+    return s;
+}
+}  // namespace
+
+int64_t Runner::enqueue(const ExperimentSpec& spec0, Store& store) {
+    const ExperimentSpec spec = with_absolute_paths(spec0);
     RunRecord r;
     r.name = spec.display_name();
     r.status = "queued";
@@ -193,8 +206,9 @@ int64_t Runner::enqueue(const ExperimentSpec& spec, Store& store) {
     return store.create_run(r);
 }
 
-RunOutcome Runner::run(const ExperimentSpec& spec, Store& store, RunObserver* obs, const CancelFlag* cancel,
+RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* obs, const CancelFlag* cancel,
                        int64_t run_id) {
+    const ExperimentSpec spec = with_absolute_paths(spec0);
     RunOutcome out;
     out.run_id = run_id > 0 ? run_id : enqueue(spec, store);
     const auto t0 = std::chrono::steady_clock::now();
@@ -204,28 +218,49 @@ RunOutcome Runner::run(const ExperimentSpec& spec, Store& store, RunObserver* ob
     }
     StoreSink sink(store, out.run_id, obs);
     auto message = [&](const std::string& m) { sink.on_message(m); };
+    std::optional<TrainResult> trained;  // kept for the record when saving the adapter fails after training
     try {
         spec.validate();
         set_threads(spec.train.threads);
         const std::string model_dir = resolve_model_dir(spec.model);
         ModelConfig cfg = ModelConfig::from_dir(model_dir);
         auto tok = Tokenizer::from_dir(model_dir);
-        const int64_t P = spec.method.prefix.prompt_len;
-        cfg.check_fits(spec.train.max_len, P);
+        // A starting adapter (resume, or prediction-time prompts trained further) brings its own prompt settings.
+        std::optional<PromptAdapter> init;
+        if (!spec.method.init_adapter.empty()) {
+            init = load_prompt_adapter(spec.method.init_adapter, cfg);
+            for (auto& n : init->notes) message(n);
+        }
+        cfg.check_fits(spec.train.max_len, init ? init->prompt->prompt_len() : spec.method.prefix.prompt_len);
+        // The adapter directory must be writable before hours of training, not after.
+        const std::string adapter_dir = adapter_dir_for(store, spec, out.run_id);
+        fs::create_directories(adapter_dir);
 
-        // Data: label names from the model's id2label when the data's labels are among them.
+        // Labels: the data's label names, numbered as the starting adapter's head or the model's id2label numbers
+        // them when the data's labels are all among those; else sorted (and the head starts fresh).
         DataFiles files = resolve_data(spec.data);
         DataOptions dopt = data_options(spec.data);
         Dataset train = load_dataset(files.train, dopt);
-        if (!cfg.id2label.empty() && !generic_labels(cfg.id2label)) {
-            std::set<std::string> known(cfg.id2label.begin(), cfg.id2label.end());
-            bool subset = true;
-            for (auto& n : train.label_names) subset = subset && known.count(n);
-            if (subset) {
-                dopt.label_names = cfg.id2label;
-                train = load_dataset(files.train, dopt);
-            }
+        auto covers = [&](const std::vector<std::string>& names) {
+            if (names.empty() || generic_labels(names)) return false;
+            std::set<std::string> known(names.begin(), names.end());
+            for (auto& n : train.label_names)
+                if (!known.count(n)) return false;
+            return true;
+        };
+        enum class HeadSource { Adapter, Checkpoint, Fresh } head_source = HeadSource::Fresh;
+        if (init && !init->head.empty() && covers(init->label_names)) {
+            dopt.label_names = init->label_names;
+            head_source = HeadSource::Adapter;
+        } else if (init && !init->head.empty() && init->label_names.empty() && covers(cfg.id2label)) {
+            // A PEFT adapter names no labels: its head numbers them as the model's config does.
+            dopt.label_names = cfg.id2label;
+            head_source = HeadSource::Adapter;
+        } else if (covers(cfg.id2label)) {
+            dopt.label_names = cfg.id2label;
+            head_source = HeadSource::Checkpoint;
         }
+        if (!dopt.label_names.empty()) train = load_dataset(files.train, dopt);
         dopt.label_names = train.label_names;
         if (!train.bad_rows.empty())
             message(std::to_string(train.bad_rows.size()) + " bad rows skipped in " + files.train + " (first: line " +
@@ -246,24 +281,28 @@ RunOutcome Runner::run(const ExperimentSpec& spec, Store& store, RunObserver* ob
 
         auto model = EncoderClassifier::load(model_dir, (int64_t)labels.size(), spec.train.seed);
         for (auto& n : model->load_notes()) message(n);
+        if (model->head_from_checkpoint() && head_source != HeadSource::Checkpoint) {
+            // Same label count, but the data's labels are not the checkpoint's id2label: its rows mean other classes.
+            model->reset_head(spec.train.seed);
+            message("the checkpoint's classification head was not used: the data's labels are not its id2label names");
+        }
         std::unique_ptr<DeepPrompt> prompt;
-        if (!spec.method.init_adapter.empty()) {
-            PromptAdapter a = load_prompt_adapter(spec.method.init_adapter, cfg);
-            for (auto& n : a.notes) message(n);
-            prompt = std::move(a.prompt);
-            if (!a.head.empty()) {
-                try {
-                    apply_head(*model, a.head);
-                    message("started from " + spec.method.init_adapter + " (prompts and head)");
-                } catch (const Error& e) {
-                    message("started from " + spec.method.init_adapter + " (prompts; its head does not fit: " + e.what() + ")");
-                }
+        if (init) {
+            apply_base(*model, init->base);
+            prompt = std::move(init->prompt);
+            if (head_source == HeadSource::Adapter) {
+                apply_head(*model, init->head);
+                message("started from " + spec.method.init_adapter + " (prompts and head)");
+            } else {
+                message("started from " + spec.method.init_adapter + " (prompts; its head was not used: " +
+                        (init->head.empty() ? std::string("it has none") : "the data's labels are not its labels") + ")");
             }
-            cfg.check_fits(spec.train.max_len, prompt->prompt_len());
         } else {
             prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
         }
         RunRecord rec = *store.run(out.run_id);
+        rec.prompt_len = (int)prompt->prompt_len();  // the adapter's, when training started from one
+        rec.layers = prompt->options().layers.text;
         rec.trainable_params = prompt->param_count() + model->head_param_count();
         rec.total_params = rec.trainable_params + model->backbone_param_count();
         store.update_run(rec);
@@ -272,16 +311,20 @@ RunOutcome Runner::run(const ExperimentSpec& spec, Store& store, RunObserver* ob
         TokenizedData tvalid = tokenize(valid, *tok, spec.train.max_len);
         PromptTrainer trainer(*model, prompt.get(), spec.train, tok->pad_id(), &sink, cancel);
         TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
+        trained = res;
         sink.flush();
 
-        // The adapter: ptune's format always; PEFT's files beside it when PEFT can express the prompts.
-        const std::string dir = adapter_dir_for(store, spec, out.run_id);
+        // The adapter: ptune's format always; PEFT's files beside it when PEFT can express the run (else any PEFT
+        // files an earlier run left in the directory are removed: they would load other prompts).
+        const std::string& dir = adapter_dir;
         export_ptune(dir, *prompt, *model, labels, spec.model);
         store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
-        if ((int64_t)prompt->layers().size() == cfg.num_layers) {
-            export_peft(dir, *prompt, *model, labels, spec.model == "builtin" ? "builtin" : fs::absolute(model_dir).string());
+        if ((int64_t)prompt->layers().size() == cfg.num_layers && model->pooler_from_checkpoint()) {
+            export_peft(dir, *prompt, *model, labels, spec.model == "builtin" ? "builtin" : model_dir);
             store.add_artifact(out.run_id, {"peft_adapter", dir, now_s()});
             out.peft_exported = true;
+        } else {
+            for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
         }
         out.adapter_dir = dir;
         out.steps = res.steps_done;
@@ -302,7 +345,13 @@ RunOutcome Runner::run(const ExperimentSpec& spec, Store& store, RunObserver* ob
         if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
         out.status = "failed";
         out.reason = what;
-        store.finish_run(out.run_id, "failed", what, "{}", "{}", -1);
+        if (trained) {
+            out.reason = "training finished (" + std::to_string(trained->steps_done) + " steps) but saving failed: " + what;
+            store.finish_run(out.run_id, "failed", out.reason, metrics_json(trained->final_metrics).dump(),
+                             metrics_json(trained->best_metrics).dump(), trained->best_step);
+        } else {
+            store.finish_run(out.run_id, "failed", what, "{}", "{}", -1);
+        }
     }
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (obs) obs->on_run_finished(out.run_id, out.status, out.reason);
@@ -347,6 +396,7 @@ void export_run(Store& store, int64_t run_id, const std::string& format, const s
     ModelConfig cfg = ModelConfig::from_dir(model_dir);
     PromptAdapter a = load_prompt_adapter(adapter, cfg);
     auto model = EncoderClassifier::load(model_dir, (int64_t)a.label_names.size(), 0);
+    apply_base(*model, a.base);
     apply_head(*model, a.head);
     if (format == "peft") {
         export_peft(out_dir, *a.prompt, *model, a.label_names,

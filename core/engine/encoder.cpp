@@ -103,15 +103,18 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
         L.out_norm = ln(p + "output.LayerNorm", H);
         layers_.push_back(std::move(L));
     }
-    at::manual_seed(seed);
     if (c.arch == Arch::Bert) {
         at::Tensor w = find("pooler.dense.weight"), b = find("pooler.dense.bias");
         if (w.defined() && b.defined()) {
             pooler_ = lin("pooler.dense", H, H);
         } else {
+            // A fixed seed, not the run's: predict and resume must see the same pooler. ptune's adapter format
+            // stores it; PEFT's cannot (transformers would draw another), so that export is refused.
+            at::manual_seed(0x9e3779b97f4a7c15ULL);
             pooler_ = {frozen(at::randn({H, H}) * c.initializer_range), frozen(at::zeros({H}))};
+            pooler_from_checkpoint_ = false;
             notes_.push_back("the checkpoint has no pooler (pooler.dense): initialised at random and frozen, as "
-                             "transformers does for BertForSequenceClassification");
+                             "transformers does for BertForSequenceClassification; ptune's adapter keeps it");
         }
     }
     // The classification head: taken from the checkpoint when it is there with the right label count.
@@ -143,6 +146,7 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
 }
 
 void EncoderClassifier::reset_head(uint64_t seed) {
+    head_from_checkpoint_ = false;
     const ModelConfig& c = cfg_;
     const int64_t H = c.hidden_size;
     at::manual_seed(seed);
@@ -221,6 +225,23 @@ std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::backbone_para
         v.push_back({p + "pooler.dense.bias", pooler_.bias});
     }
     return v;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::pooler_parameters() const {
+    if (!pooler_.weight.defined()) return {};
+    return {{"pooler.dense.weight", pooler_.weight}, {"pooler.dense.bias", pooler_.bias}};
+}
+
+void EncoderClassifier::set_pooler_tensor(const std::string& name, const at::Tensor& value) {
+    for (auto& [n, t] : pooler_parameters()) {
+        if (n != name) continue;
+        if (t.sizes() != value.sizes())
+            throw Error("pooler tensor \"" + name + "\" has shape " + c10::str(value.sizes()) + ", expected " + c10::str(t.sizes()));
+        at::NoGradGuard g;
+        t.copy_(value.to(t.device(), t.scalar_type()));
+        return;
+    }
+    throw Error("no pooler tensor \"" + name + "\" in a " + cfg_.arch_name() + " model");
 }
 
 void EncoderClassifier::set_backbone_trainable(bool on) {

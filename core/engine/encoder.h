@@ -74,7 +74,11 @@ public:
     // "classifier.dense.weight" ... for RoBERTa/ELECTRA); trainable.
     std::vector<std::pair<std::string, at::Tensor>> head_parameters() const;
     void set_head_tensor(const std::string& name, const at::Tensor& value);  // copies in; throws on a shape mismatch
-    void reset_head(uint64_t seed);
+    void reset_head(uint64_t seed);  // a fresh head (head_from_checkpoint() becomes false)
+    // BERT's pooler; pooler_from_checkpoint() is false when the checkpoint had none and it was drawn at random.
+    bool pooler_from_checkpoint() const { return pooler_from_checkpoint_; }
+    std::vector<std::pair<std::string, at::Tensor>> pooler_parameters() const;
+    void set_pooler_tensor(const std::string& name, const at::Tensor& value);
     // Every backbone tensor (frozen unless set_backbone_trainable), under transformers' names.
     std::vector<std::pair<std::string, at::Tensor>> backbone_parameters() const;
     void set_backbone_trainable(bool on);
@@ -94,6 +98,7 @@ private:
     ModelConfig cfg_;
     int64_t num_labels_ = 2;
     bool head_from_checkpoint_ = false;
+    bool pooler_from_checkpoint_ = true;
     std::vector<std::string> notes_;
     at::Device device_ = at::kCPU;
 

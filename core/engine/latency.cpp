@@ -20,8 +20,10 @@ double percentile(std::vector<double> v, double q) {
 std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::function<void(const LatencyResult&)>& on_result,
                                        const std::function<bool()>& cancelled) {
     if (opt.repeats < 1) throw Error("latency: repeats must be at least 1");
-    for (auto& m : opt.methods)
+    for (auto& m : opt.methods) {
         if (m != "base" && m != "ptv2") throw Error("latency: method \"" + m + "\": use base or ptv2");
+        if (m == "ptv2" && opt.prompt_lens.empty()) throw Error("latency: method ptv2 needs at least one prompt length");
+    }
     set_threads(opt.threads);
     at::Device dev = resolve_device(opt.device);
     auto model = EncoderClassifier::load(opt.model_dir, -1, opt.seed);
@@ -74,7 +76,7 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
     auto once = [&](Config& c) {
         at::Tensor y = model->forward(c.batch, c.prompt ? &c.kv : nullptr, false);
         if (dev.is_cuda())
-            torch::cuda::synchronize();
+            torch::cuda::synchronize(dev.has_index() ? dev.index() : -1);
         else
             (void)y.sum().item<float>();
     };

@@ -17,7 +17,7 @@ struct LatencyOptions {
     std::vector<std::string> methods{"base", "ptv2"};
     std::vector<int> batch_sizes{1};
     std::vector<int> seq_lens{128};
-    std::vector<int> prompt_lens{16};   // for ptv2
+    std::vector<int> prompt_lens;       // for ptv2 (required with it; Runner::bench_run: empty = the run's P)
     std::string layers = "all";
     int warmup = 3;
     int repeats = 20;

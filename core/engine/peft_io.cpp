@@ -96,6 +96,11 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
                     "still takes attention weight, so the adapter would compute something else. Export in "
                     "ptune's format instead (--format ptune).");
     }
+    if (!model.pooler_from_checkpoint()) {
+        throw Error("cannot export as a PEFT adapter: the base checkpoint has no pooler, so ptune drew one at random "
+                    "(and keeps it in its own format); transformers would draw another when loading the model, and "
+                    "the adapter would compute something else. Export in ptune's format instead (--format ptune).");
+    }
     fs::create_directories(dir);
     const auto& o = prompt.options();
     json c = {
@@ -110,9 +115,11 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
         {"num_transformer_submodules", 1},
         {"num_attention_heads", cfg.num_heads},
         {"num_layers", cfg.num_layers},
-        {"encoder_hidden_size", o.mlp ? o.mlp_hidden : cfg.hidden_size},
-        // With the MLP, PEFT (inference mode) stores and loads its output: the same prompts, no MLP needed.
-        {"prefix_projection", o.mlp},
+        {"encoder_hidden_size", cfg.hidden_size},
+        // With the MLP option the file holds the MLP's output, as PEFT saves it; declared without projection so
+        // that PEFT loads it as plain prompts in inference and in training mode alike (with projection and
+        // is_trainable=True PEFT would build the MLP and refuse the tensor's shape).
+        {"prefix_projection", false},
         {"modules_to_save", {"classifier", "score"}},
         {"init_weights", nullptr},
     };
@@ -159,6 +166,8 @@ void export_ptune(const std::string& dir, const DeepPrompt& prompt, const Encode
     write_json_file((fs::path(dir) / "ptune_adapter.json").string(), c);
     auto tensors = head_for_save(model, "head.");
     for (auto& [n, t] : prompt.parameters()) tensors.push_back({"prompt." + n, t.detach().to(at::kCPU)});
+    if (!model.pooler_from_checkpoint())
+        for (auto& [n, t] : model.pooler_parameters()) tensors.push_back({"base." + n, t.detach().to(at::kCPU)});
     save_tensors((fs::path(dir) / "ptune_adapter.safetensors").string(), tensors);
 }
 
@@ -190,8 +199,10 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
             if (it == tensors.end()) throw Error(dir + "/ptune_adapter.safetensors: missing tensor \"prompt." + n + "\"");
             out.prompt->set_parameter(n, it->second);
         }
-        for (auto& [n, t] : tensors)
+        for (auto& [n, t] : tensors) {
             if (n.rfind("head.", 0) == 0) out.head[n.substr(5)] = t;
+            if (n.rfind("base.", 0) == 0) out.base[n.substr(5)] = t;
+        }
         out.label_names = get_field_or<std::vector<std::string>>(c, "labels", {}, where);
         out.base_model = get_field_or<std::string>(c, "base_model", "", where);
         return out;
@@ -209,6 +220,10 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
         }
     }
     return out;
+}
+
+void apply_base(EncoderClassifier& model, const std::map<std::string, at::Tensor>& base) {
+    for (auto& [n, t] : base) model.set_pooler_tensor(n, t);
 }
 
 void apply_head(EncoderClassifier& model, const std::map<std::string, at::Tensor>& head) {

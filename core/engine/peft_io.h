@@ -32,6 +32,7 @@ struct PeftAdapter {
 struct PromptAdapter {
     std::unique_ptr<DeepPrompt> prompt;
     std::map<std::string, at::Tensor> head;   // model names -> tensors
+    std::map<std::string, at::Tensor> base;   // frozen tensors the base checkpoint lacked (a random BERT pooler)
     std::vector<std::string> label_names;
     std::string base_model;                   // as recorded (a path or "builtin")
     std::vector<std::string> notes;           // what the import could not keep, e.g. an MLP's weights
@@ -46,7 +47,8 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
 
 // Writes a PEFT PREFIX_TUNING adapter that PeftModel.from_pretrained loads and that gives the same logits.
 // Refuses (ptune::Error) prompts on only some layers: PEFT's format has no way to leave a layer without a
-// prefix (a zero key still takes attention weight), so that export would compute something else.
+// prefix (a zero key still takes attention weight), so that export would compute something else; and a model
+// whose checkpoint had no pooler (transformers would draw a different random one).
 void export_peft(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
                  const std::vector<std::string>& label_names, const std::string& base_model);
 
@@ -54,6 +56,8 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
 void export_ptune(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
                   const std::vector<std::string>& label_names, const std::string& base_model);
 
+// Puts an adapter's `base` tensors (a pooler the checkpoint lacked) into the model.
+void apply_base(EncoderClassifier& model, const std::map<std::string, at::Tensor>& base);
 // Applies an adapter's head to a model (its label count must match).
 void apply_head(EncoderClassifier& model, const std::map<std::string, at::Tensor>& head);
 
