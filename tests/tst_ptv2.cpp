@@ -172,6 +172,52 @@ private Q_SLOTS:
         QVERIFY(at::equal(back.prompt->flat(), l.adapter.prompt->flat()));
     }
 
+    // A BERT checkpoint without a pooler: the random pooler travels in ptune's format (a reload under another
+    // seed gives the same logits), and the PEFT export is refused (transformers would draw another pooler).
+    void checkpointWithoutPooler() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString();
+        fs::copy_file(fixture("bert/model/config.json"), d + "/config.json");
+        std::vector<std::pair<std::string, at::Tensor>> kept;
+        for (auto& [n, t] : load_all(fixture("bert/model/model.safetensors")))
+            if (n.find("pooler") == std::string::npos) kept.push_back({n, t});
+        save_tensors(d + "/model.safetensors", kept);
+        auto m1 = EncoderClassifier::load(d, -1, 1);
+        QVERIFY(!m1->pooler_from_checkpoint());
+        PrefixOptions o;
+        o.prompt_len = 2;
+        DeepPrompt p(m1->config(), o, 1);
+        QVERIFY_THROWS_EXCEPTION(Error, export_peft(d + "/peft", p, *m1, {"a", "b"}, d));
+        export_ptune(d + "/own", p, *m1, {"a", "b"}, d);
+        auto m2 = EncoderClassifier::load(d, -1, 99);
+        PromptAdapter a = load_prompt_adapter(d + "/own", m2->config());
+        QCOMPARE(a.base.size(), size_t(2));
+        apply_base(*m2, a.base);
+        apply_head(*m2, a.head);
+        json exp = read_json_file(fixture("bert/expected.json"));
+        at::NoGradGuard g;
+        Batch b = make_batch({exp["input_ids"][4].get<std::vector<int64_t>>()}, 0);
+        PrefixKV k1 = p.prefix(false), k2 = a.prompt->prefix(false);
+        QVERIFY(at::equal(m1->forward(b, &k1, false), m2->forward(b, &k2, false)));
+    }
+
+    // With the MLP option the PEFT export holds the MLP's output as plain prompts (prefix_projection false, so
+    // PEFT loads it in inference and training mode alike).
+    void mlpExportsItsOutput() {
+        auto model = EncoderClassifier::load(fixture("bert/model"));
+        PrefixOptions o;
+        o.prompt_len = 3;
+        o.mlp = true;
+        o.mlp_hidden = 8;
+        DeepPrompt p(model->config(), o, 2);
+        QTemporaryDir tmp;
+        export_peft(tmp.path().toStdString(), p, *model, {"other", "returns"}, "m");
+        json c = read_json_file(tmp.path().toStdString() + "/adapter_config.json");
+        QCOMPARE(c["prefix_projection"].get<bool>(), false);
+        auto t = load_all(tmp.path().toStdString() + "/adapter_model.safetensors");
+        QVERIFY(at::allclose(t["prompt_embeddings"], p.flat().detach(), 0, 0));
+    }
+
     // ptune's own format keeps partial depth and the MLP's weights; PEFT export of partial depth is refused.
     void ptuneFormatRoundTrip() {
         auto model = EncoderClassifier::load(fixture("roberta/model"));

@@ -5,6 +5,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
+#include <fstream>
 
 #include "core/engine/builtin.h"
 #include "core/engine/peft_io.h"
@@ -21,6 +22,8 @@ struct Obs : RunObserver {
     std::vector<EvalEvent> evals;
     std::vector<PromptNormEvent> norms;
     std::vector<std::string> finished;
+    std::vector<std::string> messages;
+    void on_message(const std::string& m) override { messages.push_back(m); }
     CancelFlag* flag = nullptr;
     int64_t cancel_at = -1;
     void on_step(const StepEvent& e) override {
@@ -133,6 +136,33 @@ private Q_SLOTS:
         QCOMPARE(rec->status, std::string("failed"));
         QCOMPARE(rec->status_reason, o.reason);
         QCOMPARE(obs.finished, std::vector<std::string>({"failed"}));
+    }
+
+    // The reference BERT's head is for other/returns; data labelled 0/1 does not say which is which, so the run
+    // starts a fresh head and says so.
+    void checkpointHeadOnlyUnderItsLabels() {
+        Store store(db());
+        const std::string f = tmp.path().toStdString() + "/digits.tsv";
+        {
+            std::ofstream o(f);
+            o << "sentence\tlabel\n";
+            for (int i = 0; i < 20; ++i) o << "text number " << i << "\t" << (i % 2) << "\n";
+        }
+        ExperimentSpec spec;
+        spec.model = fixture("bert/model");
+        spec.data.train = f;
+        spec.train.steps = 1;
+        spec.train.max_len = 16;
+        spec.method.prefix.prompt_len = 2;
+        Obs obs;
+        RunOutcome o = Runner().run(spec, store, &obs);
+        QVERIFY2(o.status == "completed", o.reason.c_str());
+        bool said = false;
+        for (auto& m : obs.messages) said = said || m.find("head was not used") != std::string::npos;
+        QVERIFY(said);
+        // the stored spec holds absolute paths
+        json stored = json::parse(store.run(o.run_id)->spec_json);
+        QVERIFY(fs::path(stored["data"]["train"].get<std::string>()).is_absolute());
     }
 
     void queuedRunsKeepTheirId() {
