@@ -18,6 +18,8 @@ struct LayerSpec {
     static LayerSpec from_layers(const std::vector<int>& layers, int num_layers);
 };
 
+// Zeros makes all P prompt vectors of a layer equal; they get equal gradients and stay equal unless prefix
+// dropout (or an MLP) breaks the symmetry, so P then acts as 1. Normal is the default, as in PEFT.
 enum class PromptInit { Normal, Zeros };
 
 struct PrefixOptions {
