@@ -311,8 +311,9 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         TokenizedData tvalid = tokenize(valid, *tok, spec.train.max_len);
         PromptTrainer trainer(*model, prompt.get(), spec.train, tok->pad_id(), &sink, cancel);
         TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
-        trained = res;
         sink.flush();
+        if (res.status == "failed" && !res.usable) throw Error(res.error);  // nothing worth saving
+        trained = res;
 
         // The adapter: ptune's format always; PEFT's files beside it when PEFT can express the run (else any PEFT
         // files an earlier run left in the directory are removed: they would load other prompts).
@@ -331,9 +332,14 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         out.final_metrics = res.final_metrics;
         out.best_metrics = res.best_metrics;
         out.best_step = res.best_step;
-        out.status = res.status == "cancelled" ? "cancelled" : "completed";
+        out.status = res.status == "cancelled" ? "cancelled" : res.status == "failed" ? "failed" : "completed";
         if (res.status == "early_stopped") message("stopped early at step " + std::to_string(res.steps_done));
-        store.finish_run(out.run_id, out.status, res.status == "early_stopped" ? "early stopping" : "",
+        std::string reason = res.status == "early_stopped" ? "early stopping" : "";
+        if (res.status == "failed") {
+            reason = res.error + "; the adapter holds the best evaluated state (step " + std::to_string(res.best_step) + ")";
+            out.reason = reason;
+        }
+        store.finish_run(out.run_id, out.status, reason,
                          metrics_json(res.final_metrics).dump(), metrics_json(res.best_metrics).dump(), res.best_step);
     } catch (const std::exception& e) {
         try {

@@ -311,9 +311,13 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
             }
             const double loss_v = loss.item<double>();
             if (!std::isfinite(loss_v)) {
-                throw Error("the training loss became " + std::string(std::isnan(loss_v) ? "NaN" : "infinite") +
+                // Not thrown: the run ends failed, and the best evaluated state (if any) is put back below.
+                res.status = "failed";
+                res.error = "the training loss became " + std::string(std::isnan(loss_v) ? "NaN" : "infinite") +
                             " at step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) +
-                            "); lower the learning rate or turn gradient clipping on");
+                            "); lower the learning rate or turn gradient clipping on";
+                stop = true;
+                break;
             }
             optim.step();
             ++step;
@@ -352,6 +356,8 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
     res.steps_done = step;
     if (res.final_metrics.empty()) res.final_metrics["train_loss"] = res.last_loss;
     if (opt_.keep_best && !best_state_.empty() && res.status != "cancelled") restore_best();
+    // A diverged run without a best state to fall back on holds non-finite prompts: say so.
+    res.usable = res.status != "failed" || (opt_.keep_best && !best_state_.empty());
     res.seconds = std::chrono::duration<double>(clock::now() - t0).count();
     return res;
 }

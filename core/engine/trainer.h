@@ -29,7 +29,9 @@ struct TokenizedData {
 TokenizedData tokenize(const Dataset& d, const Tokenizer& tok, int64_t max_len);
 
 struct TrainResult {
-    std::string status = "completed";   // completed | cancelled | early_stopped
+    std::string status = "completed";   // completed | cancelled | early_stopped | failed (loss not finite)
+    std::string error;                  // why it failed
+    bool usable = true;                 // the model and prompts hold a state worth saving (a failed run: its best)
     int64_t steps_done = 0;
     std::map<std::string, double> final_metrics;  // last evaluation (or last training loss without validation)
     std::map<std::string, double> best_metrics;
