@@ -18,10 +18,31 @@ std::unordered_map<int64_t, std::string> reverse_vocab(const Vocab& vocab) {
     return r;
 }
 
-class WordPiece : public Model {
+// What both models share: the token <-> id maps.
+class VocabModel : public Model {
 public:
-    WordPiece(Vocab vocab, WordPieceConfig cfg) : vocab_(std::move(vocab)), cfg_(std::move(cfg)) {
-        vocab_r_ = reverse_vocab(vocab_);
+    explicit VocabModel(Vocab vocab) : vocab_(std::move(vocab)), vocab_r_(reverse_vocab(vocab_)) {}
+    std::optional<int64_t> token_to_id(const std::string& token) const override {
+        auto it = vocab_.find(token);
+        if (it == vocab_.end()) return std::nullopt;
+        return it->second;
+    }
+    std::optional<std::string> id_to_token(int64_t id) const override {
+        auto it = vocab_r_.find(id);
+        if (it == vocab_r_.end()) return std::nullopt;
+        return it->second;
+    }
+    size_t vocab_size() const override { return vocab_.size(); }
+    const Vocab& vocab() const override { return vocab_; }
+
+protected:
+    Vocab vocab_;
+    std::unordered_map<int64_t, std::string> vocab_r_;
+};
+
+class WordPiece : public VocabModel {
+public:
+    WordPiece(Vocab vocab, WordPieceConfig cfg) : VocabModel(std::move(vocab)), cfg_(std::move(cfg)) {
         for (const auto& kv : vocab_) max_token_bytes_ = std::max(max_token_bytes_, kv.first.size());
     }
 
@@ -64,18 +85,6 @@ public:
         }
     }
 
-    std::optional<int64_t> token_to_id(const std::string& token) const override {
-        auto it = vocab_.find(token);
-        if (it == vocab_.end()) return std::nullopt;
-        return it->second;
-    }
-    std::optional<std::string> id_to_token(int64_t id) const override {
-        auto it = vocab_r_.find(id);
-        if (it == vocab_r_.end()) return std::nullopt;
-        return it->second;
-    }
-    size_t vocab_size() const override { return vocab_.size(); }
-    const Vocab& vocab() const override { return vocab_; }
     std::string name() const override { return "WordPiece"; }
 
 private:
@@ -87,18 +96,15 @@ private:
     }
 
     inline static const std::string kEmpty;
-    Vocab vocab_;
-    std::unordered_map<int64_t, std::string> vocab_r_;
     WordPieceConfig cfg_;
     size_t max_token_bytes_ = 0;
 };
 
-class Bpe : public Model {
+class Bpe : public VocabModel {
 public:
     Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, BpeConfig cfg,
         const std::function<std::string(size_t)>& merge_at)
-        : vocab_(std::move(vocab)), cfg_(std::move(cfg)) {
-        vocab_r_ = reverse_vocab(vocab_);
+        : VocabModel(std::move(vocab)), cfg_(std::move(cfg)) {
         size_t prefix_len = cfg_.continuing_subword_prefix ? cfg_.continuing_subword_prefix->size() : 0;
         merges_.reserve(merges.size());
         for (size_t i = 0; i < merges.size(); ++i) {
@@ -146,18 +152,6 @@ public:
         }
     }
 
-    std::optional<int64_t> token_to_id(const std::string& token) const override {
-        auto it = vocab_.find(token);
-        if (it == vocab_.end()) return std::nullopt;
-        return it->second;
-    }
-    std::optional<std::string> id_to_token(int64_t id) const override {
-        auto it = vocab_r_.find(id);
-        if (it == vocab_r_.end()) return std::nullopt;
-        return it->second;
-    }
-    size_t vocab_size() const override { return vocab_.size(); }
-    const Vocab& vocab() const override { return vocab_; }
     std::string name() const override { return "BPE"; }
 
 private:
@@ -292,8 +286,6 @@ private:
         return ids;
     }
 
-    Vocab vocab_;
-    std::unordered_map<int64_t, std::string> vocab_r_;
     std::unordered_map<uint64_t, std::pair<int64_t, int64_t>> merges_;  // (a, b) -> (rank, merged id)
     BpeConfig cfg_;
     std::optional<int64_t> unk_id_;
