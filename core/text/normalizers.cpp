@@ -13,6 +13,20 @@ bool is_ascii(const std::string& s) {
     return true;
 }
 
+// Drops every code point of `s` for which `drop` holds (accents after NFD, for instance).
+template <class Pred>
+void remove_codepoints(std::string& s, Pred drop) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        size_t start = i;
+        char32_t c = next_cp(s, i);
+        if (!drop(c)) out.append(s, start, i - start);
+    }
+    s.swap(out);
+}
+
 class BertNormalizer : public Normalizer {
 public:
     BertNormalizer(bool clean_text, bool chinese, std::optional<bool> strip_accents, bool lowercase)
@@ -56,16 +70,8 @@ public:
             s.swap(out);
         }
         if (strip_accents_ && !is_ascii(s)) {
-            std::string nfd = normalize_form(s, NormForm::NFD);
-            std::string out;
-            out.reserve(nfd.size());
-            size_t i = 0;
-            while (i < nfd.size()) {
-                size_t start = i;
-                char32_t c = next_cp(nfd, i);
-                if (!is_mark_nonspacing(c)) out.append(nfd, start, i - start);
-            }
-            s.swap(out);
+            s = normalize_form(s, NormForm::NFD);
+            remove_codepoints(s, is_mark_nonspacing);
         }
         if (lowercase_) s = lowercase(s);
     }
@@ -101,15 +107,7 @@ private:
 class StripAccentsNormalizer : public Normalizer {
 public:
     void normalize(std::string& s) const override {
-        std::string out;
-        out.reserve(s.size());
-        size_t i = 0;
-        while (i < s.size()) {
-            size_t start = i;
-            char32_t c = next_cp(s, i);
-            if (!is_mark(c)) out.append(s, start, i - start);
-        }
-        s.swap(out);
+        remove_codepoints(s, is_mark);
     }
     std::string describe() const override { return "StripAccents"; }
 };
