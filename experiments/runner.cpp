@@ -165,6 +165,40 @@ ModelSummary summarize_model(const std::string& model) {
     return s;
 }
 
+DataSummary summarize_data(const DataSpec& d) {
+    DataSummary s;
+    DataFiles files = resolve_data(d);
+    DataOptions dopt = data_options(d);
+    Dataset train = load_dataset(files.train, dopt);
+    s.train_file = files.train;
+    s.valid_file = files.valid;
+    s.columns = train.columns;
+    s.label_names = train.label_names;
+    s.skipped_rows = (int64_t)train.bad_rows.size();
+    if (!train.bad_rows.empty())
+        s.first_skipped = "line " + std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason;
+    Dataset valid;
+    if (!files.valid.empty()) {
+        dopt.label_names = train.label_names;
+        valid = load_dataset(files.valid, dopt);
+    } else if (d.valid_fraction > 0) {
+        auto split = split_dataset(train, d.valid_fraction, d.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+    }
+    auto counts = [&](const Dataset& ds) {
+        std::vector<int64_t> c(s.label_names.size(), 0);
+        for (auto& [id, n] : ds.label_counts())
+            if (id >= 0 && id < (int)c.size()) c[(size_t)id] = n;
+        return c;
+    };
+    s.train_rows = (int64_t)train.rows.size();
+    s.valid_rows = (int64_t)valid.rows.size();
+    s.train_counts = counts(train);
+    s.valid_counts = counts(valid);
+    return s;
+}
+
 ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
     ModelConfig c = ModelConfig::from_dir(resolve_model_dir(spec.model));
     ParamCounts p;

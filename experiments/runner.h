@@ -49,6 +49,18 @@ struct ModelSummary {
 };
 ModelSummary summarize_model(const std::string& model);  // throws ptune::Error with the reason it cannot be used
 
+// What a spec's data resolves to, for setup forms: files, columns, labels and their counts, the split.
+// Reads the files as a run would (the same options); throws ptune::Error naming the file and line.
+struct DataSummary {
+    std::string train_file, valid_file;   // resolved ("builtin" -> the shipped files); valid empty: split
+    std::vector<std::string> columns;
+    std::vector<std::string> label_names; // id -> name, as the data numbers them (sorted names or integers)
+    std::vector<int64_t> train_counts, valid_counts;   // rows per label id
+    int64_t train_rows = 0, valid_rows = 0, skipped_rows = 0;
+    std::string first_skipped;            // "line N: reason" of the first skipped bad row
+};
+DataSummary summarize_data(const DataSpec& data);
+
 // Parameter counts a spec would train, without loading weights: prompts, head, and the total model.
 struct ParamCounts {
     int64_t prompt = 0, head = 0, backbone = 0;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine (packages), builds ptune in Release and starts it on the built-in default
-# experiment: the workbench when it is built, else `ptune train` (the CLI) on the built-in model and data.
+# Sets up a fresh Debian 12 machine (packages), builds ptune in Release and starts the workbench with the
+# built-in default experiment in its setup form (press Run, or Ctrl+R). Without a display (no $DISPLAY or
+# $WAYLAND_DISPLAY) it trains the same experiment with the CLI instead.
 # Usage: bash scripts/run.sh [build-dir]   (default: build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 bash scripts/build.sh "$BUILD"
-if [ -x "$BUILD/bin/ptune-workbench" ]; then
-  exec "$BUILD/bin/ptune-workbench"
+if [ -x "$BUILD/bin/ptune-workbench" ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  exec "$BUILD/bin/ptune-workbench" --spec resources/builtin/experiment.json
 fi
-exec "$BUILD/bin/ptune" train --model builtin --train builtin --db "$BUILD/runs.sqlite"
+echo "No display: training the built-in default experiment with the CLI (store: $BUILD/runs.sqlite)" >&2
+exec "$BUILD/bin/ptune" train --spec resources/builtin/experiment.json --db "$BUILD/runs.sqlite"

@@ -83,6 +83,63 @@ void RunWorker::execute(qint64 run_id, const QString& spec_json) {
     Q_EMIT finished(run_id, status, reason);
 }
 
+namespace {
+json sweep_to_json(const LatencySweep& s) {
+    return {{"seq_lens", s.seq_lens}, {"prompt_lens", s.prompt_lens}, {"prompt_sweep_seq_len", s.prompt_sweep_seq_len},
+            {"batch_size", s.batch_size}, {"warmup", s.warmup}, {"repeats", s.repeats}, {"device", s.device}};
+}
+LatencySweep sweep_from_json(const json& j) {
+    LatencySweep s;
+    s.seq_lens = j.at("seq_lens").get<std::vector<int>>();
+    s.prompt_lens = j.at("prompt_lens").get<std::vector<int>>();
+    s.prompt_sweep_seq_len = j.at("prompt_sweep_seq_len").get<int>();
+    s.batch_size = j.at("batch_size").get<int>();
+    s.warmup = j.at("warmup").get<int>();
+    s.repeats = j.at("repeats").get<int>();
+    s.device = j.at("device").get<std::string>();
+    return s;
+}
+}  // namespace
+
+void RunWorker::measure(qint64 run_id, const QString& sweep_json) {
+    cancel_.requested.store(false);
+    buffer_->reset(run_id);
+    Q_EMIT measure_started(run_id);
+    QString status = "completed", reason;
+    try {
+        Store store(db_path_.toStdString());
+        auto rec = store.run(run_id);
+        if (!rec) throw Error(db_path_.toStdString() + ": no run with id " + std::to_string(run_id));
+        ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
+        const LatencySweep sw = sweep_from_json(json::parse(sweep_json.toStdString()));
+        BufferObserver obs(*buffer_);
+        LatencyOptions opt;
+        opt.batch_sizes = {sw.batch_size};
+        opt.warmup = sw.warmup;
+        opt.repeats = sw.repeats;
+        opt.device = sw.device.empty() ? spec.train.device : sw.device;
+        opt.threads = spec.train.threads;
+        opt.seed = spec.train.seed;
+        // Against sequence length at the run's prompt length, then against prompt length at one length;
+        // each sweep measured round-robin, base beside prompted.
+        if (!sw.seq_lens.empty()) {
+            opt.seq_lens = sw.seq_lens;
+            opt.prompt_lens = {};
+            Runner::bench_run(store, run_id, opt, &obs, &cancel_);
+        }
+        if (!sw.prompt_lens.empty() && !cancel_.is_set()) {
+            opt.seq_lens = {sw.prompt_sweep_seq_len};
+            opt.prompt_lens = sw.prompt_lens;
+            Runner::bench_run(store, run_id, opt, &obs, &cancel_);
+        }
+        if (cancel_.is_set()) status = "cancelled";
+    } catch (const std::exception& e) {
+        status = "failed";
+        reason = QString::fromStdString(e.what());
+    }
+    Q_EMIT measure_finished(run_id, status, reason);
+}
+
 RunQueue::RunQueue(QString db_path, QObject* parent)
     : QObject(parent), db_path_(std::move(db_path)), buffer_(std::make_shared<LiveBuffer>()) {
     store_ = std::make_unique<Store>(db_path_.toStdString());
@@ -90,8 +147,12 @@ RunQueue::RunQueue(QString db_path, QObject* parent)
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
     connect(this, &RunQueue::request_execute, worker_, &RunWorker::execute, Qt::QueuedConnection);
+    connect(this, &RunQueue::request_measure, worker_, &RunWorker::measure, Qt::QueuedConnection);
     connect(worker_, &RunWorker::started, this, [this](qint64 id) { Q_EMIT run_started(id); }, Qt::QueuedConnection);
     connect(worker_, &RunWorker::finished, this, &RunQueue::on_finished, Qt::QueuedConnection);
+    connect(worker_, &RunWorker::measure_started, this, [this](qint64 id) { Q_EMIT measure_started(id); },
+            Qt::QueuedConnection);
+    connect(worker_, &RunWorker::measure_finished, this, &RunQueue::on_measure_finished, Qt::QueuedConnection);
     thread_.setObjectName("ptune-run-worker");
     thread_.start();
 }
@@ -99,9 +160,10 @@ RunQueue::RunQueue(QString db_path, QObject* parent)
 RunQueue::~RunQueue() {
     if (worker_) worker_->cancel_flag().cancel();
     // Queued runs that never started stay in the store as cancelled, not as queued forever.
-    for (int64_t id : pending_ids_) {
+    for (const Job& j : pending_) {
+        if (j.measure) continue;
         try {
-            store_->finish_run(id, "cancelled", "the workbench closed before it started", "{}", "{}", -1);
+            store_->finish_run(j.run_id, "cancelled", "the workbench closed before it started", "{}", "{}", -1);
         } catch (...) {
         }
     }
@@ -112,10 +174,25 @@ RunQueue::~RunQueue() {
 int64_t RunQueue::enqueue(const ExperimentSpec& spec) {
     spec.validate();
     int64_t id = Runner::enqueue(spec, *store_);
-    pending_ids_.push_back(id);
-    pending_specs_.push_back(QString::fromStdString(spec.to_json().dump()));
+    pending_.push_back({id, false, QString::fromStdString(spec.to_json().dump())});
     if (current_ == 0) start_next();
     return id;
+}
+
+void RunQueue::enqueue_measure(int64_t run_id, const LatencySweep& sweep) {
+    if (sweep.seq_lens.empty() && sweep.prompt_lens.empty())
+        throw Error("latency: give at least one sequence length or prompt length");
+    if (sweep.batch_size < 1 || sweep.repeats < 1 || sweep.warmup < 0)
+        throw Error("latency: batch size and repeats must be at least 1");
+    pending_.push_back({run_id, true, QString::fromStdString(sweep_to_json(sweep).dump())});
+    if (current_ == 0) start_next();
+}
+
+std::vector<int64_t> RunQueue::queued() const {
+    std::vector<int64_t> out;
+    for (const Job& j : pending_)
+        if (!j.measure) out.push_back(j.run_id);
+    return out;
 }
 
 void RunQueue::cancel_current() {
@@ -123,10 +200,9 @@ void RunQueue::cancel_current() {
 }
 
 bool RunQueue::cancel_queued(int64_t run_id) {
-    for (size_t i = 0; i < pending_ids_.size(); ++i) {
-        if (pending_ids_[i] != run_id) continue;
-        pending_ids_.erase(pending_ids_.begin() + (long)i);
-        pending_specs_.erase(pending_specs_.begin() + (long)i);
+    for (size_t i = 0; i < pending_.size(); ++i) {
+        if (pending_[i].run_id != run_id || pending_[i].measure) continue;
+        pending_.erase(pending_.begin() + (long)i);
         store_->finish_run(run_id, "cancelled", "removed from the queue before it started", "{}", "{}", -1);
         return true;
     }
@@ -134,21 +210,37 @@ bool RunQueue::cancel_queued(int64_t run_id) {
 }
 
 void RunQueue::start_next() {
-    if (pending_ids_.empty()) {
+    if (pending_.empty()) {
         current_ = 0;
+        current_measure_ = false;
         Q_EMIT idle();
         return;
     }
-    current_ = pending_ids_.front();
-    QString spec = pending_specs_.front();
-    pending_ids_.pop_front();
-    pending_specs_.pop_front();
-    Q_EMIT request_execute(current_, spec);
+    Job j = pending_.front();
+    pending_.pop_front();
+    current_ = j.run_id;
+    current_measure_ = j.measure;
+    if (j.measure)
+        Q_EMIT request_measure(j.run_id, j.payload);
+    else
+        Q_EMIT request_execute(j.run_id, j.payload);
 }
 
+// The queue is not busy with a finished job while its finished signal is handled (a handler may quit the
+// application or enqueue more); a handler's enqueue starts the next job itself.
 void RunQueue::on_finished(qint64 run_id, const QString& status, const QString& reason) {
+    current_ = 0;
+    current_measure_ = false;
     Q_EMIT run_finished(run_id, status, reason);
-    start_next();
+    if (current_ == 0) start_next();
+}
+
+void RunQueue::on_measure_finished(qint64 run_id, const QString& status, const QString& reason) {
+    current_ = 0;
+    current_measure_ = false;
+    Q_EMIT measure_finished(run_id, status, reason);
+    if (current_ == 0) start_next();
 }
 
 }  // namespace ptune::ui
+

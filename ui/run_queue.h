@@ -16,6 +16,7 @@
 
 #include "core/engine/events.h"
 #include "experiments/runner.h"
+#include "ui/latency_sweep.h"
 
 namespace ptune::ui {
 
@@ -55,10 +56,15 @@ public:
 
 public Q_SLOTS:
     void execute(qint64 run_id, const QString& spec_json);
+    // Measures latency for a stored run (both sweeps of a LatencySweep, given as JSON); rows go to the store
+    // and, as they come, into the live buffer.
+    void measure(qint64 run_id, const QString& sweep_json);
 
 Q_SIGNALS:
     void started(qint64 run_id);
     void finished(qint64 run_id, const QString& status, const QString& reason);
+    void measure_started(qint64 run_id);
+    void measure_finished(qint64 run_id, const QString& status, const QString& reason);
 
 private:
     QString db_path_;
@@ -75,35 +81,49 @@ public:
     // Records the run (status queued) and queues it; returns its id. Throws ptune::Error for a spec or store
     // that cannot be used (nothing is queued then).
     int64_t enqueue(const ExperimentSpec& spec);
-    // Stops the running run within one step (it is kept, status cancelled).
+    // Queues a latency measurement of a stored run (after the runs queued before it). Throws ptune::Error for
+    // an empty sweep.
+    void enqueue_measure(int64_t run_id, const LatencySweep& sweep);
+    // Stops the running run within one step (it is kept, status cancelled), or the running measurement.
     void cancel_current();
     // Removes a queued run that has not started; it is marked cancelled in the store. False if not queued.
     bool cancel_queued(int64_t run_id);
 
     int64_t current() const { return current_; }   // 0 when idle
-    std::vector<int64_t> queued() const { return {pending_ids_.begin(), pending_ids_.end()}; }
-    bool busy() const { return current_ != 0 || !pending_ids_.empty(); }
+    bool measuring() const { return current_measure_; }  // the current job is a latency measurement
+    std::vector<int64_t> queued() const;               // training runs waiting, in order
+    bool busy() const { return current_ != 0 || !pending_.empty(); }
     LiveEvents take_events() { return buffer_->take(); }
     const QString& db_path() const { return db_path_; }
 
 Q_SIGNALS:
     void run_started(qint64 run_id);
     void run_finished(qint64 run_id, const QString& status, const QString& reason);
+    void measure_started(qint64 run_id);
+    void measure_finished(qint64 run_id, const QString& status, const QString& reason);
     void idle();
     void request_execute(qint64 run_id, const QString& spec_json);  // to the worker (queued connection)
+    void request_measure(qint64 run_id, const QString& sweep_json);
 
 private:
     void start_next();
     void on_finished(qint64 run_id, const QString& status, const QString& reason);
+    void on_measure_finished(qint64 run_id, const QString& status, const QString& reason);
+
+    struct Job {
+        int64_t run_id = 0;
+        bool measure = false;
+        QString payload;   // the spec (training) or the sweep (measurement), as JSON
+    };
 
     QString db_path_;
     std::unique_ptr<Store> store_;   // GUI-thread connection (the worker opens its own)
     std::shared_ptr<LiveBuffer> buffer_;
     QThread thread_;
     RunWorker* worker_ = nullptr;    // lives in thread_, deleted when it finishes
-    std::deque<int64_t> pending_ids_;
-    std::deque<QString> pending_specs_;
+    std::deque<Job> pending_;
     int64_t current_ = 0;
+    bool current_measure_ = false;
 };
 
 }  // namespace ptune::ui

@@ -1,0 +1,254 @@
+#include "experiments/compare.h"
+
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include "core/io/json_util.h"
+
+namespace ptune {
+
+namespace {
+
+// The spec as a JSON object, or a null json when it does not parse as one.
+json parse_spec(const std::string& text) {
+    json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    return j.is_object() ? j : json();
+}
+
+std::string basename_of(std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    auto cut = path.find_last_of('/');
+    // A model directory called just "model" is named with its parent, as ExperimentSpec::display_name does.
+    if (cut != std::string::npos && path.substr(cut + 1) == "model" && cut > 0) cut = path.find_last_of('/', cut - 1);
+    return cut == std::string::npos ? path : path.substr(cut + 1);
+}
+
+// "ptv2 P=16 all on builtin", from the spec when it parses, else from the record's columns.
+std::string base_label(const RunRecord& r) {
+    const json spec = parse_spec(r.spec_json);
+    std::string method = r.method, layers = r.layers, model = r.model;
+    int64_t p = r.prompt_len;
+    if (spec.is_object()) {
+        const json m = spec.value("method", json::object());
+        if (m.is_object()) {
+            if (m.value("mlp", false)) method = "prefix-mlp";
+            else if (m.contains("name") && m["name"].is_string()) method = m["name"].get<std::string>();
+            if (m.contains("prompt_len") && m["prompt_len"].is_number_integer()) p = m["prompt_len"].get<int64_t>();
+            if (m.contains("layers") && m["layers"].is_string()) layers = m["layers"].get<std::string>();
+        }
+        if (spec.contains("model") && spec["model"].is_string()) model = spec["model"].get<std::string>();
+    }
+    if (method.empty()) method = "run";
+    return method + " P=" + std::to_string(p) + " " + (layers.empty() ? "all" : layers) + " on " +
+           (model.empty() ? std::string("?") : basename_of(model));
+}
+
+// Leaf values of a JSON object by dotted path ("train.lr" -> "0.005"), for naming what differs between groups.
+void flatten(const json& j, const std::string& prefix, std::map<std::string, std::string>& out) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it) flatten(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
+    } else {
+        out[prefix] = j.is_string() ? j.get<std::string>() : j.dump();
+    }
+}
+
+Stat stat_of(const std::vector<double>& v) {
+    Stat s;
+    s.n = (int)v.size();
+    if (v.empty()) return s;
+    double sum = 0;
+    for (double x : v) sum += x;
+    s.mean = sum / (double)v.size();
+    if (v.size() > 1) {
+        double ss = 0;
+        for (double x : v) ss += (x - s.mean) * (x - s.mean);
+        s.std = std::sqrt(ss / (double)(v.size() - 1));
+    }
+    return s;
+}
+
+RunRecord require_run(const Store& store, int64_t id) {
+    auto r = store.run(id);
+    if (!r) throw Error(store.path() + ": no run with id " + std::to_string(id));
+    return *r;
+}
+
+void write_row(std::ostream& out, const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+        if (i) out << ',';
+        out << cells[i];
+    }
+    out << '\n';
+}
+
+}  // namespace
+
+std::string seed_group_key(const RunRecord& r) {
+    json spec = parse_spec(r.spec_json);
+    if (spec.is_object()) {
+        for (const char* k : {"name", "tags", "notes", "suite", "out_dir"}) spec.erase(k);
+        auto t = spec.find("train");
+        if (t != spec.end() && t->is_object()) t->erase("seed");
+        return spec.dump();
+    }
+    json fallback = {{"model", r.model}, {"dataset", r.dataset}, {"method", r.method},
+                     {"prompt_len", r.prompt_len}, {"layers", r.layers}};
+    return fallback.dump();
+}
+
+std::vector<SeedGroup> group_by_seed(const std::vector<RunRecord>& runs) {
+    std::vector<SeedGroup> groups;
+    std::map<std::string, size_t> index;
+    std::vector<std::map<std::string, std::vector<double>>> values;
+    std::vector<std::set<int64_t>> seeds;
+    std::vector<std::string> base;
+    for (const RunRecord& r : runs) {
+        const std::string key = seed_group_key(r);
+        auto [it, fresh] = index.emplace(key, groups.size());
+        if (fresh) {
+            groups.push_back(SeedGroup{key, "", {}, 0, {}});
+            values.emplace_back();
+            seeds.emplace_back();
+            base.push_back(base_label(r));
+        }
+        const size_t g = it->second;
+        groups[g].run_ids.push_back(r.id);
+        seeds[g].insert(r.seed);
+        if (r.status != "completed") continue;
+        ++groups[g].completed;
+        for (auto& [k, v] : parse_metrics_json(r.best_metrics_json))
+            if (std::isfinite(v)) values[g][k].push_back(v);
+        for (auto& [k, v] : parse_metrics_json(r.final_metrics_json))
+            if (std::isfinite(v)) values[g]["final/" + k].push_back(v);
+    }
+    for (size_t g = 0; g < groups.size(); ++g)
+        for (auto& [k, v] : values[g]) groups[g].best[k] = stat_of(v);
+
+    // Groups that would read the same get the spec fields in which they differ ("train.lr=0.005").
+    std::map<std::string, std::vector<size_t>> by_label;
+    for (size_t g = 0; g < groups.size(); ++g) by_label[base[g]].push_back(g);
+    std::vector<std::string> extra(groups.size());
+    for (auto& [label, members] : by_label) {
+        if (members.size() < 2) continue;
+        std::vector<std::map<std::string, std::string>> flat(members.size());
+        std::set<std::string> paths;
+        for (size_t i = 0; i < members.size(); ++i) {
+            flatten(json::parse(groups[members[i]].key, nullptr, false), "", flat[i]);
+            for (auto& [p, v] : flat[i]) paths.insert(p);
+        }
+        std::vector<std::string> differing;
+        for (const std::string& p : paths) {
+            std::set<std::string> vals;
+            for (auto& f : flat) vals.insert(f.count(p) ? f.at(p) : std::string("-"));
+            if (vals.size() > 1) differing.push_back(p);
+        }
+        for (size_t i = 0; i < members.size(); ++i) {
+            std::string s;
+            for (size_t d = 0; d < differing.size() && d < 3; ++d) {
+                const std::string& p = differing[d];
+                s += " " + p + "=" + (flat[i].count(p) ? flat[i].at(p) : std::string("-"));
+            }
+            if (differing.size() > 3) s += " …";
+            extra[members[i]] = s;
+        }
+    }
+    for (size_t g = 0; g < groups.size(); ++g) {
+        const size_t n = groups[g].run_ids.size();
+        std::string count = std::to_string(n) + (seeds[g].size() == n ? (n == 1 ? " seed" : " seeds") : (n == 1 ? " run" : " runs"));
+        if ((size_t)groups[g].completed != n) count += ", " + std::to_string(groups[g].completed) + " completed";
+        groups[g].label = base[g] + extra[g] + " (" + count + ")";
+    }
+    return groups;
+}
+
+std::string primary_metric(const RunRecord& r) {
+    const json spec = parse_spec(r.spec_json);
+    if (spec.is_object()) {
+        auto t = spec.find("train");
+        if (t != spec.end() && t->is_object()) {
+            auto m = t->find("metric");
+            if (m != t->end() && m->is_string() && !m->get<std::string>().empty()) return m->get<std::string>();
+        }
+    }
+    return "accuracy";
+}
+
+double duration_s(const RunRecord& r) {
+    if (r.started_at <= 0 || r.finished_at <= 0 || r.finished_at < r.started_at) return 0;
+    return r.finished_at - r.started_at;
+}
+
+std::map<std::string, double> parse_metrics_json(const std::string& text) {
+    std::map<std::string, double> out;
+    const json j = json::parse(text, nullptr, false);
+    if (!j.is_object()) return out;
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (it->is_number()) out[it.key()] = it->get<double>();
+    return out;
+}
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) {
+        if (c == '"') q += '"';
+        q += c;
+    }
+    return q + '"';
+}
+
+std::string csv_number(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buf[64];
+    auto res = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+    return std::string(buf, res.ptr);
+}
+
+void write_metrics_csv(const Store& store, const std::vector<int64_t>& ids, std::ostream& out) {
+    out << "run_id,run_name,seed,method,prompt_len,layers,key,step,epoch,time_s,value\n";
+    for (int64_t id : ids) {
+        const RunRecord r = require_run(store, id);
+        const std::string prefix = std::to_string(r.id) + "," + csv_field(r.name) + "," + std::to_string(r.seed) + "," +
+                                   csv_field(r.method) + "," + std::to_string(r.prompt_len) + "," + csv_field(r.layers) + ",";
+        for (const MetricPoint& p : store.metrics(id)) {
+            out << prefix << csv_field(p.key) << ',' << p.step << ',' << csv_number(p.epoch) << ',' << csv_number(p.time)
+                << ',' << csv_number(p.value) << '\n';
+        }
+    }
+}
+
+void write_summary_csv(const Store& store, const std::vector<int64_t>& ids, std::ostream& out) {
+    std::vector<RunRecord> runs;
+    std::vector<std::map<std::string, double>> best, fin;
+    std::set<std::string> best_keys, final_keys;
+    for (int64_t id : ids) {
+        runs.push_back(require_run(store, id));
+        best.push_back(parse_metrics_json(runs.back().best_metrics_json));
+        fin.push_back(parse_metrics_json(runs.back().final_metrics_json));
+        for (auto& [k, v] : best.back()) best_keys.insert(k);
+        for (auto& [k, v] : fin.back()) final_keys.insert(k);
+    }
+    std::vector<std::string> header = {"id", "name", "status", "model", "dataset", "method", "prompt_len", "layers", "seed",
+                                       "trainable_params", "total_params", "trainable_share", "best_step"};
+    for (auto& k : best_keys) header.push_back(csv_field("best/" + k));
+    for (auto& k : final_keys) header.push_back(csv_field("final/" + k));
+    header.push_back("duration_s");
+    write_row(out, header);
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const RunRecord& r = runs[i];
+        std::vector<std::string> row = {
+            std::to_string(r.id), csv_field(r.name), csv_field(r.status), csv_field(r.model), csv_field(r.dataset),
+            csv_field(r.method), std::to_string(r.prompt_len), csv_field(r.layers), std::to_string(r.seed),
+            std::to_string(r.trainable_params), std::to_string(r.total_params),
+            r.total_params > 0 ? csv_number((double)r.trainable_params / (double)r.total_params) : std::string(),
+            r.best_step >= 0 ? std::to_string(r.best_step) : std::string()};
+        for (auto& k : best_keys) row.push_back(best[i].count(k) ? csv_number(best[i].at(k)) : std::string());
+        for (auto& k : final_keys) row.push_back(fin[i].count(k) ? csv_number(fin[i].at(k)) : std::string());
+        row.push_back(csv_number(duration_s(r)));
+        write_row(out, row);
+    }
+}
+
+}  // namespace ptune

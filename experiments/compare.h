@@ -1,0 +1,67 @@
+#pragma once
+// Comparing stored runs: groups of runs that differ only by seed (mean ± std of their metrics) and CSV exports
+// of many runs at once. Torch-free and Qt-free (part of ptune_store): the workbench, the CLI and tests use it.
+//
+// Statistics count only completed runs: a failed, cancelled, interrupted, queued or running run is listed in its
+// group's run_ids (so a view can show it) but none of its metrics enter the mean and std.
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "experiments/store.h"
+
+namespace ptune {
+
+// Mean and sample standard deviation (n - 1 in the denominator; 0 when n == 1) of one metric over a group.
+struct Stat {
+    double mean = 0;
+    double std = 0;
+    int n = 0;
+};
+
+struct SeedGroup {
+    std::string key;                 // seed_group_key() shared by the runs
+    std::string label;               // "ptv2 P=16 all on builtin (3 seeds)"
+    std::vector<int64_t> run_ids;    // every run of the group, in the order given to group_by_seed
+    int completed = 0;               // how many of them are completed (and so counted in `best`)
+    // Over the completed runs: each key of best_metrics_json as it is ("accuracy", "loss", ...) and each key
+    // of final_metrics_json prefixed "final/" ("final/accuracy"). A run without a key does not count for it.
+    std::map<std::string, Stat> best;
+};
+
+// The run's spec JSON without train.seed, name, tags, notes, suite and out_dir (data.split_seed stays: another
+// split is another experiment), dumped canonically (keys sorted). Runs that differ only by seed share a key.
+// When spec_json does not parse, a key from the record's model, dataset, method, prompt length and layers.
+std::string seed_group_key(const RunRecord& r);
+
+// Groups runs by seed_group_key, groups in first-seen order. Labels that would be equal for different groups
+// (same method, P, depth and model but, say, another learning rate) get the differing spec fields appended.
+std::vector<SeedGroup> group_by_seed(const std::vector<RunRecord>& runs);
+
+// The metric a run selects its best checkpoint by: the spec's train.metric ("accuracy" when absent).
+std::string primary_metric(const RunRecord& r);
+
+// Seconds from start to finish; 0 for a run not started or not finished.
+double duration_s(const RunRecord& r);
+
+// The numeric fields of a metrics JSON object ({"accuracy": 0.8, ...}); non-numbers and bad JSON are skipped.
+std::map<std::string, double> parse_metrics_json(const std::string& text);
+
+// One CSV field, quoted per RFC 4180 when it holds a comma, a quote, CR or LF.
+std::string csv_field(const std::string& s);
+// A number in the shortest form that reads back to the same double ("nan", "inf", "-inf" when not finite).
+std::string csv_number(double v);
+
+// Every stored metric point of the runs (in the order of `ids`, each run's points by step), long format:
+// run_id,run_name,seed,method,prompt_len,layers,key,step,epoch,time_s,value — one header line, CRLF-free
+// ("\n" line ends). Throws ptune::Error for an id not in the store.
+void write_metrics_csv(const Store& store, const std::vector<int64_t>& ids, std::ostream& out);
+
+// One row per run: id,name,status,model,dataset,method,prompt_len,layers,seed,trainable_params,total_params,
+// trainable_share,best_step,best/<k>...,final/<k>...,duration_s with the union of the runs' metric keys as
+// columns (sorted); a run without a key leaves its cell empty. Throws ptune::Error for an id not in the store.
+void write_summary_csv(const Store& store, const std::vector<int64_t>& ids, std::ostream& out);
+
+}  // namespace ptune

@@ -1,0 +1,156 @@
+// Takes the documentation's screenshots of the real workbench (scripts/screenshots.sh runs it under Xvfb): it
+// queues real runs of the built-in experiment from the setup form (three seeds of P-Tuning v2 with P = 16 and
+// one with P = 4 in the last two layers), grabs the Training view while a run trains, measures latency from the
+// window, and grabs every view. Not a test: it writes PNG files into the folder given as its argument.
+#include <QApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QPalette>
+#include <QScreen>
+#include <QTabWidget>
+#include <QTableView>
+#include <QThread>
+#include <QTimer>
+#include <cstdio>
+
+#include "experiments/runner.h"
+#include "ui/compare_view.h"
+#include "ui/latency_view.h"
+#include "ui/main_window.h"
+#include "ui/run_queue.h"
+#include "ui/runs_browser.h"
+#include "ui/setup_panel.h"
+#include "ui/training_view.h"
+
+using namespace ptune;
+using namespace ptune::ui;
+
+namespace {
+
+void pump(int ms) {
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 20);
+}
+
+bool wait_until(const std::function<bool()>& cond, int timeout_ms) {
+    QElapsedTimer t;
+    t.start();
+    while (!cond()) {
+        if (t.elapsed() > timeout_ms) return false;
+        QApplication::processEvents(QEventLoop::AllEvents, 50);
+    }
+    return true;
+}
+
+void shot(MainWindow& w, const QString& dir, const QString& name) {
+    pump(300);   // let the coalesced redraws land
+    const QString path = QDir(dir).filePath(name + ".png");
+    // The whole window as the X server shows it (frame excluded), else the widget's own rendering.
+    QPixmap pm;
+    if (QScreen* s = w.screen()) pm = s->grabWindow(w.winId());
+    if (pm.isNull() || pm.width() < 100) pm = w.grab();
+    if (!pm.save(path)) std::fprintf(stderr, "cannot write %s\n", qPrintable(path));
+    std::printf("%s (%dx%d)\n", qPrintable(path), pm.width(), pm.height());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("ptune-screenshots");
+    QApplication::setApplicationName("ptune-workbench");
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: workbench_screenshots OUT_DIR DB_FILE\n");
+        return 2;
+    }
+    const QString out = argv[1], db = argv[2];
+    QDir().mkpath(out);
+    MainWindow w(db);
+    w.resize(1440, 940);
+    w.show();
+    pump(500);
+
+    ExperimentSpec base = ExperimentSpec::load(QDir(QString::fromStdString(resolve_model_dir("builtin")))
+                                                   .filePath("../experiment.json")
+                                                   .toStdString());
+    base.name.clear();
+    base.tags = {"screenshots"};
+    std::vector<ExperimentSpec> specs;
+    for (uint64_t seed : {1, 2, 3}) {
+        ExperimentSpec s = base;
+        s.train.seed = seed;
+        specs.push_back(s);
+    }
+    ExperimentSpec shallow = base;
+    shallow.method.prefix.prompt_len = 4;
+    shallow.method.prefix.layers = LayerSpec::parse("last:2");
+    shallow.train.seed = 1;
+    specs.push_back(shallow);
+
+    // Each spec goes through the setup form, as a user's Run would.
+    for (const ExperimentSpec& s : specs) {
+        w.setup()->set_spec(s);
+        if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000) || w.start_run() == 0) {
+            std::fprintf(stderr, "could not start a run: %s\n", qPrintable(w.setup()->errors().join("; ")));
+            return 1;
+        }
+    }
+    w.tabs()->setCurrentWidget(w.setup());
+    shot(w, out, "setup");
+
+    // The Training view mid-run: the third run, halfway.
+    const auto ids = Store(db.toStdString()).runs();
+    wait_until([&] { return w.queue()->current() == ids[1].id && w.training()->curve("train/loss").size() > 100; }, 300000);
+    w.tabs()->setCurrentWidget(w.training());
+    shot(w, out, "training-live");
+    if (!wait_until([&] { return !w.queue()->busy(); }, 600000)) return 1;
+    pump(500);
+
+    // A finished run, latency measured from the window.
+    const int64_t first = Store(db.toStdString()).runs().back().id;
+    w.runs()->select_runs({first});
+    pump(300);
+    w.tabs()->setCurrentWidget(w.training());
+    shot(w, out, "training");
+    w.tabs()->setCurrentWidget(w.latency());
+    LatencySweep sweep = w.latency()->sweep();
+    sweep.seq_lens = {16, 32, 64, 128};
+    sweep.prompt_lens = {4, 8, 16, 32};
+    sweep.prompt_sweep_seq_len = 64;
+    sweep.repeats = 30;
+    Q_EMIT w.latency()->measure_requested(first, sweep);
+    pump(200);
+    if (!wait_until([&] { return !w.queue()->busy(); }, 300000)) return 1;
+    shot(w, out, "latency");
+
+    // The runs browser with everything, and the comparison of all four.
+    w.tabs()->setCurrentWidget(w.runs());
+    std::vector<int64_t> all;
+    for (auto& r : Store(db.toStdString()).runs()) all.push_back(r.id);
+    w.runs()->select_runs(all);
+    shot(w, out, "runs");
+    Q_EMIT w.runs()->compare_requested(QList<qint64>(all.begin(), all.end()));
+    shot(w, out, "compare");
+
+    // A dark desktop palette: every view follows it (charts restyle on QEvent::PaletteChange).
+    QPalette dark;
+    dark.setColor(QPalette::Window, QColor(45, 45, 48));
+    dark.setColor(QPalette::WindowText, QColor(230, 230, 230));
+    dark.setColor(QPalette::Base, QColor(30, 30, 32));
+    dark.setColor(QPalette::AlternateBase, QColor(45, 45, 48));
+    dark.setColor(QPalette::Text, QColor(230, 230, 230));
+    dark.setColor(QPalette::Button, QColor(55, 55, 58));
+    dark.setColor(QPalette::ButtonText, QColor(230, 230, 230));
+    dark.setColor(QPalette::Highlight, QColor(42, 130, 218));
+    dark.setColor(QPalette::HighlightedText, Qt::white);
+    dark.setColor(QPalette::ToolTipBase, QColor(30, 30, 32));
+    dark.setColor(QPalette::ToolTipText, QColor(230, 230, 230));
+    dark.setColor(QPalette::PlaceholderText, QColor(150, 150, 150));
+    QApplication::setStyle("Fusion");
+    QApplication::setPalette(dark);
+    w.runs()->select_runs({first});
+    w.tabs()->setCurrentWidget(w.training());
+    shot(w, out, "training-dark");
+    return 0;
+}

@@ -1,0 +1,116 @@
+#pragma once
+// Inference latency of the base model against the prompted model for one run: a form that sets the sweep
+// (LatencySweep) and asks for a measurement, two charts (median latency against sequence length, and against
+// prompt length at one sequence length) and a table with the overhead of the prompts. The engine measures
+// base and prompted models round-robin; this view only displays the stored or live rows.
+// qcustomplot.h is only included by the .cpp (tests build with QT_NO_KEYWORDS).
+#include <QMetaType>
+#include <QString>
+#include <QWidget>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/engine/latency.h"
+#include "experiments/store.h"
+#include "ui/latency_sweep.h"
+
+class QCustomPlot;
+class QCPGraph;
+class QCPErrorBars;
+class QCPItemText;
+class QCPTextElement;
+class QLineEdit;
+class QSpinBox;
+class QPushButton;
+class QLabel;
+class QTableWidget;
+
+namespace ptune::ui {
+
+class LatencyView : public QWidget {
+    Q_OBJECT
+public:
+    explicit LatencyView(QWidget* parent = nullptr);
+    ~LatencyView() override;
+
+    // Loads a run's stored latency rows. run_prompt_len: the run's P (the sequence-length sweep's prompted
+    // line); max_positions: the model's position table (0 = unknown, no length check).
+    void show_run(const ptune::Store& store, int64_t run_id, int run_prompt_len, int max_positions,
+                  const QString& title);
+    void clear();
+    // Live results while measuring (same run); a later result for the same configuration replaces the earlier.
+    void append(const std::vector<ptune::LatencyResult>& results);
+    void set_busy(bool measuring);   // disables Measure, shows "Measuring…"
+    bool busy() const { return busy_; }
+    int64_t run_id() const { return run_id_; }
+    ptune::ui::LatencySweep sweep() const;   // from the form (fields that do not parse keep their defaults)
+    // Why Measure is disabled ("" when it is enabled).
+    QString blocked_reason() const;
+    // The form's error ("" when valid): names the field, or the length that does not fit the position table.
+    QString form_error() const;
+
+    // Inspection for tests: overhead % for ptv2 at (batch, seq, P) vs base at (batch, seq); NaN if missing.
+    double overhead_percent(int batch, int seq_len, int prompt_len) const;
+    int table_rows() const;
+    QString save_chart(const QString& which /* "seq" | "prompt" */, const QString& path);
+
+Q_SIGNALS:
+    void measure_requested(qint64 run_id, const ptune::ui::LatencySweep& sweep);
+
+protected:
+    void changeEvent(QEvent* e) override;
+
+private:
+    // (method, batch, seq, P) -> the latest row for that configuration
+    using Key = std::tuple<std::string, int, int, int>;
+
+    void build_ui();
+    void add_row(const LatencyRow& r);
+    void validate();
+    void rebuild();
+    void rebuild_charts();
+    void rebuild_table();
+    void restyle();
+    void export_chart(const QString& which);
+    const LatencyRow* find(const std::string& method, int batch, int seq, int p) const;
+    int chart_batch() const;
+    int prompt_sweep_seq(int batch) const;
+    QCustomPlot* plot_for(const QString& which) const;
+
+    int64_t run_id_ = 0;
+    int run_prompt_len_ = 0;
+    int max_positions_ = 0;
+    QString title_;
+    std::map<Key, LatencyRow> rows_;
+    bool busy_ = false;
+    QString form_error_;
+
+    QLineEdit* seq_edit_ = nullptr;
+    QLineEdit* prompt_edit_ = nullptr;
+    QSpinBox* sweep_seq_spin_ = nullptr;
+    QSpinBox* batch_spin_ = nullptr;
+    QSpinBox* repeats_spin_ = nullptr;
+    QPushButton* measure_button_ = nullptr;
+    QLabel* error_label_ = nullptr;
+    QLabel* status_label_ = nullptr;
+    QLabel* title_label_ = nullptr;
+    QCustomPlot* seq_plot_ = nullptr;
+    QCustomPlot* prompt_plot_ = nullptr;
+    QCPGraph* seq_base_ = nullptr;
+    QCPGraph* seq_ptv2_ = nullptr;
+    QCPErrorBars* seq_base_err_ = nullptr;
+    QCPErrorBars* seq_ptv2_err_ = nullptr;
+    QCPGraph* prompt_ptv2_ = nullptr;
+    QCPErrorBars* prompt_ptv2_err_ = nullptr;
+    QCPGraph* prompt_base_ = nullptr;
+    QCPItemText* seq_empty_ = nullptr;
+    QCPItemText* prompt_empty_ = nullptr;
+    QTableWidget* table_ = nullptr;
+};
+
+}  // namespace ptune::ui
+
+Q_DECLARE_METATYPE(ptune::ui::LatencySweep)

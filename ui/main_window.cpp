@@ -1,0 +1,594 @@
+#include "ui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QSplitter>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QInputDialog>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QStatusBar>
+#include <QStyle>
+#include <QTabWidget>
+#include <QTimer>
+#include <cmath>
+
+#include "core/engine/builtin.h"
+#include "core/engine/devices.h"
+#include "core/engine/model_config.h"
+#include "experiments/runner.h"
+#include "ui/compare_view.h"
+#include "ui/latency_view.h"
+#include "ui/run_queue.h"
+#include "ui/runs_browser.h"
+#include "ui/setup_panel.h"
+#include "ui/training_view.h"
+
+#ifndef PTUNE_VERSION
+#define PTUNE_VERSION "dev"
+#endif
+
+namespace ptune::ui {
+
+namespace {
+
+QString q(const std::string& s) { return QString::fromStdString(s); }
+
+QString hms(double s) {
+    if (!std::isfinite(s) || s < 0) return "–";
+    const qint64 t = (qint64)std::llround(s);
+    if (t >= 3600) return QString("%1:%2:%3").arg(t / 3600).arg(t / 60 % 60, 2, 10, QChar('0')).arg(t % 60, 2, 10, QChar('0'));
+    return QString("%1:%2").arg(t / 60).arg(t % 60, 2, 10, QChar('0'));
+}
+
+// What the views need of a stored run's model: its layer count and the layers with prompts.
+struct RunShape {
+    int layers = 0;
+    std::vector<int> prompt_layers;
+    int prompt_len = 0;
+    int max_positions = 0;
+    QString title;
+};
+
+RunShape shape_of(const RunRecord& r) {
+    RunShape s;
+    s.title = QString("#%1 %2").arg(r.id).arg(q(r.name));
+    s.prompt_len = r.prompt_len;
+    try {
+        ExperimentSpec spec = ExperimentSpec::from_json(json::parse(r.spec_json), "run " + std::to_string(r.id));
+        ModelConfig c = ModelConfig::from_dir(resolve_model_dir(spec.model));
+        s.layers = (int)c.num_layers;
+        s.max_positions = (int)(c.max_position_embeddings - c.position_offset());
+        s.prompt_layers = spec.method.prefix.layers.resolve(s.layers);
+    } catch (const std::exception&) {
+        // The model directory moved or the spec is from elsewhere: the views fall back to what the norms show.
+    }
+    return s;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(const QString& db_path, QWidget* parent) : QMainWindow(parent) {
+    setObjectName("ptune_workbench");
+    store_ = std::make_unique<Store>(db_path.toStdString());
+    tabs_ = new QTabWidget;
+    tabs_->setDocumentMode(true);
+    setup_ = new SetupPanel;
+    training_ = new TrainingView;
+    latency_ = new LatencyView;
+    runs_ = new RunsBrowser;
+    compare_ = new CompareView;
+    tabs_->addTab(setup_, "Setup");
+    tabs_->addTab(training_, "Training");
+    tabs_->addTab(latency_, "Latency");
+    tabs_->addTab(runs_, "Runs");
+    tabs_->addTab(compare_, "Compare");
+    setCentralWidget(tabs_);
+    runs_->set_store(store_.get());
+
+    build_menus();
+    build_status_bar();
+
+    connect(setup_, &SetupPanel::run_requested, this, [this] { start_run(); });
+    connect(runs_, &RunsBrowser::current_run_changed, this, &MainWindow::on_current_run);
+    connect(runs_, &RunsBrowser::compare_requested, this, [this](const QList<qint64>& ids) {
+        compare_->set_runs(*store_, std::vector<int64_t>(ids.begin(), ids.end()));
+        tabs_->setCurrentWidget(compare_);
+    });
+    connect(runs_, &RunsBrowser::runs_deleted, this, [this](const QList<qint64>& ids) {
+        for (qint64 id : ids) {
+            if (training_->run_id() == id) training_->clear();
+            if (latency_->run_id() == id) latency_->clear();
+        }
+        std::vector<int64_t> keep;
+        for (int64_t id : compare_->run_ids())
+            if (!ids.contains(id)) keep.push_back(id);
+        compare_->set_runs(*store_, keep);
+    });
+    connect(latency_, &LatencyView::measure_requested, this, [this](qint64 id, const LatencySweep& sweep) {
+        try {
+            queue_->enqueue_measure(id, sweep);
+            statusBar()->showMessage(queue_->current() == id && queue_->measuring()
+                                         ? QString("Measuring latency of run #%1…").arg(id)
+                                         : QString("Latency of run #%1 queued after the running jobs").arg(id),
+                                     5000);
+        } catch (const std::exception& e) {
+            QMessageBox::warning(this, "Latency", q(e.what()));
+        }
+        update_actions();
+    });
+
+    drain_timer_ = new QTimer(this);
+    drain_timer_->setInterval(40);   // the coalescing interval: at most 25 view updates a second
+    connect(drain_timer_, &QTimer::timeout, this, &MainWindow::drain);
+    attach_queue();
+    restore_settings();
+    update_title();
+    update_actions();
+    if (store_->interrupted_on_open())
+        statusBar()->showMessage(QString("%1 run(s) from an earlier session were still running and are marked interrupted")
+                                     .arg(store_->interrupted_on_open()),
+                                 10000);
+}
+
+MainWindow::~MainWindow() {
+    drain_timer_->stop();
+    queue_.reset();   // cancels the running run and waits for the worker
+}
+
+QString MainWindow::db_path() const { return q(store_->path()); }
+
+void MainWindow::attach_queue() {
+    queue_ = std::make_unique<RunQueue>(db_path());
+    connect(queue_.get(), &RunQueue::run_started, this, &MainWindow::on_run_started);
+    connect(queue_.get(), &RunQueue::run_finished, this, &MainWindow::on_run_finished);
+    connect(queue_.get(), &RunQueue::measure_started, this, [this](qint64 id) {
+        drain();
+        if (latency_->run_id() != id) show_stored_run(id);
+        latency_->set_busy(true);
+        progress_label_->setText(QString("Measuring latency of run #%1…").arg(id));
+        progress_->setRange(0, 0);   // busy: the benchmark reports per configuration, not per step
+        update_actions();
+    });
+    connect(queue_.get(), &RunQueue::measure_finished, this, [this](qint64 id, const QString& status, const QString& reason) {
+        drain();
+        latency_->set_busy(false);
+        progress_->setRange(0, 1000);
+        progress_->setValue(status == "completed" ? 1000 : 0);
+        progress_->setFormat(status == "completed" ? QString("measured") : status);
+        progress_label_->setText(QString("Latency of run #%1: %2").arg(id).arg(status));
+        statusBar()->showMessage(QString("Latency of run #%1 %2").arg(id).arg(status == "completed" ? "measured" : status), 5000);
+        if (latency_->run_id() == id) {
+            RunShape s;
+            if (auto r = store_->run(id)) s = shape_of(*r);
+            latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title);
+        }
+        if (status == "failed") {
+            auto* box = new QMessageBox(QMessageBox::Warning, "Latency measurement failed",
+                                        QString("Run #%1: %2").arg(id).arg(reason), QMessageBox::Ok, this);
+            box->setAttribute(Qt::WA_DeleteOnClose);
+            box->open();
+        }
+        update_actions();
+    });
+    connect(queue_.get(), &RunQueue::idle, this, [this] {
+        drain_timer_->stop();
+        setup_->set_busy(false);
+        update_actions();
+    });
+}
+
+void MainWindow::build_menus() {
+    auto mk = [this](QMenu* m, const QString& name, const QString& text, const QKeySequence& key, auto slot) {
+        QAction* a = m->addAction(text);
+        a->setObjectName(name);
+        if (!key.isEmpty()) a->setShortcut(key);
+        connect(a, &QAction::triggered, this, slot);
+        return a;
+    };
+    QMenu* file = menuBar()->addMenu("&File");
+    mk(file, "new_experiment", "&New Experiment", QKeySequence::New, [this] {
+        setup_->set_spec(default_spec());
+        tabs_->setCurrentWidget(setup_);
+    });
+    mk(file, "open_spec", "&Open Experiment Spec…", QKeySequence::Open, [this] { load_spec_file(); });
+    mk(file, "save_spec", "&Save Experiment Spec…", QKeySequence::Save, [this] { save_spec_file(); });
+    file->addSeparator();
+    mk(file, "open_db", "Open &Database…", QKeySequence("Ctrl+Shift+O"), [this] {
+        QString f = QFileDialog::getSaveFileName(this, "Open or create a run database", db_path(),
+                                                 "ptune run store (*.sqlite *.db);;All files (*)", nullptr,
+                                                 QFileDialog::DontConfirmOverwrite);
+        if (!f.isEmpty()) open_database(f);
+    });
+    file->addSeparator();
+    mk(file, "export_adapter", "&Export Adapter…", QKeySequence("Ctrl+E"), [this] { export_adapter(); });
+    mk(file, "export_chart", "Export &Chart…", QKeySequence("Ctrl+Shift+E"), [this] { export_chart(); });
+    file->addSeparator();
+    mk(file, "quit", "&Quit", QKeySequence::Quit, [this] { close(); });
+
+    QMenu* run = menuBar()->addMenu("&Run");
+    QAction* r = mk(run, "run", "&Run Experiment", QKeySequence("Ctrl+R"), [this] { start_run(); });
+    r->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
+    QAction* c = mk(run, "cancel", "&Cancel Current", QKeySequence("Ctrl+."), [this] { cancel_current(); });
+    c->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
+    mk(run, "withdraw", "&Remove Queued Runs", QKeySequence(), [this] {
+        int n = 0;
+        for (int64_t id : queue_->queued()) n += queue_->cancel_queued(id) ? 1 : 0;
+        runs_->refresh();
+        statusBar()->showMessage(QString("%1 queued run(s) removed").arg(n), 5000);
+        update_actions();
+    });
+    run->addSeparator();
+    mk(run, "measure", "Measure &Latency of Selected Run", QKeySequence("Ctrl+L"), [this] {
+        auto ids = runs_->selected_ids();
+        if (ids.empty() && latency_->run_id() == 0) {
+            QMessageBox::information(this, "Latency", "Select a run in Runs first.");
+            return;
+        }
+        if (!ids.empty() && latency_->run_id() != ids.front()) show_stored_run(ids.front());
+        tabs_->setCurrentWidget(latency_);
+        const QString blocked = latency_->blocked_reason();
+        if (!blocked.isEmpty()) {
+            statusBar()->showMessage("Cannot measure: " + blocked, 8000);
+            return;
+        }
+        Q_EMIT latency_->measure_requested(latency_->run_id(), latency_->sweep());
+    });
+
+    QMenu* view = menuBar()->addMenu("&View");
+    const char* names[] = {"Setup", "Training", "Latency", "Runs", "Compare"};
+    for (int i = 0; i < 5; ++i)
+        mk(view, QString("view_%1").arg(QString(names[i]).toLower()), QString("&%1").arg(names[i]),
+           QKeySequence(QString("Ctrl+%1").arg(i + 1)), [this, i] { tabs_->setCurrentIndex(i); });
+    view->addSeparator();
+    mk(view, "refresh", "&Refresh Runs", QKeySequence::Refresh, [this] { runs_->refresh(); });
+    mk(view, "compare", "Compare &Selected Runs", QKeySequence("Ctrl+K"), [this] {
+        auto ids = runs_->selected_ids();
+        compare_->set_runs(*store_, ids);
+        tabs_->setCurrentWidget(compare_);
+    });
+
+    QMenu* help = menuBar()->addMenu("&Help");
+    mk(help, "about", "&About ptune", QKeySequence(), [this] { about(); });
+    mk(help, "about_qt", "About &Qt", QKeySequence(), [] { QApplication::aboutQt(); });
+}
+
+void MainWindow::build_status_bar() {
+    progress_label_ = new QLabel("Idle");
+    progress_label_->setObjectName("progress_label");
+    progress_label_->setMinimumWidth(380);
+    progress_ = new QProgressBar;
+    progress_->setObjectName("progress");
+    progress_->setRange(0, 1000);
+    progress_->setValue(0);
+    progress_->setMaximumWidth(260);
+    progress_->setTextVisible(true);
+    queue_label_ = new QLabel;
+    cancel_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaStop), "Cancel");
+    cancel_button_->setObjectName("cancel_button");
+    cancel_button_->setToolTip("Stop the running run after the current step; what it learned so far is kept (Ctrl+.)");
+    connect(cancel_button_, &QPushButton::clicked, this, &MainWindow::cancel_current);
+    statusBar()->addPermanentWidget(progress_label_);
+    statusBar()->addPermanentWidget(progress_);
+    statusBar()->addPermanentWidget(queue_label_);
+    statusBar()->addPermanentWidget(cancel_button_);
+}
+
+QAction* MainWindow::action(const QString& name) const { return findChild<QAction*>(name); }
+QString MainWindow::progress_text() const { return progress_label_->text(); }
+int MainWindow::progress_value() const { return progress_->value(); }
+
+void MainWindow::update_title() {
+    setWindowTitle(QString("%1 — ptune workbench").arg(QDir::toNativeSeparators(db_path())));
+    setWindowFilePath(db_path());
+}
+
+void MainWindow::update_actions() {
+    const bool busy = queue_ && queue_->busy();
+    cancel_button_->setEnabled(queue_ && queue_->current() != 0);
+    action("cancel")->setEnabled(queue_ && queue_->current() != 0);
+    action("withdraw")->setEnabled(queue_ && !queue_->queued().empty());
+    action("open_db")->setEnabled(!busy);
+    const size_t n = queue_ ? queue_->queued().size() : 0;
+    queue_label_->setText(n ? QString("%1 queued").arg(n) : QString());
+    setup_->set_busy(busy);
+}
+
+qint64 MainWindow::start_run() {
+    if (setup_->checks_pending()) {
+        // Finish the background checks first so that Run never starts on a half-validated form.
+        QElapsedTimer t;
+        t.start();
+        while (setup_->checks_pending() && t.elapsed() < 5000) QApplication::processEvents(QEventLoop::AllEvents, 20);
+    }
+    if (!setup_->errors().isEmpty()) {
+        tabs_->setCurrentWidget(setup_);
+        statusBar()->showMessage("Cannot run: " + setup_->errors().front(), 8000);
+        return 0;
+    }
+    ExperimentSpec spec = setup_->spec();
+    QSettings().setValue("setup/spec", q(spec.to_json().dump()));
+    try {
+        const qint64 id = queue_->enqueue(spec);
+        runs_->refresh();
+        if (queue_->current() != id)
+            statusBar()->showMessage(QString("Run #%1 queued; it starts when the runs before it end").arg(id), 5000);
+        update_actions();
+        return id;
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Cannot run", q(e.what()));
+        return 0;
+    }
+}
+
+void MainWindow::on_run_started(qint64 id) {
+    live_run_ = id;
+    total_steps_ = 0;
+    RunShape s;
+    if (auto r = store_->run(id)) s = shape_of(*r);
+    training_->begin_live(id, s.title, s.layers, s.prompt_layers);
+    tabs_->setCurrentWidget(training_);
+    progress_->setRange(0, 1000);
+    progress_->setValue(0);
+    progress_->setFormat("starting");
+    progress_label_->setText(QString("Run #%1: loading the model and data…").arg(id));
+    runs_->refresh_run(id);
+    drain_timer_->start();
+    update_actions();
+}
+
+void MainWindow::drain() {
+    if (!queue_) return;
+    LiveEvents ev = queue_->take_events();
+    if (ev.run_id == 0) return;
+    if (!ev.latency.empty() && latency_->run_id() == ev.run_id) latency_->append(ev.latency);
+    if (ev.run_id != live_run_) return;
+    if (ev.total_steps > 0) total_steps_ = ev.total_steps;
+    training_->append(ev);
+    for (auto& m : ev.messages) statusBar()->showMessage(QString("Run #%1: %2").arg(ev.run_id).arg(q(m)), 8000);
+    if (!ev.steps.empty()) {
+        const StepEvent& s = ev.steps.back();
+        const int64_t total = s.total_steps ? s.total_steps : total_steps_;
+        progress_->setValue(total ? (int)std::min<int64_t>(1000, s.step * 1000 / total) : 0);
+        progress_->setFormat(QString("%1 / %2").arg(s.step).arg(total));
+        progress_label_->setText(QString("Run #%1 · step %2/%3 · epoch %4 · %5 samples/s · ETA %6")
+                                     .arg(ev.run_id)
+                                     .arg(s.step)
+                                     .arg(total)
+                                     .arg(s.epoch, 0, 'f', 2)
+                                     .arg(s.samples_per_s, 0, 'f', s.samples_per_s < 100 ? 1 : 0)
+                                     .arg(hms(s.eta_s)));
+        // The browser's row (latest loss, status) every 2 s, not on every drain.
+        if (s.elapsed_s - last_browser_refresh_ > 2.0 || s.elapsed_s < last_browser_refresh_) {
+            last_browser_refresh_ = s.elapsed_s;
+            runs_->refresh_run(ev.run_id);
+        }
+    }
+}
+
+void MainWindow::on_run_finished(qint64 id, const QString& status, const QString& reason) {
+    drain();
+    training_->flush();
+    live_run_ = 0;
+    runs_->refresh_run(id);
+    const QString text = QString("Run #%1 %2").arg(id).arg(status);
+    progress_label_->setText(text);
+    if (status == "completed") progress_->setValue(1000);
+    statusBar()->showMessage(text + (reason.isEmpty() ? QString() : ": " + reason), 15000);
+    if (status == "failed" && !quitting_) {
+        auto* box = new QMessageBox(QMessageBox::Warning, "Run failed",
+                                    QString("Run #%1 failed.\n\n%2\n\nThe run is kept in the database with this reason; "
+                                            "what it logged before is still there.")
+                                        .arg(id)
+                                        .arg(reason),
+                                    QMessageBox::Ok, this);
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+    }
+    update_actions();
+}
+
+void MainWindow::on_current_run(qint64 id) {
+    if (id == 0 || id == live_run_) return;   // the live run is already on screen
+    show_stored_run(id);
+}
+
+void MainWindow::show_stored_run(qint64 id) {
+    auto r = store_->run(id);
+    if (!r) return;
+    RunShape s = shape_of(*r);
+    if (id != live_run_) training_->show_run(*store_, id, s.layers, s.title);
+    latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title);
+}
+
+void MainWindow::cancel_current() {
+    if (!queue_ || queue_->current() == 0) return;
+    queue_->cancel_current();
+    progress_label_->setText(QString("Run #%1: cancelling after the current step…").arg(queue_->current()));
+}
+
+bool MainWindow::open_database(const QString& path) {
+    if (queue_ && queue_->busy()) {
+        QMessageBox::information(this, "Open database", "Runs are going. Wait for them or cancel them first.");
+        return false;
+    }
+    std::unique_ptr<Store> next;
+    try {
+        next = std::make_unique<Store>(path.toStdString());
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Open database", q(e.what()));
+        return false;
+    }
+    queue_.reset();
+    runs_->set_store(nullptr);
+    training_->clear();
+    latency_->clear();
+    compare_->set_runs(*next, {});
+    store_ = std::move(next);
+    runs_->set_store(store_.get());
+    attach_queue();
+    QSettings().setValue("db/path", db_path());
+    update_title();
+    update_actions();
+    statusBar()->showMessage(QString("Opened %1: %2 runs").arg(db_path()).arg(store_->runs().size()), 5000);
+    return true;
+}
+
+void MainWindow::export_adapter() {
+    auto ids = runs_->selected_ids();
+    qint64 id = ids.empty() ? training_->run_id() : ids.front();
+    if (id == 0) {
+        QMessageBox::information(this, "Export adapter", "Select a run in Runs first.");
+        return;
+    }
+    auto r = store_->run(id);
+    if (!r) return;
+    QStringList formats{"PEFT (Hugging Face peft loads it unchanged)", "ptune (every option, resumable)"};
+    bool ok = false;
+    QString f = QInputDialog::getItem(this, "Export adapter", QString("Format for run #%1 %2:").arg(id).arg(q(r->name)),
+                                      formats, 0, false, &ok);
+    if (!ok) return;
+    QString dir = QFileDialog::getExistingDirectory(this, "Export into folder");
+    if (dir.isEmpty()) return;
+    try {
+        export_run(*store_, id, f.startsWith("PEFT") ? "peft" : "ptune", dir.toStdString());
+        statusBar()->showMessage(QString("Run #%1 exported to %2").arg(id).arg(dir), 8000);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Export adapter", q(e.what()));
+    }
+}
+
+void MainWindow::export_chart() {
+    QWidget* cur = tabs_->currentWidget();
+    QStringList charts;
+    if (cur == training_) charts = {"loss", "metric", "norms", "norm_bars"};
+    else if (cur == latency_) charts = {"seq", "prompt"};
+    else if (cur == compare_) charts = {"loss", "metric"};
+    else {
+        cur = training_;
+        charts = {"loss", "metric", "norms", "norm_bars"};
+    }
+    bool ok = false;
+    QString which = QInputDialog::getItem(this, "Export chart", "Chart:", charts, 0, false, &ok);
+    if (!ok) return;
+    QString path = QFileDialog::getSaveFileName(this, "Export chart", QDir::home().filePath(which + ".png"),
+                                                "PNG (*.png);;PDF (*.pdf);;SVG (*.svg)");
+    if (path.isEmpty()) return;
+    QString err = cur == latency_   ? latency_->save_chart(which, path)
+                  : cur == compare_ ? compare_->save_chart(which, path)
+                                    : training_->save_chart(which, path);
+    if (!err.isEmpty()) QMessageBox::warning(this, "Export chart", err);
+    else statusBar()->showMessage("Saved " + path, 5000);
+}
+
+void MainWindow::load_spec_file() {
+    QString f = QFileDialog::getOpenFileName(this, "Open experiment spec", QString(), "Experiment spec (*.json);;All files (*)");
+    if (f.isEmpty()) return;
+    try {
+        setup_->set_spec(ExperimentSpec::load(f.toStdString()));
+        tabs_->setCurrentWidget(setup_);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Open experiment spec", q(e.what()));
+    }
+}
+
+void MainWindow::save_spec_file() {
+    QString f = QFileDialog::getSaveFileName(this, "Save experiment spec", QDir::home().filePath("experiment.json"),
+                                             "Experiment spec (*.json)");
+    if (f.isEmpty()) return;
+    try {
+        setup_->spec().save(f.toStdString());
+        statusBar()->showMessage("Saved " + f, 5000);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Save experiment spec", q(e.what()));
+    }
+}
+
+void MainWindow::about() {
+    const RuntimeInfo rt = runtime_info();
+    QStringList devices;
+    for (const DeviceInfo& d : list_devices()) devices << q(d.id) + ": " + q(d.name);
+    QMessageBox::about(this, "About ptune",
+                       QString("<h3>ptune workbench %1</h3>"
+                               "<p>Deep prompt tuning (P-Tuning v2) and its comparison with other PEFT methods.</p>"
+                               "<table><tr><td>LibTorch</td><td>%2%3</td></tr>"
+                               "<tr><td>Qt</td><td>%4 (built with %5)</td></tr>"
+                               "<tr><td>Devices</td><td>%6</td></tr>"
+                               "<tr><td>Database</td><td>%7</td></tr></table>")
+                           .arg(PTUNE_VERSION, q(rt.libtorch_version), rt.cuda_available ? " with CUDA" : " (CPU)",
+                                qVersion(), QT_VERSION_STR, devices.join("<br>"), db_path().toHtmlEscaped()));
+}
+
+ExperimentSpec MainWindow::default_spec() {
+    try {
+        return ExperimentSpec::load(builtin_dir() + "/experiment.json");
+    } catch (const std::exception&) {
+        return ExperimentSpec{};   // resources missing: the form still opens, and says what it cannot find
+    }
+}
+
+void MainWindow::restore_settings() {
+    QSettings s;
+    if (!restoreGeometry(s.value("window/geometry").toByteArray())) resize(1360, 900);
+    restoreState(s.value("window/state").toByteArray());
+    const QString spec = s.value("setup/spec").toString();
+    if (spec.isEmpty()) setup_->set_spec(default_spec());
+    if (!spec.isEmpty()) {
+        try {
+            setup_->set_spec(ExperimentSpec::from_json(json::parse(spec.toStdString()), "the last setup"));
+        } catch (const std::exception& e) {
+            statusBar()->showMessage("The last setup could not be restored: " + q(e.what()), 10000);
+        }
+    }
+    tabs_->setCurrentIndex(std::clamp(s.value("window/tab", 0).toInt(), 0, tabs_->count() - 1));
+    for (QWidget* w : std::initializer_list<QWidget*>{training_, latency_, runs_, compare_})
+        for (QSplitter* sp : w->findChildren<QSplitter*>())
+            if (!sp->objectName().isEmpty()) sp->restoreState(s.value("splitters/" + sp->objectName()).toByteArray());
+}
+
+void MainWindow::save_settings() {
+    QSettings s;
+    s.setValue("window/geometry", saveGeometry());
+    s.setValue("window/state", saveState());
+    s.setValue("window/tab", tabs_->currentIndex());
+    s.setValue("setup/spec", q(setup_->spec().to_json().dump()));
+    s.setValue("db/path", db_path());
+    for (QWidget* w : std::initializer_list<QWidget*>{training_, latency_, runs_, compare_})
+        for (QSplitter* sp : w->findChildren<QSplitter*>())
+            if (!sp->objectName().isEmpty()) s.setValue("splitters/" + sp->objectName(), sp->saveState());
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    if (queue_ && queue_->busy() && !quitting_) {
+        const auto answer = QMessageBox::question(
+            this, "Quit ptune",
+            QString("A run is going%1. Quit anyway? The running run stops after its current step and is kept as "
+                    "cancelled; queued runs are marked cancelled.")
+                .arg(queue_->queued().empty() ? QString() : QString(" and %1 more are queued").arg(queue_->queued().size())),
+            QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+        if (answer != QMessageBox::Yes) {
+            e->ignore();
+            return;
+        }
+    }
+    quitting_ = true;
+    save_settings();
+    drain_timer_->stop();
+    // The run stops after its current step; the queue itself goes with the window (its destructor waits for
+    // the worker and marks queued runs cancelled). Not deleted here: a close can come from inside one of the
+    // queue's own signals.
+    if (queue_) queue_->cancel_current();
+    e->accept();
+}
+
+}  // namespace ptune::ui

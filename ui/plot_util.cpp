@@ -1,0 +1,80 @@
+#include "ui/plot_util.h"
+
+#include <QApplication>
+#include <QFileInfo>
+#include <QPalette>
+#include <QSvgGenerator>
+#include <qcustomplot.h>
+
+namespace ptune::ui {
+
+QString save_plot(QCustomPlot* plot, const QString& path, int width, int height) {
+    const QString ext = QFileInfo(path).suffix().toLower();
+    const int w = width > 0 ? width : plot->width();
+    const int h = height > 0 ? height : plot->height();
+    bool ok = false;
+    if (ext == "png") {
+        ok = plot->savePng(path, w, h, 2.0);
+    } else if (ext == "pdf") {
+        ok = plot->savePdf(path, w, h);
+    } else if (ext == "svg") {
+        QSvgGenerator gen;
+        gen.setFileName(path);
+        gen.setSize(QSize(w, h));
+        gen.setViewBox(QRect(0, 0, w, h));
+        gen.setTitle(plot->windowTitle());
+        QCPPainter painter;
+        ok = painter.begin(&gen);
+        if (ok) {
+            plot->toPainter(&painter, w, h);
+            painter.end();
+            ok = QFileInfo(path).size() > 0;
+        }
+    } else {
+        return QString("%1: unknown chart format \"%2\" (use .png, .pdf or .svg)").arg(path, ext);
+    }
+    return ok ? QString() : QString("%1: could not be written").arg(path);
+}
+
+void style_plot(QCustomPlot* plot) { style_plot(plot, plot->palette()); }
+
+void style_plot(QCustomPlot* plot, const QPalette& pal) {
+    const QColor bg = pal.color(QPalette::Base), fg = pal.color(QPalette::Text);
+    QColor grid = fg;
+    grid.setAlpha(40);
+    QColor subgrid = fg;
+    subgrid.setAlpha(15);
+    plot->setBackground(bg);
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        for (QCPAxis* ax : rect->axes()) {
+            ax->setBasePen(QPen(fg, 1));
+            ax->setTickPen(QPen(fg, 1));
+            ax->setSubTickPen(QPen(fg, 1));
+            ax->setTickLabelColor(fg);
+            ax->setLabelColor(fg);
+            ax->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+            ax->grid()->setSubGridPen(QPen(subgrid, 1, Qt::DotLine));
+            ax->grid()->setZeroLinePen(Qt::NoPen);
+        }
+        if (QCPLegend* legend = rect->insetLayout() ? plot->legend : nullptr) {
+            QColor lb = bg;
+            lb.setAlpha(220);
+            legend->setBrush(lb);
+            legend->setTextColor(fg);
+            legend->setBorderPen(QPen(grid));
+        }
+    }
+    for (int i = 0; i < plot->plotLayout()->elementCount(); ++i) {
+        if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i))) title->setTextColor(fg);
+    }
+}
+
+QColor series_color(int i) {
+    static const QColor kTableau[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
+                                      QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75),
+                                      QColor(227, 119, 194), QColor(127, 127, 127), QColor(188, 189, 34),
+                                      QColor(23, 190, 207)};
+    return kTableau[((i % 10) + 10) % 10];
+}
+
+}  // namespace ptune::ui

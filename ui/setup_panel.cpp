@@ -1,0 +1,937 @@
+#include "ui/setup_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QStyle>
+#include <QTableWidget>
+#include <QThread>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "core/engine/devices.h"
+#include "ui/layer_strip.h"
+
+namespace ptune::ui {
+
+namespace {
+
+QString q(const std::string& s) { return QString::fromStdString(s); }
+std::string s_(const QString& s) { return s.trimmed().toStdString(); }
+
+QString human_count(int64_t n) {
+    if (n >= 1000000000) return QString::number(double(n) / 1e9, 'f', 2) + " B";
+    if (n >= 1000000) return QString::number(double(n) / 1e6, 'f', 2) + " M";
+    if (n >= 10000) return QString::number(double(n) / 1e3, 'f', 1) + " k";
+    return QLocale().toString((qlonglong)n);
+}
+
+QString html_escape(const QString& s) { return s.toHtmlEscaped(); }
+
+// Column combos hold "(auto)"/"(none)" first, then the file's columns; the spec stores "" for the first entry.
+constexpr const char* kAuto = "(auto)";
+constexpr const char* kNone = "(none)";
+
+void set_combo_text(QComboBox* c, const QString& text, const QString& empty_label) {
+    const QString t = text.isEmpty() ? empty_label : text;
+    int i = c->findText(t);
+    if (i < 0) {
+        c->addItem(t);
+        i = c->count() - 1;
+    }
+    c->setCurrentIndex(i);
+}
+
+QString combo_value(const QComboBox* c) {
+    const QString t = c->currentText().trimmed();
+    return (t == kAuto || t == kNone) ? QString() : t;
+}
+
+// A learning rate box that shows "0.005" or "2e-05" rather than a fixed number of decimals.
+class RateSpinBox : public QDoubleSpinBox {
+public:
+    RateSpinBox() {
+        setDecimals(12);   // the value keeps its precision; only the text is short
+        setRange(1e-9, 10);
+        setSingleStep(1e-3);
+    }
+    QString textFromValue(double v) const override { return QString::number(v, 'g', 6); }
+    double valueFromText(const QString& t) const override { return t.trimmed().toDouble(); }
+    QValidator::State validate(QString& input, int&) const override {
+        const QString t = input.trimmed();
+        if (t.isEmpty() || t.endsWith('e') || t.endsWith('-') || t.endsWith('.')) return QValidator::Intermediate;
+        bool ok = false;
+        const double v = t.toDouble(&ok);
+        if (!ok) return QValidator::Invalid;
+        return v >= minimum() && v <= maximum() ? QValidator::Acceptable : QValidator::Intermediate;
+    }
+    // Up/down multiply or divide by 2 (a rate is tuned on a log scale).
+    void stepBy(int steps) override { setValue(value() * std::pow(2.0, steps)); }
+};
+
+QDoubleSpinBox* dspin(double lo, double hi, int decimals, double step) {
+    auto* s = new QDoubleSpinBox;
+    s->setRange(lo, hi);
+    s->setDecimals(decimals);
+    s->setSingleStep(step);
+    return s;
+}
+QSpinBox* ispin(int lo, int hi) {
+    auto* s = new QSpinBox;
+    s->setRange(lo, hi);
+    return s;
+}
+
+QWidget* row(std::initializer_list<QWidget*> ws, bool stretch_first = true) {
+    auto* w = new QWidget;
+    auto* h = new QHBoxLayout(w);
+    h->setContentsMargins(0, 0, 0, 0);
+    bool first = true;
+    for (QWidget* x : ws) {
+        h->addWidget(x, first && stretch_first ? 1 : 0);
+        first = false;
+    }
+    return w;
+}
+
+}  // namespace
+
+SetupPanel::SetupPanel(QWidget* parent) : QWidget(parent) {
+    for (const DeviceInfo& d : list_devices()) device_ids_.push_back(d.id);
+    build_ui();
+    debounce_ = new QTimer(this);
+    debounce_->setSingleShot(true);
+    debounce_->setInterval(120);
+    connect(debounce_, &QTimer::timeout, this, &SetupPanel::validate);
+    set_spec(ExperimentSpec{});
+    connect_changes();
+}
+
+SetupPanel::~SetupPanel() {
+    for (QThread* t : checks_) {
+        t->wait();
+        delete t;
+    }
+}
+
+void SetupPanel::build_ui() {
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    auto* scroll = new QScrollArea;
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto* content = new QWidget;
+    auto* grid = new QGridLayout(content);
+    grid->setColumnStretch(0, 1);
+    grid->setColumnStretch(1, 1);
+
+    // ---- Base model
+    auto* model_box = new QGroupBox("Base model");
+    auto* mf = new QFormLayout(model_box);
+    model_edit_ = new QLineEdit;
+    model_edit_->setObjectName("model");
+    model_edit_->setPlaceholderText("builtin, or a Hugging Face model directory");
+    auto* model_builtin = new QPushButton("Built-in");
+    model_builtin->setToolTip("The shipped tiny BERT (4 layers, hidden 64), trained in seconds on the CPU");
+    auto* model_browse = new QPushButton("Browse…");
+    connect(model_builtin, &QPushButton::clicked, this, [this] { model_edit_->setText("builtin"); });
+    connect(model_browse, &QPushButton::clicked, this, &SetupPanel::browse_model);
+    mf->addRow("Model:", row({model_edit_, model_builtin, model_browse}));
+    model_info_ = new QLabel;
+    model_info_->setObjectName("model_info");
+    model_info_->setWordWrap(true);
+    model_info_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    mf->addRow(model_info_);
+    grid->addWidget(model_box, 0, 0);
+
+    // ---- Data
+    auto* data_box = new QGroupBox("Dataset");
+    auto* df = new QFormLayout(data_box);
+    train_edit_ = new QLineEdit;
+    train_edit_->setObjectName("train");
+    train_edit_->setPlaceholderText("builtin, or a TSV / CSV / JSONL file");
+    auto* train_builtin = new QPushButton("Built-in");
+    auto* train_browse = new QPushButton("Browse…");
+    connect(train_builtin, &QPushButton::clicked, this, [this] { train_edit_->setText("builtin"); });
+    connect(train_browse, &QPushButton::clicked, this, [this] { browse_data(train_edit_); });
+    df->addRow("Training data:", row({train_edit_, train_builtin, train_browse}));
+    valid_mode_ = new QComboBox;
+    valid_mode_->setObjectName("valid_mode");
+    valid_mode_->addItems({"Split off the training data", "Separate file"});
+    valid_fraction_ = dspin(0, 90, 1, 5);
+    valid_fraction_->setSuffix(" %");
+    valid_fraction_->setObjectName("valid_fraction");
+    split_seed_ = ispin(0, 1 << 30);
+    split_seed_->setPrefix("seed ");
+    valid_edit_ = new QLineEdit;
+    valid_edit_->setObjectName("valid");
+    valid_edit_->setPlaceholderText("validation file");
+    valid_browse_ = new QPushButton("Browse…");
+    connect(valid_browse_, &QPushButton::clicked, this, [this] { browse_data(valid_edit_); });
+    df->addRow("Validation:", row({valid_mode_, valid_fraction_, split_seed_}, false));
+    df->addRow("", row({valid_edit_, valid_browse_}));
+    format_ = new QComboBox;
+    format_->setObjectName("format");
+    format_->addItems({"auto", "tsv", "csv", "jsonl"});
+    bad_rows_ = new QComboBox;
+    bad_rows_->addItems({"stop", "skip"});
+    bad_rows_->setToolTip("stop: the first bad row is an error naming its line; skip: bad rows are left out and counted");
+    max_rows_ = ispin(0, 1 << 30);
+    max_rows_->setSpecialValueText("all rows");
+    max_rows_->setPrefix("max ");
+    df->addRow("Format:", row({format_, new QLabel("bad rows:"), bad_rows_, max_rows_}, false));
+    text_col_ = new QComboBox;
+    text_col_->setObjectName("text_column");
+    pair_col_ = new QComboBox;
+    pair_col_->setObjectName("text_pair_column");
+    label_col_ = new QComboBox;
+    label_col_->setObjectName("label_column");
+    for (QComboBox* c : {text_col_, pair_col_, label_col_}) {
+        c->setEditable(true);
+        c->setInsertPolicy(QComboBox::NoInsert);
+        c->setMinimumContentsLength(10);
+    }
+    df->addRow("Columns:", row({new QLabel("text"), text_col_, new QLabel("pair"), pair_col_, new QLabel("label"), label_col_}, false));
+    preview_ = new QTableWidget;
+    preview_->setObjectName("preview");
+    preview_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    preview_->setSelectionMode(QAbstractItemView::NoSelection);
+    preview_->verticalHeader()->setVisible(false);
+    preview_->horizontalHeader()->setStretchLastSection(true);
+    preview_->setMinimumHeight(150);
+    preview_->setMaximumHeight(220);
+    preview_->setWordWrap(false);
+    df->addRow(preview_);
+    data_info_ = new QLabel;
+    data_info_->setObjectName("data_info");
+    data_info_->setWordWrap(true);
+    data_info_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    df->addRow(data_info_);
+    grid->addWidget(data_box, 1, 0, 2, 1);
+
+    // ---- Method
+    auto* method_box = new QGroupBox("Method: P-Tuning v2 (deep prompts)");
+    auto* pf = new QFormLayout(method_box);
+    prompt_len_ = ispin(1, 4096);
+    prompt_len_->setObjectName("prompt_len");
+    prompt_len_->setToolTip("P: prompt vectors per layer for keys and for values. The paper: about 8-20 for "
+                            "simple classification, 100+ for hard sequence labelling.");
+    pf->addRow("Prompt length P:", prompt_len_);
+    depth_preset_ = new QComboBox;
+    depth_preset_->setObjectName("depth_preset");
+    depth_preset_->addItems({"All layers", "First k layers", "Last k layers", "Custom"});
+    depth_k_ = ispin(1, 1);
+    depth_k_->setPrefix("k = ");
+    depth_k_->setObjectName("depth_k");
+    pf->addRow("Depth:", row({depth_preset_, depth_k_}, false));
+    strip_ = new LayerStrip;
+    strip_->setObjectName("layer_strip");
+    pf->addRow(strip_);
+    depth_info_ = new QLabel;
+    depth_info_->setWordWrap(true);
+    pf->addRow(depth_info_);
+    mlp_ = new QCheckBox("MLP reparameterization (prefix tuning)");
+    mlp_->setObjectName("mlp");
+    mlp_hidden_ = ispin(1, 1 << 16);
+    mlp_hidden_->setPrefix("hidden ");
+    pf->addRow(row({mlp_, mlp_hidden_}, false));
+    dropout_ = dspin(0, 0.9, 2, 0.05);
+    dropout_->setObjectName("dropout");
+    pf->addRow("Prefix dropout:", dropout_);
+    init_ = new QComboBox;
+    init_->addItems({"normal", "zeros"});
+    init_std_ = dspin(0.0001, 100, 4, 0.1);
+    init_std_->setPrefix("std ");
+    pf->addRow("Initialisation:", row({init_, init_std_}, false));
+    init_adapter_ = new QLineEdit;
+    init_adapter_->setPlaceholderText("optional: a PEFT or ptune adapter directory to start from");
+    auto* init_browse = new QPushButton("Browse…");
+    connect(init_browse, &QPushButton::clicked, this, [this] {
+        QString d = QFileDialog::getExistingDirectory(this, "Start from adapter", init_adapter_->text());
+        if (!d.isEmpty()) init_adapter_->setText(d);
+    });
+    pf->addRow("Start from:", row({init_adapter_, init_browse}));
+    grid->addWidget(method_box, 0, 1);
+
+    // ---- Training
+    auto* train_box = new QGroupBox("Training");
+    auto* tg = new QGridLayout(train_box);
+    lr_ = new RateSpinBox;
+    lr_->setToolTip("Adam's learning rate. THUDM's P-Tuning v2 scripts use 5e-3 to 1e-2 (up to 6e-2 for NER); "
+                    "the arrows halve or double it.");
+    lr_->setObjectName("lr");
+    schedule_ = new QComboBox;
+    schedule_->addItems({"linear", "constant"});
+    warmup_ = ispin(0, 1 << 30);
+    warmup_->setSuffix(" warm-up steps");
+    batch_ = ispin(1, 65536);
+    batch_->setObjectName("batch_size");
+    length_mode_ = new QComboBox;
+    length_mode_->setObjectName("length_mode");
+    length_mode_->addItems({"epochs", "steps"});
+    length_ = ispin(1, 1 << 30);
+    length_->setObjectName("length");
+    max_len_ = ispin(4, 1 << 20);
+    max_len_->setObjectName("max_len");
+    max_len_->setToolTip("Tokens per input, special tokens included. max length + P must fit the model's position table.");
+    seed_ = ispin(0, 1 << 30);
+    seed_->setObjectName("seed");
+    clip_ = dspin(0, 1000, 2, 0.5);
+    clip_->setSpecialValueText("off");
+    weight_decay_ = dspin(0, 10, 4, 0.01);
+    eval_every_ = ispin(0, 1 << 30);
+    eval_every_->setSpecialValueText("each epoch");
+    eval_every_->setSuffix(" steps");
+    metric_ = new QComboBox;
+    metric_->setObjectName("metric");
+    metric_->addItems({"accuracy", "f1", "mcc", "loss"});
+    patience_ = ispin(0, 100000);
+    patience_->setSpecialValueText("off");
+    patience_->setSuffix(" evaluations");
+    keep_best_ = new QCheckBox("keep the best evaluation's state");
+    device_ = new QComboBox;
+    device_->setObjectName("device");
+    for (const DeviceInfo& d : list_devices()) {
+        QString label = q(d.name);
+        if (d.memory_bytes > 0) label += QString(" — %1 GiB").arg(double(d.memory_bytes) / (1 << 30), 0, 'f', 0);
+        device_->addItem(d.id == "cpu" ? label : q(d.id) + ": " + label, q(d.id));
+    }
+    threads_ = ispin(0, 1024);
+    threads_->setSpecialValueText("all cores");
+    int r = 0;
+    auto add = [&](const QString& label, QWidget* w, int col) {
+        tg->addWidget(new QLabel(label), r, col * 2);
+        tg->addWidget(w, r, col * 2 + 1);
+    };
+    add("Learning rate:", lr_, 0);
+    add("Schedule:", row({schedule_, warmup_}, false), 1);
+    ++r;
+    add("Batch size:", batch_, 0);
+    add("Train for:", row({length_, length_mode_}), 1);
+    ++r;
+    add("Max length:", max_len_, 0);
+    add("Seed:", seed_, 1);
+    ++r;
+    add("Gradient clip:", clip_, 0);
+    add("Weight decay:", weight_decay_, 1);
+    ++r;
+    add("Evaluate every:", eval_every_, 0);
+    add("Metric:", metric_, 1);
+    ++r;
+    add("Early stopping:", patience_, 0);
+    tg->addWidget(keep_best_, r, 2, 1, 2);
+    ++r;
+    add("Device:", device_, 0);
+    add("Threads:", threads_, 1);
+    tg->setColumnStretch(1, 1);
+    tg->setColumnStretch(3, 1);
+    grid->addWidget(train_box, 1, 1);
+
+    // ---- Run
+    auto* run_box = new QGroupBox("Run");
+    auto* rf = new QFormLayout(run_box);
+    name_ = new QLineEdit;
+    name_->setObjectName("name");
+    name_->setPlaceholderText("(automatic: method, P, depth and data)");
+    tags_ = new QLineEdit;
+    tags_->setPlaceholderText("comma separated, e.g. baseline, sweep-1");
+    notes_ = new QPlainTextEdit;
+    notes_->setMaximumHeight(54);
+    notes_->setPlaceholderText("notes kept with the run");
+    out_dir_ = new QLineEdit;
+    out_dir_->setPlaceholderText("(default: <database>-runs/run-<id>/adapter)");
+    rf->addRow("Name:", name_);
+    rf->addRow("Tags:", tags_);
+    rf->addRow("Notes:", notes_);
+    rf->addRow("Adapter folder:", out_dir_);
+    grid->addWidget(run_box, 2, 1);
+    grid->setRowStretch(3, 1);
+
+    scroll->setWidget(content);
+    outer->addWidget(scroll, 1);
+
+    // ---- The bottom bar: what Run would train, what is wrong, and the buttons.
+    auto* bar = new QFrame;
+    bar->setFrameShape(QFrame::StyledPanel);
+    auto* bl = new QHBoxLayout(bar);
+    auto* texts = new QVBoxLayout;
+    counts_info_ = new QLabel;
+    counts_info_->setObjectName("counts_info");
+    counts_info_->setWordWrap(true);
+    messages_ = new QLabel;
+    messages_->setObjectName("messages");
+    messages_->setWordWrap(true);
+    messages_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    texts->addWidget(counts_info_);
+    texts->addWidget(messages_);
+    bl->addLayout(texts, 1);
+    run_button_ = new QPushButton("Run");
+    run_button_->setObjectName("run_button");
+    run_button_->setDefault(true);
+    run_button_->setMinimumWidth(110);
+    run_button_->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
+    connect(run_button_, &QPushButton::clicked, this, [this] {
+        validate();
+        if (errors_.isEmpty() && !checks_pending()) Q_EMIT run_requested();
+    });
+    bl->addWidget(run_button_, 0, Qt::AlignBottom);
+    outer->addWidget(bar);
+}
+
+void SetupPanel::connect_changes() {
+    auto any = [this] { changed(); };
+    for (QLineEdit* e : {name_, tags_, out_dir_, init_adapter_}) connect(e, &QLineEdit::textChanged, this, any);
+    connect(notes_, &QPlainTextEdit::textChanged, this, any);
+    connect(model_edit_, &QLineEdit::textChanged, this, &SetupPanel::model_changed);
+    for (QLineEdit* e : {train_edit_, valid_edit_}) connect(e, &QLineEdit::textChanged, this, &SetupPanel::data_changed);
+    for (QComboBox* c : {format_, bad_rows_, valid_mode_})
+        connect(c, &QComboBox::currentIndexChanged, this, &SetupPanel::data_changed);
+    for (QComboBox* c : {text_col_, pair_col_, label_col_})
+        connect(c, &QComboBox::currentTextChanged, this, &SetupPanel::data_changed);
+    connect(valid_fraction_, &QDoubleSpinBox::valueChanged, this, &SetupPanel::data_changed);
+    for (QSpinBox* s : {split_seed_, max_rows_}) connect(s, &QSpinBox::valueChanged, this, &SetupPanel::data_changed);
+    connect(depth_preset_, &QComboBox::currentIndexChanged, this, &SetupPanel::depth_preset_changed);
+    connect(depth_k_, &QSpinBox::valueChanged, this, &SetupPanel::depth_preset_changed);
+    connect(strip_, &LayerStrip::selection_changed, this, &SetupPanel::strip_changed);
+    for (QSpinBox* s : {prompt_len_, mlp_hidden_, warmup_, batch_, length_, max_len_, seed_, eval_every_, patience_, threads_})
+        connect(s, &QSpinBox::valueChanged, this, any);
+    for (QDoubleSpinBox* s : {dropout_, init_std_, lr_, clip_, weight_decay_})
+        connect(s, &QDoubleSpinBox::valueChanged, this, any);
+    for (QComboBox* c : {init_, schedule_, length_mode_, metric_, device_})
+        connect(c, &QComboBox::currentIndexChanged, this, any);
+    for (QCheckBox* c : {mlp_, keep_best_}) connect(c, &QCheckBox::toggled, this, any);
+}
+
+ExperimentSpec SetupPanel::spec() const {
+    ExperimentSpec s;
+    s.name = s_(name_->text());
+    s.model = s_(model_edit_->text());
+    if (s.model.empty()) s.model = "builtin";
+    s.data.train = s_(train_edit_->text());
+    if (s.data.train.empty()) s.data.train = "builtin";
+    const bool separate = valid_mode_->currentIndex() == 1;
+    s.data.valid = separate ? s_(valid_edit_->text()) : std::string();
+    s.data.valid_fraction = separate ? 0.0 : valid_fraction_->value() / 100.0;
+    s.data.split_seed = (uint64_t)split_seed_->value();
+    s.data.format = s_(format_->currentText());
+    s.data.text_column = s_(combo_value(text_col_));
+    s.data.text_pair_column = s_(combo_value(pair_col_));
+    s.data.label_column = s_(combo_value(label_col_));
+    s.data.on_bad_row = s_(bad_rows_->currentText());
+    s.data.max_rows = max_rows_->value();
+
+    PrefixOptions& p = s.method.prefix;
+    p.prompt_len = prompt_len_->value();
+    if (strip_->layer_count() > 0)
+        p.layers = LayerSpec::from_layers(strip_->selected(), strip_->layer_count());
+    else
+        p.layers = layers_text_.empty() ? LayerSpec{} : LayerSpec::parse(layers_text_);
+    p.mlp = mlp_->isChecked();
+    p.mlp_hidden = mlp_hidden_->value();
+    p.dropout = dropout_->value();
+    p.init = init_from_name(s_(init_->currentText()));
+    p.init_std = init_std_->value();
+    s.method.init_adapter = s_(init_adapter_->text());
+
+    TrainOptions& t = s.train;
+    t.lr = lr_->value();
+    t.schedule = s_(schedule_->currentText());
+    t.warmup_steps = warmup_->value();
+    t.batch_size = batch_->value();
+    if (length_mode_->currentIndex() == 0) {
+        t.epochs = length_->value();
+        t.steps = 0;
+    } else {
+        t.steps = length_->value();
+        t.epochs = 0;
+    }
+    t.max_len = max_len_->value();
+    t.seed = (uint64_t)seed_->value();
+    t.max_grad_norm = clip_->value();
+    t.weight_decay = weight_decay_->value();
+    t.eval_every = eval_every_->value();
+    t.metric = s_(metric_->currentText());
+    t.early_stopping_patience = patience_->value();
+    t.keep_best = keep_best_->isChecked();
+    t.device = device_->currentData().toString().toStdString();
+    if (t.device.empty()) t.device = s_(device_->currentText());
+    t.threads = threads_->value();
+
+    for (const QString& tag : tags_->text().split(',', Qt::SkipEmptyParts))
+        if (!tag.trimmed().isEmpty()) s.tags.push_back(s_(tag));
+    s.notes = notes_->toPlainText().toStdString();
+    s.out_dir = s_(out_dir_->text());
+    return s;
+}
+
+void SetupPanel::set_spec(const ExperimentSpec& s) {
+    filling_ = true;
+    name_->setText(q(s.name));
+    model_edit_->setText(q(s.model));
+    train_edit_->setText(q(s.data.train));
+    valid_mode_->setCurrentIndex(s.data.valid.empty() ? 0 : 1);
+    valid_edit_->setText(q(s.data.valid));
+    valid_fraction_->setValue(s.data.valid.empty() ? s.data.valid_fraction * 100.0 : 10.0);
+    split_seed_->setValue((int)s.data.split_seed);
+    format_->setCurrentIndex(std::max(0, format_->findText(q(s.data.format))));
+    set_combo_text(text_col_, q(s.data.text_column), kAuto);
+    set_combo_text(pair_col_, q(s.data.text_pair_column), kNone);
+    set_combo_text(label_col_, q(s.data.label_column), kAuto);
+    bad_rows_->setCurrentIndex(s.data.on_bad_row == "skip" ? 1 : 0);
+    max_rows_->setValue((int)s.data.max_rows);
+
+    const PrefixOptions& p = s.method.prefix;
+    prompt_len_->setValue((int)p.prompt_len);
+    layers_text_ = p.layers.text;
+    mlp_->setChecked(p.mlp);
+    mlp_hidden_->setValue((int)p.mlp_hidden);
+    dropout_->setValue(p.dropout);
+    init_->setCurrentIndex(p.init == PromptInit::Zeros ? 1 : 0);
+    init_std_->setValue(p.init_std);
+    init_adapter_->setText(q(s.method.init_adapter));
+
+    const TrainOptions& t = s.train;
+    lr_->setValue(t.lr);
+    schedule_->setCurrentIndex(t.schedule == "constant" ? 1 : 0);
+    warmup_->setValue((int)t.warmup_steps);
+    batch_->setValue((int)t.batch_size);
+    length_mode_->setCurrentIndex(t.steps > 0 ? 1 : 0);
+    length_->setValue((int)(t.steps > 0 ? t.steps : t.epochs));
+    max_len_->setValue((int)t.max_len);
+    seed_->setValue((int)t.seed);
+    clip_->setValue(t.max_grad_norm);
+    weight_decay_->setValue(t.weight_decay);
+    eval_every_->setValue((int)t.eval_every);
+    metric_->setCurrentIndex(std::max(0, metric_->findText(q(t.metric))));
+    patience_->setValue((int)t.early_stopping_patience);
+    keep_best_->setChecked(t.keep_best);
+    int dev = device_->findData(q(t.device));
+    if (dev < 0 && t.device == "cuda") dev = device_->findData("cuda:0");
+    if (dev < 0) {
+        // A spec for a device this machine lacks: keep it visible (validation says it is missing).
+        device_->addItem(q(t.device) + " (not available here)", q(t.device));
+        dev = device_->count() - 1;
+    }
+    device_->setCurrentIndex(dev);
+    threads_->setValue(t.threads);
+
+    QStringList tags;
+    for (auto& tag : s.tags) tags << q(tag);
+    tags_->setText(tags.join(", "));
+    notes_->setPlainText(q(s.notes));
+    out_dir_->setText(q(s.out_dir));
+    filling_ = false;
+    // The strip is drawn once the model's layer count is known; until then the layer spec text is kept.
+    apply_layers_text();
+    model_changed();
+    data_changed();
+}
+
+void SetupPanel::apply_layers_text() {
+    const int n = strip_->layer_count();
+    if (n <= 0) return;
+    const bool was = filling_;
+    filling_ = true;
+    std::vector<int> layers;
+    try {
+        layers = LayerSpec::parse(layers_text_).resolve(n);
+    } catch (const Error&) {
+        layers.clear();   // out of range for this model: validation reports the empty selection
+    }
+    strip_->set_selected(layers);
+    // The preset follows the text: all / first:K / last:K / a list.
+    const std::string& t = layers_text_;
+    int preset = 3, k = (int)std::max<size_t>(1, layers.size());
+    if (t == "all") preset = 0;
+    else if (t.rfind("first:", 0) == 0) preset = 1;
+    else if (t.rfind("last:", 0) == 0) preset = 2;
+    depth_k_->setMaximum(std::max(1, n));
+    depth_preset_->setCurrentIndex(preset);
+    depth_k_->setValue(std::min(k, n));
+    depth_k_->setEnabled(preset == 1 || preset == 2);
+    filling_ = was;
+}
+
+void SetupPanel::depth_preset_changed() {
+    if (filling_) return;
+    const int n = strip_->layer_count();
+    const int preset = depth_preset_->currentIndex();
+    depth_k_->setEnabled(preset == 1 || preset == 2);
+    if (n <= 0) return;
+    const int k = std::min(depth_k_->value(), n);
+    std::vector<int> layers;
+    if (preset == 0) {
+        for (int i = 0; i < n; ++i) layers.push_back(i);
+    } else if (preset == 1) {
+        for (int i = 0; i < k; ++i) layers.push_back(i);
+    } else if (preset == 2) {
+        for (int i = n - k; i < n; ++i) layers.push_back(i);
+    } else {
+        return;   // custom: the strip is edited by hand
+    }
+    filling_ = true;
+    strip_->set_selected(layers);
+    filling_ = false;
+    layers_text_ = LayerSpec::from_layers(layers, n).text;
+    changed();
+}
+
+void SetupPanel::strip_changed() {
+    if (filling_) return;
+    const int n = strip_->layer_count();
+    const std::vector<int> sel = strip_->selected();
+    layers_text_ = sel.empty() ? std::string() : LayerSpec::from_layers(sel, n).text;
+    // Reflect the shape in the preset, without moving the strip.
+    filling_ = true;
+    const std::string& t = layers_text_;
+    if (t == "all") depth_preset_->setCurrentIndex(0);
+    else if (t.rfind("first:", 0) == 0) depth_preset_->setCurrentIndex(1), depth_k_->setValue((int)sel.size());
+    else if (t.rfind("last:", 0) == 0) depth_preset_->setCurrentIndex(2), depth_k_->setValue((int)sel.size());
+    else depth_preset_->setCurrentIndex(3);
+    depth_k_->setEnabled(depth_preset_->currentIndex() == 1 || depth_preset_->currentIndex() == 2);
+    filling_ = false;
+    changed();
+}
+
+void SetupPanel::changed() {
+    if (filling_) return;
+    update_counts();
+    debounce_->start();
+    Q_EMIT spec_changed();
+}
+
+bool SetupPanel::checks_pending() const { return pending_checks_ > 0 || debounce_->isActive(); }
+
+std::optional<ModelSummary> SetupPanel::model_summary() const { return model_; }
+std::optional<DataSummary> SetupPanel::data_summary() const { return data_; }
+int SetupPanel::preview_rows() const { return preview_->rowCount(); }
+
+void SetupPanel::set_busy(bool queue_running) {
+    run_button_->setText(queue_running ? "Queue" : "Run");
+    run_button_->setToolTip(queue_running ? "Add this experiment to the queue; it starts when the runs before it end"
+                                          : "Train this experiment now (Ctrl+R)");
+}
+
+void SetupPanel::run_async(std::function<void()> work, std::function<void()> done) {
+    ++pending_checks_;
+    QThread* t = QThread::create(std::move(work));
+    checks_.push_back(t);
+    connect(t, &QThread::finished, this, [this, t, done = std::move(done)] {
+        --pending_checks_;
+        checks_.erase(std::remove(checks_.begin(), checks_.end(), t), checks_.end());
+        t->deleteLater();
+        done();
+    });
+    t->start();
+}
+
+void SetupPanel::model_changed() {
+    if (filling_) return;
+    const std::string key = s_(model_edit_->text()).empty() ? "builtin" : s_(model_edit_->text());
+    if (key == model_key_ && (model_ || !model_error_.empty())) {
+        changed();
+        return;
+    }
+    const int gen = ++model_gen_;
+    model_info_->setText("<i>Reading the model…</i>");
+    auto result = std::make_shared<std::pair<std::optional<ModelSummary>, std::string>>();
+    run_async(
+        [key, result] {
+            try {
+                result->first = summarize_model(key);
+            } catch (const std::exception& e) {
+                result->second = e.what();
+            }
+        },
+        [this, gen, key, result] {
+            if (gen != model_gen_) return;   // superseded by a later edit
+            model_key_ = key;
+            model_ = result->first;
+            model_error_ = result->second;
+            show_model_summary();
+            changed();
+        });
+    changed();
+}
+
+void SetupPanel::show_model_summary() {
+    if (!model_) {
+        model_info_->setText("<span style='color:#d62728'>✖ " + html_escape(q(model_error_)) + "</span>");
+        strip_->set_layer_count(0);
+        return;
+    }
+    const ModelSummary& m = *model_;
+    QString labels = m.labels.empty() ? "none named" : QString::number(m.labels.size());
+    if (!m.labels.empty() && m.labels.size() <= 6) {
+        QStringList l;
+        for (auto& x : m.labels) l << q(x);
+        labels += " (" + l.join(", ") + ")";
+    }
+    const int64_t usable = m.max_positions - m.position_offset;
+    model_info_->setText(
+        QString("<table cellspacing=2>"
+                "<tr><td><b>Architecture</b></td><td>%1 (%2)</td><td>&nbsp;&nbsp;<b>Parameters</b></td><td>%3</td></tr>"
+                "<tr><td><b>Layers</b></td><td>%4</td><td>&nbsp;&nbsp;<b>Hidden</b></td><td>%5 (%6 heads, FFN %7)</td></tr>"
+                "<tr><td><b>Max positions</b></td><td>%8%9</td><td>&nbsp;&nbsp;<b>Vocabulary</b></td><td>%10</td></tr>"
+                "<tr><td><b>Tokenizer</b></td><td colspan=3>%11</td></tr>"
+                "<tr><td><b>Labels</b></td><td colspan=3>%12</td></tr></table>")
+            .arg(q(m.arch), html_escape(q(m.model_type)), human_count(m.params))
+            .arg(m.layers)
+            .arg(m.hidden)
+            .arg(m.heads)
+            .arg(m.intermediate)
+            .arg(m.max_positions)
+            .arg(m.position_offset ? QString(" (%1 usable)").arg(usable) : QString())
+            .arg(QLocale().toString((qlonglong)m.vocab), html_escape(q(m.tokenizer)), html_escape(labels)));
+    const bool was = filling_;
+    filling_ = true;
+    strip_->set_layer_count((int)m.layers);
+    filling_ = was;
+    apply_layers_text();
+}
+
+void SetupPanel::data_changed() {
+    if (filling_) return;
+    const bool separate = valid_mode_->currentIndex() == 1;
+    valid_edit_->setEnabled(separate);
+    valid_browse_->setEnabled(separate);
+    // The built-in data brings its own validation file; a split setting would not be used.
+    const bool builtin_valid = !separate && (train_edit_->text().trimmed() == "builtin" || train_edit_->text().trimmed().isEmpty());
+    valid_fraction_->setEnabled(!separate && !builtin_valid);
+    split_seed_->setEnabled(!separate && !builtin_valid);
+    valid_fraction_->setToolTip(builtin_valid ? "The built-in data set has its own validation file" : QString());
+    const DataSpec d = spec().data;
+    json key = {d.train, d.valid, d.valid_fraction, d.split_seed, d.format, d.text_column, d.text_pair_column,
+                d.label_column, d.on_bad_row, d.max_rows};
+    const std::string k = key.dump();
+    if (k == data_key_) {
+        changed();
+        return;
+    }
+    const int gen = ++data_gen_;
+    data_info_->setText("<i>Reading the data…</i>");
+    struct Result {
+        std::optional<DataSummary> summary;
+        std::string error;
+        std::vector<std::vector<std::string>> rows;
+        std::vector<std::string> cols;
+    };
+    auto result = std::make_shared<Result>();
+    run_async(
+        [d, result] {
+            try {
+                // The preview reads only the first rows and tolerates bad ones, so it shows even when the
+                // mapping is wrong; the summary reads the files as a run would.
+                std::string file = d.train;
+                if (file == "builtin") file = summarize_data(DataSpec{}).train_file;
+                auto fmt = parse_data_format(d.format).value_or(DataFormat::Auto);
+                result->rows = ptune::preview_rows(file, fmt, 50, &result->cols);
+            } catch (const std::exception& e) {
+                result->error = e.what();
+            }
+            try {
+                result->summary = summarize_data(d);
+            } catch (const std::exception& e) {
+                if (result->error.empty()) result->error = e.what();
+            }
+        },
+        [this, gen, k, result] {
+            if (gen != data_gen_) return;
+            data_key_ = k;
+            data_ = result->summary;
+            data_error_ = data_ ? std::string() : result->error;
+            preview_data_ = result->rows;
+            preview_cols_ = result->cols;
+            show_data_summary();
+            changed();
+        });
+    changed();
+}
+
+void SetupPanel::fill_columns(const std::vector<std::string>& cols) {
+    const bool was = filling_;
+    filling_ = true;
+    for (auto [combo, empty] : {std::pair{text_col_, kAuto}, std::pair{pair_col_, kNone}, std::pair{label_col_, kAuto}}) {
+        const QString cur = combo_value(combo);
+        combo->clear();
+        combo->addItem(empty);
+        for (auto& c : cols) combo->addItem(q(c));
+        set_combo_text(combo, cur, empty);
+    }
+    filling_ = was;
+}
+
+void SetupPanel::show_data_summary() {
+    // Preview table
+    preview_->clear();
+    preview_->setColumnCount((int)preview_cols_.size());
+    QStringList headers;
+    for (auto& c : preview_cols_) headers << q(c);
+    preview_->setHorizontalHeaderLabels(headers);
+    preview_->setRowCount((int)preview_data_.size());
+    for (int r = 0; r < (int)preview_data_.size(); ++r)
+        for (int c = 0; c < (int)preview_data_[(size_t)r].size() && c < (int)preview_cols_.size(); ++c) {
+            QString cell = q(preview_data_[(size_t)r][(size_t)c]);
+            auto* it = new QTableWidgetItem(cell.left(300));
+            it->setToolTip(cell.left(2000));
+            preview_->setItem(r, c, it);
+        }
+    preview_->resizeColumnsToContents();
+    for (int c = 0; c < preview_->columnCount(); ++c)
+        preview_->setColumnWidth(c, std::min(preview_->columnWidth(c), 360));
+    fill_columns(preview_cols_);
+
+    if (!data_) {
+        data_info_->setText("<span style='color:#d62728'>✖ " + html_escape(q(data_error_)) + "</span>");
+        return;
+    }
+    const DataSummary& d = *data_;
+    QStringList parts;
+    for (size_t i = 0; i < d.label_names.size(); ++i) {
+        const int64_t tr = i < d.train_counts.size() ? d.train_counts[i] : 0;
+        const int64_t va = i < d.valid_counts.size() ? d.valid_counts[i] : 0;
+        parts << QString("<b>%1</b> %2 / %3").arg(html_escape(q(d.label_names[i]))).arg(tr).arg(va);
+    }
+    QString text = QString("%1 training rows, %2 validation rows (%3). %4 labels (train / valid): %5")
+                       .arg(d.train_rows)
+                       .arg(d.valid_rows)
+                       .arg(d.valid_file.empty() ? QString("split off") : html_escape(QFileInfo(q(d.valid_file)).fileName()))
+                       .arg(d.label_names.size())
+                       .arg(parts.join(", "));
+    if (d.skipped_rows)
+        text += QString("<br><span style='color:#e08a00'>⚠ %1 bad rows skipped (first: %2)</span>")
+                    .arg(d.skipped_rows)
+                    .arg(html_escape(q(d.first_skipped)));
+    data_info_->setText(text);
+}
+
+void SetupPanel::update_counts() {
+    counts_.reset();
+    if (!model_) {
+        counts_info_->setText("Trainable parameters: choose a model that can be used.");
+        return;
+    }
+    const ExperimentSpec s = spec();
+    const int num_labels = data_ ? std::max<int>(2, (int)data_->label_names.size()) : 2;
+    try {
+        counts_ = count_params(s, num_labels);
+    } catch (const std::exception& e) {
+        counts_info_->setText(QString("Trainable parameters: %1").arg(q(e.what())));
+        return;
+    }
+    const ModelSummary& m = *model_;
+    const int64_t per_layer = s.method.prefix.mlp ? 0 : 2 * s.method.prefix.prompt_len * m.hidden;
+    strip_->set_params_per_layer(per_layer);
+    const int prompted = (int)strip_->selected().size();
+    depth_info_->setText(s.method.prefix.mlp
+                             ? QString("%1 of %2 layers carry prompts; the MLP produces all of them (its size dominates the cost).")
+                                   .arg(prompted)
+                                   .arg(m.layers)
+                             : QString("%1 of %2 layers carry prompts; each costs 2 · P · H = 2 · %3 · %4 = %5 parameters.")
+                                   .arg(prompted)
+                                   .arg(m.layers)
+                                   .arg(s.method.prefix.prompt_len)
+                                   .arg(m.hidden)
+                                   .arg(QLocale().toString((qlonglong)per_layer)));
+    QString steps;
+    if (data_ && data_->train_rows > 0) {
+        const int64_t per_epoch = (data_->train_rows + s.train.batch_size - 1) / s.train.batch_size;
+        const int64_t total = s.train.steps > 0 ? s.train.steps : per_epoch * s.train.epochs;
+        steps = QString(" &nbsp;·&nbsp; %1 steps (%2 per epoch)").arg(total).arg(per_epoch);
+    }
+    counts_info_->setText(QString("<b>Trainable: %1</b> (prompts %2 + head %3) of %4 = <b>%5 %</b>%6")
+                              .arg(QLocale().toString((qlonglong)counts_->trainable()))
+                              .arg(QLocale().toString((qlonglong)counts_->prompt))
+                              .arg(QLocale().toString((qlonglong)counts_->head))
+                              .arg(human_count(counts_->backbone + counts_->trainable()))
+                              .arg(counts_->share() * 100.0, 0, 'f', counts_->share() < 0.01 ? 3 : 2)
+                              .arg(steps));
+}
+
+void SetupPanel::validate() {
+    QStringList errors, warnings;
+    const ExperimentSpec s = spec();
+    if (!model_ && !model_error_.empty()) errors << "Model: " + q(model_error_);
+    if (!data_ && !data_error_.empty()) errors << "Data: " + q(data_error_);
+    try {
+        s.validate();
+    } catch (const std::exception& e) {
+        errors << q(e.what());
+    }
+    if (model_) {
+        const ModelSummary& m = *model_;
+        if (strip_->selected().empty()) errors << "Depth: choose at least one layer for the prompts";
+        const int64_t usable = m.max_positions - m.position_offset;
+        if (s.train.max_len + s.method.prefix.prompt_len > usable)
+            errors << QString("Max length %1 + prompt length %2 = %3 exceeds the %4 positions of this model%5: the real "
+                              "tokens' position ids start after the prompt. Lower max length to %6 or P to %7.")
+                          .arg(s.train.max_len)
+                          .arg(s.method.prefix.prompt_len)
+                          .arg(s.train.max_len + s.method.prefix.prompt_len)
+                          .arg(usable)
+                          .arg(m.position_offset ? QString(" (%1 − %2)").arg(m.max_positions).arg(m.position_offset) : QString())
+                          .arg(std::max<int64_t>(0, usable - s.method.prefix.prompt_len))
+                          .arg(std::max<int64_t>(0, usable - s.train.max_len));
+    }
+    if (data_) {
+        if (data_->label_names.size() < 2)
+            errors << QString("Data: needs at least two labels (found %1)").arg(data_->label_names.size());
+        if (data_->valid_rows == 0) {
+            warnings << "No validation rows: no evaluation metrics, early stopping or best-state selection";
+            if (s.train.early_stopping_patience > 0) errors << "Early stopping needs validation data";
+        }
+        if (data_->train_rows > 0 && data_->train_rows < s.train.batch_size)
+            warnings << QString("Batch size %1 is larger than the %2 training rows").arg(s.train.batch_size).arg(data_->train_rows);
+    }
+    const QString dev = q(s.train.device);
+    if (dev != "cpu" && device_->findData(dev) < 0 && !(dev == "cuda" && device_->findData("cuda:0") >= 0))
+        errors << QString("Device %1 is not available on this machine (LibTorch %2, %3)")
+                      .arg(dev, q(runtime_info().libtorch_version),
+                           runtime_info().cuda_available ? "CUDA" : "built without CUDA or no GPU");
+    if (s.method.prefix.init == PromptInit::Zeros && s.method.prefix.dropout == 0 && !s.method.prefix.mlp)
+        warnings << "Zeros init without dropout or MLP: all P prompt vectors stay equal, so P acts as 1";
+    if (!s.method.init_adapter.empty() && !QFileInfo(q(s.method.init_adapter)).isDir())
+        errors << "Start from: " + q(s.method.init_adapter) + " is not a directory";
+
+    errors_ = errors;
+    warnings_ = warnings;
+    QString html;
+    for (auto& e : errors) html += "<div style='color:#d62728'>✖ " + html_escape(e) + "</div>";
+    for (auto& w : warnings) html += "<div style='color:#e08a00'>⚠ " + html_escape(w) + "</div>";
+    if (errors.isEmpty() && !checks_pending()) html += "<div style='color:#2ca02c'>✔ Ready to run</div>";
+    messages_->setText(html);
+    update_counts();
+    run_button_->setEnabled(errors.isEmpty());
+    Q_EMIT validated(errors.isEmpty());
+}
+
+void SetupPanel::browse_model() {
+    QString start = model_edit_->text() == "builtin" ? QDir::homePath() : model_edit_->text();
+    QString d = QFileDialog::getExistingDirectory(this, "Hugging Face model directory (config.json, model.safetensors, tokenizer)", start);
+    if (!d.isEmpty()) model_edit_->setText(d);
+}
+
+void SetupPanel::browse_data(QLineEdit* edit) {
+    QString start = edit->text() == "builtin" || edit->text().isEmpty() ? QDir::homePath() : QFileInfo(edit->text()).path();
+    QString f = QFileDialog::getOpenFileName(this, "Data file", start,
+                                             "Data (*.tsv *.csv *.jsonl *.json *.ndjson *.txt);;All files (*)");
+    if (!f.isEmpty()) edit->setText(f);
+}
+
+}  // namespace ptune::ui

@@ -1,0 +1,153 @@
+#pragma once
+// The experiment setup form: base model (with its summary), data set (preview, column mapping, labels and
+// counts, validation split), P-Tuning v2 options (prompt length, per-layer depth strip, MLP, dropout, init),
+// training options and device. It validates live (checks that read files run in background threads, so typing
+// a path never stalls the window) and shows the trainable parameters and their share. The form is the editor of
+// an ExperimentSpec: spec() reads it, set_spec() fills it; nothing else is kept in the widgets.
+#include <QWidget>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiments/runner.h"
+#include "experiments/spec.h"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+class QThread;
+class QTimer;
+
+namespace ptune::ui {
+
+class LayerStrip;
+
+class SetupPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit SetupPanel(QWidget* parent = nullptr);
+    ~SetupPanel() override;   // waits for background checks
+
+    ExperimentSpec spec() const;
+    void set_spec(const ExperimentSpec& s);
+
+    // Validation as shown: errors block Run, warnings do not. Current once checks_pending() is false.
+    QStringList errors() const { return errors_; }
+    QStringList warnings() const { return warnings_; }
+    bool checks_pending() const;
+    std::optional<ModelSummary> model_summary() const;   // of the chosen model, when it can be used
+    std::optional<DataSummary> data_summary() const;
+    std::optional<ParamCounts> param_counts() const { return counts_; }
+    int preview_rows() const;                            // rows in the data preview table
+
+    LayerStrip* layer_strip() const { return strip_; }
+    void set_busy(bool queue_running);   // the Run button says "Queue" while runs are going
+
+Q_SIGNALS:
+    void run_requested();
+    void spec_changed();
+    void validated(bool ok);   // after every validation pass
+
+private:
+    void build_ui();
+    void connect_changes();
+    void changed();                 // any field: debounce validation
+    void model_changed();
+    void data_changed();
+    void depth_preset_changed();
+    void strip_changed();
+    void apply_layers_text();       // layers_text_ -> strip and preset, once the layer count is known
+    void validate();
+    void show_model_summary();
+    void show_data_summary();
+    void update_counts();
+    void fill_columns(const std::vector<std::string>& cols);
+    void browse_model();
+    void browse_data(QLineEdit* edit);
+    // Runs `work` in a background thread and `done` on the GUI thread afterwards (unless superseded).
+    void run_async(std::function<void()> work, std::function<void()> done);
+
+    // Model
+    QLineEdit* model_edit_ = nullptr;
+    QLabel* model_info_ = nullptr;
+    // Data
+    QLineEdit* train_edit_ = nullptr;
+    QComboBox* valid_mode_ = nullptr;
+    QLineEdit* valid_edit_ = nullptr;
+    QPushButton* valid_browse_ = nullptr;
+    QDoubleSpinBox* valid_fraction_ = nullptr;
+    QSpinBox* split_seed_ = nullptr;
+    QComboBox* format_ = nullptr;
+    QComboBox* text_col_ = nullptr;
+    QComboBox* pair_col_ = nullptr;
+    QComboBox* label_col_ = nullptr;
+    QComboBox* bad_rows_ = nullptr;
+    QSpinBox* max_rows_ = nullptr;
+    QTableWidget* preview_ = nullptr;
+    QLabel* data_info_ = nullptr;
+    // Method
+    QSpinBox* prompt_len_ = nullptr;
+    QComboBox* depth_preset_ = nullptr;
+    QSpinBox* depth_k_ = nullptr;
+    LayerStrip* strip_ = nullptr;
+    QLabel* depth_info_ = nullptr;
+    QCheckBox* mlp_ = nullptr;
+    QSpinBox* mlp_hidden_ = nullptr;
+    QDoubleSpinBox* dropout_ = nullptr;
+    QComboBox* init_ = nullptr;
+    QDoubleSpinBox* init_std_ = nullptr;
+    QLineEdit* init_adapter_ = nullptr;
+    // Training
+    QDoubleSpinBox* lr_ = nullptr;
+    QComboBox* schedule_ = nullptr;
+    QSpinBox* warmup_ = nullptr;
+    QSpinBox* batch_ = nullptr;
+    QComboBox* length_mode_ = nullptr;   // epochs | steps
+    QSpinBox* length_ = nullptr;
+    QSpinBox* max_len_ = nullptr;
+    QSpinBox* seed_ = nullptr;
+    QDoubleSpinBox* clip_ = nullptr;
+    QDoubleSpinBox* weight_decay_ = nullptr;
+    QSpinBox* eval_every_ = nullptr;
+    QComboBox* metric_ = nullptr;
+    QSpinBox* patience_ = nullptr;
+    QCheckBox* keep_best_ = nullptr;
+    QComboBox* device_ = nullptr;
+    QSpinBox* threads_ = nullptr;
+    // Run
+    QLineEdit* name_ = nullptr;
+    QLineEdit* tags_ = nullptr;
+    QPlainTextEdit* notes_ = nullptr;
+    QLineEdit* out_dir_ = nullptr;
+    QLabel* counts_info_ = nullptr;
+    QLabel* messages_ = nullptr;
+    QPushButton* run_button_ = nullptr;
+
+    QTimer* debounce_ = nullptr;
+    bool filling_ = false;
+    int pending_checks_ = 0;
+    std::vector<QThread*> checks_;
+    int model_gen_ = 0, data_gen_ = 0;
+    std::string model_key_, data_key_;    // what the current summaries describe
+    std::optional<ModelSummary> model_;
+    std::string model_error_;
+    std::optional<DataSummary> data_;
+    std::string data_error_;
+    std::vector<std::vector<std::string>> preview_data_;
+    std::vector<std::string> preview_cols_;
+    std::optional<ParamCounts> counts_;
+    QStringList errors_, warnings_;
+    std::string layers_text_ = "all";   // the depth as a LayerSpec text (kept while no model is read)
+    std::vector<std::string> device_ids_;
+};
+
+}  // namespace ptune::ui
