@@ -315,6 +315,57 @@ private Q_SLOTS:
         QVERIFY(w.open_database(db()));
         QCOMPARE(w.runs()->model()->rowCount(), 2);
     }
+
+    // Two queued runs: the second run's live curve is complete (its first events can arrive before its start
+    // signal); a run the queue still holds cannot be deleted; looking at another run during training and
+    // coming back shows the live run's whole curve again.
+    void queueBrowseAndComeBack() {
+        MainWindow w(db());
+        w.show();
+        fill_form(w, 2000, "first of two");
+        QSignalSpy finished(w.queue(), &RunQueue::run_finished);
+        const qint64 a = w.start_run();
+        QLineEdit* nm = child<QLineEdit>(w.setup(), "name");
+        nm->clear();
+        QTest::keyClicks(nm, "second of two");
+        type_into(child<QSpinBox>(w.setup(), "length"), 60);
+        wait_checks(w.setup());
+        const qint64 b = w.start_run();
+        QVERIFY(a > 0 && b > a);
+        QCOMPARE(w.queue()->queued(), std::vector<int64_t>({b}));
+        QVERIFY2(!w.runs()->delete_runs({b}).isEmpty(), "a queued run must not be deletable");
+        QVERIFY2(!w.runs()->delete_runs({a}).isEmpty(), "the running run must not be deletable");
+        QVERIFY(Store(db().toStdString()).run(b).has_value());
+
+        // Look at an earlier run while run a trains, then come back to a: its whole live curve is there.
+        QTRY_VERIFY_WITH_TIMEOUT(w.training()->run_id() == a && w.training()->curve("train/loss").size() >= 3, 60000);
+        int64_t old_run = 0;
+        for (auto& r : Store(db().toStdString()).runs())
+            if (r.status == "completed") old_run = r.id;
+        w.runs()->select_runs({old_run});
+        QTRY_COMPARE(w.training()->run_id(), old_run);
+        const int before = (int)Store(db().toStdString()).metrics(a, "train/loss").size();
+        w.runs()->select_runs({a});
+        QCOMPARE(w.training()->run_id(), a);
+        const QVector<QPointF> back = w.training()->curve("train/loss");
+        QVERIFY(back.size() >= before);
+        QCOMPARE(back.front().x(), 1.0);
+        for (int i = 1; i < back.size(); ++i) QCOMPARE(back[i].x(), back[i - 1].x() + 1);   // no step missing
+        w.action("cancel")->trigger();
+
+        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 2, 120000);
+        w.training()->flush();
+        Store store(db().toStdString());
+        QCOMPARE(store.run(a)->status, std::string("cancelled"));
+        QCOMPARE(store.run(b)->status, std::string("completed"));
+        QCOMPARE(store.metrics(b, "train/loss").size(), size_t(60));
+        // The live view of the second run got every step, from the first.
+        QCOMPARE(w.training()->run_id(), b);
+        QVector<QPointF> curve = w.training()->curve("train/loss");
+        QCOMPARE(curve.size(), 60);
+        QCOMPARE(curve.front().x(), 1.0);
+        QCOMPARE(curve.front().y(), store.metrics(b, "train/loss").front().value);
+    }
 };
 
 QTEST_MAIN(TstWorkbench)

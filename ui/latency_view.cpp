@@ -272,6 +272,8 @@ void LatencyView::add_row(const LatencyRow& r) {
     const int p = r.method == "base" ? 0 : r.prompt_len;
     LatencyRow row = r;
     row.prompt_len = p;
+    // Overheads compare rows of one device: a measurement on another device replaces all earlier rows.
+    if (!rows_.empty() && rows_.begin()->second.device != r.device) rows_.clear();
     rows_[Key{r.method, r.batch_size, r.seq_len, p}] = row;  // a re-measure replaces the earlier row
 }
 

@@ -78,6 +78,19 @@ RunShape shape_of(const RunRecord& r) {
 
 }  // namespace
 
+// Qt does not catch exceptions thrown through its event loop: every handler that reads or writes the store runs
+// inside this, and a failure becomes a message in the status bar (with the reason) instead of ending the app.
+template <class F>
+void MainWindow::guarded(const char* what, F&& f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        const QString msg = QString("%1: %2").arg(what, q(e.what()));
+        statusBar()->showMessage(msg, 15000);
+        qWarning("%s", qPrintable(msg));
+    }
+}
+
 MainWindow::MainWindow(const QString& db_path, QWidget* parent) : QMainWindow(parent) {
     setObjectName("ptune_workbench");
     store_ = std::make_unique<Store>(db_path.toStdString());
@@ -100,20 +113,25 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent) : QMainWindow(pa
     build_status_bar();
 
     connect(setup_, &SetupPanel::run_requested, this, [this] { start_run(); });
-    connect(runs_, &RunsBrowser::current_run_changed, this, &MainWindow::on_current_run);
+    connect(runs_, &RunsBrowser::current_run_changed, this,
+            [this](qint64 id) { guarded("Show run", [&] { on_current_run(id); }); });
     connect(runs_, &RunsBrowser::compare_requested, this, [this](const QList<qint64>& ids) {
-        compare_->set_runs(*store_, std::vector<int64_t>(ids.begin(), ids.end()));
-        tabs_->setCurrentWidget(compare_);
+        guarded("Compare", [&] {
+            compare_->set_runs(*store_, std::vector<int64_t>(ids.begin(), ids.end()));
+            tabs_->setCurrentWidget(compare_);
+        });
     });
     connect(runs_, &RunsBrowser::runs_deleted, this, [this](const QList<qint64>& ids) {
-        for (qint64 id : ids) {
-            if (training_->run_id() == id) training_->clear();
-            if (latency_->run_id() == id) latency_->clear();
-        }
-        std::vector<int64_t> keep;
-        for (int64_t id : compare_->run_ids())
-            if (!ids.contains(id)) keep.push_back(id);
-        compare_->set_runs(*store_, keep);
+        guarded("Delete runs", [&] {
+            for (qint64 id : ids) {
+                if (training_->run_id() == id) training_->clear();
+                if (latency_->run_id() == id) latency_->clear();
+            }
+            std::vector<int64_t> keep;
+            for (int64_t id : compare_->run_ids())
+                if (!ids.contains(id)) keep.push_back(id);
+            compare_->set_runs(*store_, keep);
+        });
     });
     connect(latency_, &LatencyView::measure_requested, this, [this](qint64 id, const LatencySweep& sweep) {
         try {
@@ -130,8 +148,8 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent) : QMainWindow(pa
 
     drain_timer_ = new QTimer(this);
     drain_timer_->setInterval(40);   // the coalescing interval: at most 25 view updates a second
-    connect(drain_timer_, &QTimer::timeout, this, &MainWindow::drain);
-    attach_queue();
+    connect(drain_timer_, &QTimer::timeout, this, [this] { guarded("Live update", [&] { drain(); }); });
+    attach_queue(std::make_unique<RunQueue>(db_path));
     restore_settings();
     update_title();
     update_actions();
@@ -148,19 +166,33 @@ MainWindow::~MainWindow() {
 
 QString MainWindow::db_path() const { return q(store_->path()); }
 
-void MainWindow::attach_queue() {
-    queue_ = std::make_unique<RunQueue>(db_path());
-    connect(queue_.get(), &RunQueue::run_started, this, &MainWindow::on_run_started);
-    connect(queue_.get(), &RunQueue::run_finished, this, &MainWindow::on_run_finished);
+void MainWindow::attach_queue(std::unique_ptr<RunQueue> queue) {
+    queue_ = std::move(queue);
+    runs_->set_busy_check([this](int64_t id) {
+        return queue_ && queue_->uses_run(id)
+                   ? QString("Run #%1 is in use by the run queue (training or a latency measurement): wait for it "
+                             "or cancel it first.")
+                         .arg(id)
+                   : QString();
+    });
+    connect(queue_.get(), &RunQueue::run_started, this,
+            [this](qint64 id) { guarded("Run started", [&] { on_run_started(id); }); });
+    connect(queue_.get(), &RunQueue::run_finished, this, [this](qint64 id, const QString& status, const QString& reason) {
+        guarded("Run finished", [&] { on_run_finished(id, status, reason); });
+    });
     connect(queue_.get(), &RunQueue::measure_started, this, [this](qint64 id) {
-        drain();
-        if (latency_->run_id() != id) show_stored_run(id);
-        latency_->set_busy(true);
-        progress_label_->setText(QString("Measuring latency of run #%1…").arg(id));
-        progress_->setRange(0, 0);   // busy: the benchmark reports per configuration, not per step
-        update_actions();
+        guarded("Latency", [&] {
+            drain();
+            if (latency_->run_id() != id) show_stored_run(id);
+            latency_->set_busy(true);
+            progress_label_->setText(QString("Measuring latency of run #%1…").arg(id));
+            progress_->setRange(0, 0);   // busy: the benchmark reports per configuration, not per step
+            drain_timer_->start();       // results appear as each configuration is measured
+            update_actions();
+        });
     });
     connect(queue_.get(), &RunQueue::measure_finished, this, [this](qint64 id, const QString& status, const QString& reason) {
+      guarded("Latency", [&] {
         drain();
         latency_->set_busy(false);
         progress_->setRange(0, 1000);
@@ -180,6 +212,7 @@ void MainWindow::attach_queue() {
             box->open();
         }
         update_actions();
+      });
     });
     connect(queue_.get(), &RunQueue::idle, this, [this] {
         drain_timer_->stop();
@@ -222,10 +255,9 @@ void MainWindow::build_menus() {
     QAction* c = mk(run, "cancel", "&Cancel Current", QKeySequence("Ctrl+."), [this] { cancel_current(); });
     c->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
     mk(run, "withdraw", "&Remove Queued Runs", QKeySequence(), [this] {
-        int n = 0;
-        for (int64_t id : queue_->queued()) n += queue_->cancel_queued(id) ? 1 : 0;
+        const int n = queue_->clear_pending();
         runs_->refresh();
-        statusBar()->showMessage(QString("%1 queued run(s) removed").arg(n), 5000);
+        statusBar()->showMessage(QString("%1 queued job(s) removed").arg(n), 5000);
         update_actions();
     });
     run->addSeparator();
@@ -235,7 +267,8 @@ void MainWindow::build_menus() {
             QMessageBox::information(this, "Latency", "Select a run in Runs first.");
             return;
         }
-        if (!ids.empty() && latency_->run_id() != ids.front()) show_stored_run(ids.front());
+        if (!ids.empty() && latency_->run_id() != ids.front())
+            guarded("Show run", [&] { show_stored_run(ids.front()); });
         tabs_->setCurrentWidget(latency_);
         const QString blocked = latency_->blocked_reason();
         if (!blocked.isEmpty()) {
@@ -253,9 +286,10 @@ void MainWindow::build_menus() {
     view->addSeparator();
     mk(view, "refresh", "&Refresh Runs", QKeySequence::Refresh, [this] { runs_->refresh(); });
     mk(view, "compare", "Compare &Selected Runs", QKeySequence("Ctrl+K"), [this] {
-        auto ids = runs_->selected_ids();
-        compare_->set_runs(*store_, ids);
-        tabs_->setCurrentWidget(compare_);
+        guarded("Compare", [&] {
+            compare_->set_runs(*store_, runs_->selected_ids());
+            tabs_->setCurrentWidget(compare_);
+        });
     });
 
     QMenu* help = menuBar()->addMenu("&Help");
@@ -297,7 +331,7 @@ void MainWindow::update_actions() {
     const bool busy = queue_ && queue_->busy();
     cancel_button_->setEnabled(queue_ && queue_->current() != 0);
     action("cancel")->setEnabled(queue_ && queue_->current() != 0);
-    action("withdraw")->setEnabled(queue_ && !queue_->queued().empty());
+    action("withdraw")->setEnabled(queue_ && queue_->pending_jobs() > 0);
     action("open_db")->setEnabled(!busy);
     const size_t n = queue_ ? queue_->queued().size() : 0;
     queue_label_->setText(n ? QString("%1 queued").arg(n) : QString());
@@ -305,11 +339,19 @@ void MainWindow::update_actions() {
 }
 
 qint64 MainWindow::start_run() {
+    if (starting_) return 0;   // a second Run while the first waits for the form's checks
+    starting_ = true;
     if (setup_->checks_pending()) {
         // Finish the background checks first so that Run never starts on a half-validated form.
         QElapsedTimer t;
         t.start();
-        while (setup_->checks_pending() && t.elapsed() < 5000) QApplication::processEvents(QEventLoop::AllEvents, 20);
+        while (setup_->checks_pending() && t.elapsed() < 10000)
+            QApplication::processEvents(QEventLoop::ExcludeUserInputEvents, 20);
+    }
+    starting_ = false;
+    if (setup_->checks_pending()) {
+        statusBar()->showMessage("Cannot run yet: the model or data is still being read", 8000);
+        return 0;
     }
     if (!setup_->errors().isEmpty()) {
         tabs_->setCurrentWidget(setup_);
@@ -332,7 +374,10 @@ qint64 MainWindow::start_run() {
 }
 
 void MainWindow::on_run_started(qint64 id) {
+    if (id == live_run_) return;   // drain() saw its events first and started it already
     live_run_ = id;
+    live_all_ = LiveEvents{};
+    live_all_.run_id = id;
     total_steps_ = 0;
     RunShape s;
     if (auto r = store_->run(id)) s = shape_of(*r);
@@ -352,8 +397,16 @@ void MainWindow::drain() {
     LiveEvents ev = queue_->take_events();
     if (ev.run_id == 0) return;
     if (!ev.latency.empty() && latency_->run_id() == ev.run_id) latency_->append(ev.latency);
+    // The next queued run's first events can arrive before its run_started signal.
+    if (ev.run_id != live_run_ && queue_->current() == ev.run_id && !queue_->measuring() &&
+        (!ev.steps.empty() || !ev.evals.empty() || !ev.norms.empty() || !ev.messages.empty()))
+        on_run_started(ev.run_id);
     if (ev.run_id != live_run_) return;
     if (ev.total_steps > 0) total_steps_ = ev.total_steps;
+    live_all_.total_steps = total_steps_;
+    live_all_.steps.insert(live_all_.steps.end(), ev.steps.begin(), ev.steps.end());
+    live_all_.evals.insert(live_all_.evals.end(), ev.evals.begin(), ev.evals.end());
+    live_all_.norms.insert(live_all_.norms.end(), ev.norms.begin(), ev.norms.end());
     training_->append(ev);
     for (auto& m : ev.messages) statusBar()->showMessage(QString("Run #%1: %2").arg(ev.run_id).arg(q(m)), 8000);
     if (!ev.steps.empty()) {
@@ -381,9 +434,12 @@ void MainWindow::on_run_finished(qint64 id, const QString& status, const QString
     training_->flush();
     live_run_ = 0;
     runs_->refresh_run(id);
+    live_all_ = LiveEvents{};
     const QString text = QString("Run #%1 %2").arg(id).arg(status);
     progress_label_->setText(text);
+    progress_->setRange(0, 1000);
     if (status == "completed") progress_->setValue(1000);
+    if (status != "completed") progress_->setFormat(status);
     statusBar()->showMessage(text + (reason.isEmpty() ? QString() : ": " + reason), 15000);
     if (status == "failed" && !quitting_) {
         auto* box = new QMessageBox(QMessageBox::Warning, "Run failed",
@@ -399,7 +455,18 @@ void MainWindow::on_run_finished(qint64 id, const QString& status, const QString
 }
 
 void MainWindow::on_current_run(qint64 id) {
-    if (id == 0 || id == live_run_) return;   // the live run is already on screen
+    if (id == 0) return;
+    if (id == live_run_) {
+        // Back to the live run after looking at another: replay what it reported so far, then keep appending.
+        if (training_->run_id() != id) {
+            RunShape s;
+            if (auto r = store_->run(id)) s = shape_of(*r);
+            training_->begin_live(id, s.title, s.layers, s.prompt_layers);
+            training_->append(live_all_);
+        }
+        if (latency_->run_id() != id) show_stored_run(id);
+        return;
+    }
     show_stored_run(id);
 }
 
@@ -409,6 +476,7 @@ void MainWindow::show_stored_run(qint64 id) {
     RunShape s = shape_of(*r);
     if (id != live_run_) training_->show_run(*store_, id, s.layers, s.title);
     latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title);
+    latency_->set_busy(queue_ && queue_->measuring());   // show_run resets it
 }
 
 void MainWindow::cancel_current() {
@@ -423,11 +491,13 @@ bool MainWindow::open_database(const QString& path) {
         return false;
     }
     std::unique_ptr<Store> next;
+    std::unique_ptr<RunQueue> next_queue;
     try {
         next = std::make_unique<Store>(path.toStdString());
+        next_queue = std::make_unique<RunQueue>(path);
     } catch (const std::exception& e) {
         QMessageBox::warning(this, "Open database", q(e.what()));
-        return false;
+        return false;   // the open database stays as it was
     }
     queue_.reset();
     runs_->set_store(nullptr);
@@ -436,7 +506,7 @@ bool MainWindow::open_database(const QString& path) {
     compare_->set_runs(*next, {});
     store_ = std::move(next);
     runs_->set_store(store_.get());
-    attach_queue();
+    attach_queue(std::move(next_queue));
     QSettings().setValue("db/path", db_path());
     update_title();
     update_actions();

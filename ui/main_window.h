@@ -9,6 +9,7 @@
 
 #include "experiments/spec.h"
 #include "experiments/store.h"
+#include "ui/run_queue.h"
 
 class QAction;
 class QLabel;
@@ -24,8 +25,6 @@ class TrainingView;
 class LatencyView;
 class RunsBrowser;
 class CompareView;
-class RunQueue;
-struct LiveEvents;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -64,7 +63,9 @@ private:
     void build_status_bar();
     void restore_settings();
     void save_settings();
-    void attach_queue();
+    void attach_queue(std::unique_ptr<RunQueue> queue);
+    template <class F>
+    void guarded(const char* what, F&& f);
     void drain();                                   // the 40 ms timer: live events to the views
     void on_run_started(qint64 id);
     void on_run_finished(qint64 id, const QString& status, const QString& reason);
@@ -96,6 +97,8 @@ private:
     qint64 total_steps_ = 0;
     double last_browser_refresh_ = 0;
     bool quitting_ = false;
+    bool starting_ = false;
+    LiveEvents live_all_;             // everything the live run reported, to replay when it is re-selected
 };
 
 }  // namespace ptune::ui

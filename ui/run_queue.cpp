@@ -64,7 +64,7 @@ RunWorker::RunWorker(QString db_path, std::shared_ptr<LiveBuffer> buffer)
     : db_path_(std::move(db_path)), buffer_(std::move(buffer)) {}
 
 void RunWorker::execute(qint64 run_id, const QString& spec_json) {
-    cancel_.requested.store(false);
+    // The cancel flag was cleared by the queue when it handed this job over (a Cancel pressed since stays).
     buffer_->reset(run_id);
     Q_EMIT started(run_id);
     QString status = "failed", reason;
@@ -102,7 +102,6 @@ LatencySweep sweep_from_json(const json& j) {
 }  // namespace
 
 void RunWorker::measure(qint64 run_id, const QString& sweep_json) {
-    cancel_.requested.store(false);
     buffer_->reset(run_id);
     Q_EMIT measure_started(run_id);
     QString status = "completed", reason;
@@ -203,9 +202,34 @@ bool RunQueue::cancel_queued(int64_t run_id) {
     for (size_t i = 0; i < pending_.size(); ++i) {
         if (pending_[i].run_id != run_id || pending_[i].measure) continue;
         pending_.erase(pending_.begin() + (long)i);
-        store_->finish_run(run_id, "cancelled", "removed from the queue before it started", "{}", "{}", -1);
+        try {
+            store_->finish_run(run_id, "cancelled", "removed from the queue before it started", "{}", "{}", -1);
+        } catch (const std::exception&) {
+            // The row is gone (deleted elsewhere) or the store cannot be written: the job is withdrawn anyway.
+        }
         return true;
     }
+    return false;
+}
+
+int RunQueue::clear_pending() {
+    int n = 0;
+    while (!pending_.empty()) {
+        const Job j = pending_.back();
+        if (j.measure) {
+            pending_.pop_back();
+            ++n;
+        } else {
+            n += cancel_queued(j.run_id) ? 1 : 0;
+        }
+    }
+    return n;
+}
+
+bool RunQueue::uses_run(int64_t run_id) const {
+    if (current_ == run_id) return true;
+    for (const Job& j : pending_)
+        if (j.run_id == run_id) return true;
     return false;
 }
 
@@ -218,6 +242,8 @@ void RunQueue::start_next() {
     }
     Job j = pending_.front();
     pending_.pop_front();
+    // Cleared here, on the GUI thread, before the worker gets the job: a Cancel from now on reaches it.
+    if (worker_) worker_->cancel_flag().requested.store(false);
     current_ = j.run_id;
     current_measure_ = j.measure;
     if (j.measure)

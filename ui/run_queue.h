@@ -88,6 +88,11 @@ public:
     void cancel_current();
     // Removes a queued run that has not started; it is marked cancelled in the store. False if not queued.
     bool cancel_queued(int64_t run_id);
+    // Withdraws every job that has not started (runs are marked cancelled); returns how many.
+    int clear_pending();
+    // Whether the running or a waiting job (a run or a latency measurement) is about this run.
+    bool uses_run(int64_t run_id) const;
+    size_t pending_jobs() const { return pending_.size(); }
 
     int64_t current() const { return current_; }   // 0 when idle
     bool measuring() const { return current_measure_; }  // the current job is a latency measurement

@@ -380,6 +380,7 @@ void RunsBrowser::show_details(int64_t id) {
     filling_details_ = true;
     const int row = id ? model_->row_of(id) : -1;
     const RunRecord* r = model_->record(row);
+    const bool same_run = r && detail_id_ == id;
     detail_id_ = r ? id : 0;
     for (QWidget* w : {(QWidget*)name_edit_, (QWidget*)tags_edit_, (QWidget*)notes_edit_}) w->setEnabled(r != nullptr);
     if (!r) {
@@ -425,11 +426,15 @@ void RunsBrowser::show_details(int64_t id) {
     add(tr("Duration"), RunsModel::format_duration(duration_s(*r)));
     if (!r->suite.empty()) add(tr("Suite"), qs(r->suite));
     detail_info_->setText(info.join("<br>"));
-    name_edit_->setText(qs(r->name));
-    tags_edit_->setText(RunsModel::display_tags(r->tags));
-    notes_edit_->setPlainText(qs(r->notes));
-    apply_->setEnabled(false);
-    revert_->setEnabled(false);
+    // A refresh of the same run (a live run's row every few seconds) keeps edits the user has not applied.
+    const bool unapplied = same_run && revert_->isEnabled();
+    if (!unapplied) {
+        name_edit_->setText(qs(r->name));
+        tags_edit_->setText(RunsModel::display_tags(r->tags));
+        notes_edit_->setPlainText(qs(r->notes));
+        apply_->setEnabled(false);
+        revert_->setEnabled(false);
+    }
     filling_details_ = false;
 }
 
@@ -508,6 +513,10 @@ QString RunsBrowser::delete_runs(const std::vector<int64_t>& ids, bool interacti
         if (!r) continue;  // already gone
         if (r->status == "running")
             return fail(tr("Run %1 is running: stop it first, then delete it.").arg(run_title(*r)));
+        if (busy_check_) {
+            const QString why = busy_check_(id);
+            if (!why.isEmpty()) return fail(why);
+        }
         runs.push_back(*r);
     }
     if (runs.empty()) return QString();

@@ -7,6 +7,7 @@
 #include <QString>
 #include <QWidget>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "experiments/store.h"
@@ -56,6 +57,8 @@ public:
     // Deletes runs from the store (their adapter files on disk stay). Refused, deleting nothing, when one of them
     // is running. interactive: asks for confirmation first (a "" result then also means the user declined).
     QString delete_runs(const std::vector<int64_t>& ids, bool interactive = false);
+    // Asked before deleting a run: a non-empty answer refuses (the workbench: a latency measurement is using it).
+    void set_busy_check(std::function<QString(int64_t)> check) { busy_check_ = std::move(check); }
     // Exports a run's adapter in format "peft" or "ptune" into dir (experiments' export_run).
     QString export_adapter(int64_t id, const QString& format, const QString& dir, bool interactive = false);
 
@@ -110,6 +113,7 @@ private:
     QAction* act_delete_ = nullptr;
     QAction* act_export_ = nullptr;
     QAction* act_compare_ = nullptr;
+    std::function<QString(int64_t)> busy_check_;
 };
 
 }  // namespace ptune::ui

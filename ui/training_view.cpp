@@ -16,6 +16,7 @@
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <limits>
 #include <qcustomplot.h>
 
@@ -725,17 +726,32 @@ void TrainingView::redraw_norms() {
     QCPColorMapData* d = heat_map_->data();
     if (C > 0 && L > 0) {
         // QCPColorMapData needs two cells per dimension to span a range; a single step or layer is doubled.
-        const int kc = std::max(C, 2), vc = std::max(L, 2);
-        const double k0 = double(norm_steps_.front()), k1 = C > 1 ? double(norm_steps_.back()) : k0 + 1;
+        // Columns sit on a regular step grid (the gcd of the gaps between reported steps, coarsened to at most
+        // 4096 columns), each showing the latest report at or before its step, so a column is drawn at its
+        // step even when reports are irregular (norms every N steps plus the last step, early stopping).
+        const int64_t first = norm_steps_.front(), last = norm_steps_.back();
+        int64_t g = 0;
+        for (int i = 1; i < C; ++i) g = std::gcd(g, norm_steps_[(size_t)i] - norm_steps_[(size_t)i - 1]);
+        if (g <= 0) g = 1;
+        g = std::max(g, (last - first) / 4096 + 1);
+        const int grid = C > 1 ? (int)((last - first) / g) + 1 : 1;
+        const int kc = std::max(grid, 2), vc = std::max(L, 2);
+        const double k0 = double(first), k1 = grid > 1 ? double(first + (grid - 1) * g) : k0 + 1;
         const double v0 = 0, v1 = L > 1 ? double(L - 1) : 1;
         d->setSize(kc, vc);
-        d->setRange(QCPRange(C > 1 ? k0 : k0 - 0.5, C > 1 ? k1 : k0 + 0.5),
+        d->setRange(QCPRange(grid > 1 ? k0 : k0 - 0.5, grid > 1 ? k1 : k0 + 0.5),
                     QCPRange(L > 1 ? v0 : -0.5, L > 1 ? v1 : 0.5));
         d->fill(kNaN);
         double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+        std::vector<int> report(kc);
+        for (int c = 0; c < kc; ++c) {
+            const int64_t step = first + std::min(c, grid - 1) * g;
+            auto it = std::upper_bound(norm_steps_.begin(), norm_steps_.end(), step);
+            report[(size_t)c] = std::max(0, (int)(it - norm_steps_.begin()) - 1);
+        }
         for (int c = 0; c < kc; ++c)
             for (int l = 0; l < vc; ++l) {
-                const double v = heatmap_value(std::min(c, C - 1), std::min(l, L - 1), norm_key_);
+                const double v = heatmap_value(report[(size_t)c], std::min(l, L - 1), norm_key_);
                 d->setCell(c, l, v);
                 if (std::isfinite(v)) {
                     lo = std::min(lo, v);
