@@ -287,19 +287,54 @@ at::Tensor EncoderClassifier::act(const at::Tensor& x) const {
     return at::gelu(x, "tanh");  // gelu_new, gelu_pytorch_tanh, gelu_fast
 }
 
-at::Tensor EncoderClassifier::embed(const Batch& b, int64_t P, bool training) const {
+const char* site_name(Site s) {
+    switch (s) {
+        case Site::Query: return "attention.self.query";
+        case Site::Key: return "attention.self.key";
+        case Site::Value: return "attention.self.value";
+        case Site::AttnOut: return "attention.output.dense";
+        case Site::Intermediate: return "intermediate.dense";
+        case Site::Output: return "output.dense";
+    }
+    return "?";
+}
+
+at::Tensor LinearDelta::apply(const Linear& lin, const at::Tensor& x, bool training) const {
+    at::Tensor y = ia3_in.defined() ? lin(x * ia3_in) : lin(x);
+    if (lora_A.defined()) {
+        at::Tensor xd = lora_dropout > 0 ? at::dropout(x, lora_dropout, training) : x;
+        y = y + at::linear(at::linear(xd, lora_A), lora_B) * lora_scaling;
+    }
+    if (ia3_out.defined()) y = y * ia3_out;
+    return y;
+}
+
+at::Tensor EncoderClassifier::embed(const Batch& b, int64_t P, const at::Tensor& input_prompt, bool training) const {
     const at::Tensor& ids = b.input_ids;
-    const int64_t n = ids.size(1);
+    const int64_t B = ids.size(0), n = ids.size(1);
+    const int64_t Pv = input_prompt.defined() ? input_prompt.size(0) : 0;
+    at::Tensor words = at::embedding(word_emb_, ids);
+    at::Tensor types = b.token_type_ids.defined() ? b.token_type_ids : at::zeros_like(ids);
+    if (Pv > 0) {
+        words = at::cat({input_prompt.to(words.scalar_type()).unsqueeze(0).expand({B, Pv, input_prompt.size(1)}), words}, 1);
+        types = at::cat({at::zeros({B, Pv}, types.options()), types}, 1);
+    }
     at::Tensor pos;
     if (cfg_.arch == Arch::Roberta) {
-        // create_position_ids_from_input_ids: real tokens count from padding_idx + 1 (+ P), pads get padding_idx.
-        at::Tensor real = ids.ne(cfg_.pad_token_id).to(at::kLong);
-        pos = (at::cumsum(real, 1) + P) * real + cfg_.pad_token_id;
+        if (Pv > 0) {
+            // create_position_ids_from_inputs_embeds: without input ids every position counts, pads included.
+            pos = at::arange(cfg_.pad_token_id + 1 + P, cfg_.pad_token_id + 1 + P + Pv + n, ids.options())
+                      .unsqueeze(0)
+                      .expand({B, Pv + n});
+        } else {
+            // create_position_ids_from_input_ids: real tokens count from padding_idx + 1 (+ P), pads get padding_idx.
+            at::Tensor real = ids.ne(cfg_.pad_token_id).to(at::kLong);
+            pos = (at::cumsum(real, 1) + P) * real + cfg_.pad_token_id;
+        }
     } else {
-        pos = at::arange(P, P + n, ids.options()).unsqueeze(0).expand_as(ids);
+        pos = at::arange(P, P + Pv + n, ids.options()).unsqueeze(0).expand({B, Pv + n});
     }
-    at::Tensor types = b.token_type_ids.defined() ? b.token_type_ids : at::zeros_like(ids);
-    at::Tensor x = at::embedding(word_emb_, ids) + at::embedding(type_emb_, types) + at::embedding(pos_emb_, pos);
+    at::Tensor x = words + at::embedding(type_emb_, types) + at::embedding(pos_emb_, pos);
     x = emb_norm_(x);
     x = at::dropout(x, cfg_.hidden_dropout, training);
     if (emb_project_.weight.defined()) x = emb_project_(x);
@@ -307,12 +342,25 @@ at::Tensor EncoderClassifier::embed(const Batch& b, int64_t P, bool training) co
 }
 
 at::Tensor EncoderClassifier::encode(const Batch& b, const PrefixKV* prefix, bool training) const {
-    const int64_t B = b.input_ids.size(0), n = b.input_ids.size(1);
+    Adaptation a;
+    a.prefix = prefix;
+    return encode(b, a, training);
+}
+
+at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool training) const {
+    const PrefixKV* prefix = ad.prefix;
+    const int64_t B = b.input_ids.size(0);
     const int64_t heads = cfg_.num_heads, hd = cfg_.head_dim(), H = cfg_.hidden_size;
     const int64_t P = prefix ? prefix->length : 0;
-    at::Tensor x = embed(b, P, training);
+    const int64_t Pv = ad.input_prompt.defined() ? ad.input_prompt.size(0) : 0;
+    if (!ad.layers.empty() && ad.layers.size() != layers_.size())
+        throw Error("adaptation for " + std::to_string(ad.layers.size()) + " layers on a model with " +
+                    std::to_string(layers_.size()));
+    at::Tensor x = embed(b, P, ad.input_prompt, training);
+    const int64_t n = x.size(1);   // real tokens, after the virtual ones
     // Additive masks [B, 1, 1, keys]: 0 where attended, the dtype's lowest where masked (transformers' convention).
     at::Tensor mask = b.attention_mask.to(x.scalar_type());
+    if (Pv > 0) mask = at::cat({at::ones({B, Pv}, mask.options()), mask}, 1);
     const double lowest = std::numeric_limits<float>::lowest();
     at::Tensor add_mask = ((1.0 - mask) * lowest).view({B, 1, 1, n});
     at::Tensor add_mask_prefixed;
@@ -321,9 +369,14 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const PrefixKV* prefix, boo
     auto split_heads = [&](const at::Tensor& t) { return t.view({B, n, heads, hd}).transpose(1, 2); };
     for (size_t l = 0; l < layers_.size(); ++l) {
         const EncoderLayer& L = layers_[l];
-        at::Tensor q = split_heads(L.query(x));
-        at::Tensor k = split_heads(L.key(x));
-        at::Tensor v = split_heads(L.value(x));
+        const std::array<LinearDelta, kSites>* d = ad.layers.empty() ? nullptr : &ad.layers[l];
+        auto lin = [&](Site s, const Linear& f, const at::Tensor& in) {
+            const LinearDelta* ld = d ? &(*d)[(size_t)s] : nullptr;
+            return ld && !ld->empty() ? ld->apply(f, in, training) : f(in);
+        };
+        at::Tensor q = split_heads(lin(Site::Query, L.query, x));
+        at::Tensor k = split_heads(lin(Site::Key, L.key, x));
+        at::Tensor v = split_heads(lin(Site::Value, L.value, x));
         const at::Tensor* m = &add_mask;
         if (P > 0 && l < prefix->key.size() && prefix->key[l].defined()) {
             k = at::cat({prefix->key[l].expand({B, heads, P, hd}), k}, 2);
@@ -334,11 +387,11 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const PrefixKV* prefix, boo
         at::Tensor probs = at::softmax(scores, -1);
         probs = at::dropout(probs, cfg_.attention_dropout, training);
         at::Tensor ctx = at::matmul(probs, v).transpose(1, 2).reshape({B, n, H});
-        at::Tensor a = L.attn_out(ctx);
+        at::Tensor a = lin(Site::AttnOut, L.attn_out, ctx);
         a = at::dropout(a, cfg_.hidden_dropout, training);
         x = L.attn_norm(a + x);
-        at::Tensor h = act(L.intermediate(x));
-        h = L.output(h);
+        at::Tensor h = act(lin(Site::Intermediate, L.intermediate, x));
+        h = lin(Site::Output, L.output, h);
         h = at::dropout(h, cfg_.hidden_dropout, training);
         x = L.out_norm(h + x);
     }
@@ -361,6 +414,10 @@ at::Tensor EncoderClassifier::head(const at::Tensor& hidden, bool training) cons
 
 at::Tensor EncoderClassifier::forward(const Batch& b, const PrefixKV* prefix, bool training) const {
     return head(encode(b, prefix, training), training);
+}
+
+at::Tensor EncoderClassifier::forward(const Batch& b, const Adaptation& a, bool training) const {
+    return head(encode(b, a, training), training);
 }
 
 at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& labels) {

@@ -6,6 +6,7 @@
 // exactly as transformers does with past_key_values of length P.
 #include <torch/torch.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,36 @@ struct EncoderLayer {
     LayerNorm out_norm;
 };
 
+// The linear layers of an encoder layer, in transformers' module names (see site_name).
+enum class Site { Query, Key, Value, AttnOut, Intermediate, Output };
+constexpr int kSites = 6;
+// "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+// "intermediate.dense", "output.dense"
+const char* site_name(Site s);
+
+// What other PEFT methods change in one linear layer y = W x + b:
+//   LoRA: y += dropout(x) A^T B^T * scaling (A [r, in], B [out, r]);
+//   IA3 on an attention module: y = (W x + b) * l_out; on a feed-forward module: y = W (x * l_in) + b.
+struct LinearDelta {
+    at::Tensor lora_A, lora_B;
+    double lora_scaling = 1.0;
+    double lora_dropout = 0.0;
+    at::Tensor ia3_out;   // [out]
+    at::Tensor ia3_in;    // [in]
+    bool empty() const { return !lora_A.defined() && !ia3_out.defined() && !ia3_in.defined(); }
+    at::Tensor apply(const Linear& lin, const at::Tensor& x, bool training) const;
+};
+
+// Everything a forward pass adds to the frozen encoder; each part optional.
+struct Adaptation {
+    const PrefixKV* prefix = nullptr;       // P-Tuning v2 / prefix tuning: per-layer key/value prefixes
+    // Prompt tuning and P-tuning: [Pv, E] embeddings of virtual tokens put before the real tokens' word
+    // embeddings (as PEFT does through inputs_embeds): positions and token types cover them too (type 0), the
+    // mask is prefixed with ones, and the head reads the first virtual token's state, as PEFT's models do.
+    at::Tensor input_prompt;
+    std::vector<std::array<LinearDelta, kSites>> layers;   // LoRA / IA3: empty, or one entry per layer
+};
+
 // A batch of tokenized inputs: ids and mask [B, n] (int64), type ids optional.
 struct Batch {
     at::Tensor input_ids, attention_mask, token_type_ids;
@@ -64,10 +95,12 @@ public:
     bool head_from_checkpoint() const { return head_from_checkpoint_; }
     const std::vector<std::string>& load_notes() const { return notes_; }
 
-    // Last hidden states [B, n, H].
+    // Last hidden states [B, n, H] ([B, Pv + n, H] with an input prompt).
     at::Tensor encode(const Batch& b, const PrefixKV* prefix, bool training) const;
+    at::Tensor encode(const Batch& b, const Adaptation& a, bool training) const;
     // Classification logits [B, num_labels].
     at::Tensor forward(const Batch& b, const PrefixKV* prefix, bool training) const;
+    at::Tensor forward(const Batch& b, const Adaptation& a, bool training) const;
     at::Tensor head(const at::Tensor& hidden, bool training) const;
 
     // The classification head's tensors under transformers' names ("classifier.weight", or
@@ -92,7 +125,7 @@ private:
     EncoderClassifier() = default;
     void init_from(const std::map<std::string, at::Tensor>* tensors, const std::string& source,
                    const std::function<at::Tensor(const std::string&)>& lookup, int64_t num_labels, uint64_t seed);
-    at::Tensor embed(const Batch& b, int64_t prefix_len, bool training) const;
+    at::Tensor embed(const Batch& b, int64_t prefix_len, const at::Tensor& input_prompt, bool training) const;
     at::Tensor act(const at::Tensor& x) const;
 
     ModelConfig cfg_;

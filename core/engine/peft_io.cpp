@@ -1,5 +1,7 @@
 #include "core/engine/peft_io.h"
 
+#include <cstring>
+
 #include <filesystem>
 
 #include "core/engine/tensor_io.h"
@@ -43,6 +45,135 @@ std::map<std::string, at::Tensor> PeftAdapter::head_tensors() const {
         if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0) out[k] = t;
     }
     return out;
+}
+
+namespace {
+std::string shape_str(const at::Tensor& t) {
+    std::string s = "[";
+    for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+    return s + "]";
+}
+}  // namespace
+
+Adaptation PeftDelta::adaptation() const {
+    Adaptation ad;
+    ad.input_prompt = input_prompt;
+    ad.layers = layers;
+    return ad;
+}
+
+PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
+    const std::string where = a.dir + "/adapter_config.json";
+    const std::string file = a.dir + "/adapter_model.safetensors";
+    PeftDelta d;
+    d.peft_type = a.peft_type;
+    d.head = a.head_tensors();
+    const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
+    if (a.peft_type == "PROMPT_TUNING" || a.peft_type == "P_TUNING") {
+        auto it = a.tensors.find("prompt_embeddings");
+        if (it == a.tensors.end()) throw Error(file + ": no prompt_embeddings tensor");
+        const int64_t P = get_field<int64_t>(a.config, "num_virtual_tokens", where);
+        const int64_t E = cfg.embedding_size > 0 ? cfg.embedding_size : H;
+        const at::Tensor& t = it->second;
+        if (t.dim() != 2 || t.size(0) != P || t.size(1) != E)
+            throw Error(file + ": prompt_embeddings has shape " + shape_str(t) + ", expected [" + std::to_string(P) + ", " +
+                        std::to_string(E) + "] (num_virtual_tokens, the model's embedding size)");
+        if (get_field_or<int64_t>(a.config, "num_transformer_submodules", 1, where) != 1)
+            throw Error(where + ": num_transformer_submodules must be 1 for an encoder");
+        d.input_prompt = t.to(at::kFloat).clone();
+        if (a.peft_type == "P_TUNING")
+            d.notes.push_back("P_TUNING: PEFT's file holds the prompt encoder's output, not its weights; the prompts are "
+                              "used as they are");
+        return d;
+    }
+    if (a.peft_type != "LORA" && a.peft_type != "IA3")
+        throw Error(where + ": peft_type " + a.peft_type + " is not one of PREFIX_TUNING, PROMPT_TUNING, P_TUNING, LORA, IA3");
+    double alpha = 0, r_cfg = 0;
+    bool rslora = false;
+    if (a.peft_type == "LORA") {
+        alpha = get_field<double>(a.config, "lora_alpha", where);
+        r_cfg = get_field<double>(a.config, "r", where);
+        rslora = get_field_or<bool>(a.config, "use_rslora", false, where);
+        if (get_field_or<bool>(a.config, "use_dora", false, where))
+            throw Error(where + ": use_dora: DoRA adapters are not supported");
+        if (get_field_or<std::string>(a.config, "bias", "none", where) != "none")
+            throw Error(where + ": bias \"" + a.config.value("bias", std::string()) + "\": trained biases are not supported");
+        for (const char* k : {"rank_pattern", "alpha_pattern"})
+            if (a.config.contains(k) && a.config[k].is_object() && !a.config[k].empty())
+                throw Error(where + ": " + k + ": per-module ranks or alphas are not supported");
+    }
+    const double dropout = a.peft_type == "LORA" ? get_field_or<double>(a.config, "lora_dropout", 0.0, where) : 0.0;
+    d.layers.resize((size_t)cfg.num_layers);
+    auto in_out = [&](Site s) -> std::pair<int64_t, int64_t> {
+        if (s == Site::Intermediate) return {H, I};
+        if (s == Site::Output) return {I, H};
+        return {H, H};
+    };
+    const std::string layer_tag = "encoder.layer.";
+    for (const auto& [name, t] : a.tensors) {
+        std::string k = name;
+        for (const char* p : {"base_model.model.", "base_model."})
+            if (k.rfind(p, 0) == 0) {
+                k = k.substr(std::string(p).size());
+                break;
+            }
+        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0) continue;   // the head, read above
+        const auto lp = k.find(layer_tag);
+        if (lp == std::string::npos)
+            throw Error(file + ": tensor " + name + " is not in an encoder layer (only the encoder's linear layers are supported)");
+        size_t pos = lp + layer_tag.size();
+        size_t dot = k.find('.', pos);
+        const int64_t layer = std::stoll(k.substr(pos, dot - pos));
+        if (layer < 0 || layer >= cfg.num_layers)
+            throw Error(file + ": tensor " + name + ": layer " + std::to_string(layer) + " but the model has " +
+                        std::to_string(cfg.num_layers));
+        std::string rest = k.substr(dot + 1);   // "attention.self.query.lora_A.weight"
+        std::string suffix;
+        for (const char* sfx : {".lora_A.weight", ".lora_B.weight", ".ia3_l"})
+            if (rest.size() > strlen(sfx) && rest.compare(rest.size() - strlen(sfx), strlen(sfx), sfx) == 0) suffix = sfx;
+        if (suffix.empty()) throw Error(file + ": tensor " + name + ": not a LoRA or IA3 weight ptune knows");
+        const std::string module = rest.substr(0, rest.size() - suffix.size());
+        int site = -1;
+        for (int s = 0; s < kSites; ++s)
+            if (module == site_name((Site)s)) site = s;
+        if (site < 0) throw Error(file + ": tensor " + name + ": module " + module + " is not one of the encoder's linear layers");
+        LinearDelta& ld = d.layers[(size_t)layer][(size_t)site];
+        const auto [in, out] = in_out((Site)site);
+        const at::Tensor f = t.to(at::kFloat).clone();
+        auto bad = [&](const std::string& expected) {
+            return Error(file + ": tensor " + name + " has shape " + shape_str(t) + ", expected " + expected);
+        };
+        if (suffix == ".lora_A.weight") {
+            if (f.dim() != 2 || f.size(1) != in) throw bad("[r, " + std::to_string(in) + "]");
+            ld.lora_A = f;
+        } else if (suffix == ".lora_B.weight") {
+            if (f.dim() != 2 || f.size(0) != out) throw bad("[" + std::to_string(out) + ", r]");
+            ld.lora_B = f;
+        } else if (f.dim() == 2 && f.size(0) == out && f.size(1) == 1) {
+            ld.ia3_out = f.view({out});     // an attention module: the output is scaled
+        } else if (f.dim() == 2 && f.size(0) == 1 && f.size(1) == in) {
+            ld.ia3_in = f.view({in});       // a feed-forward module: the input is scaled
+        } else {
+            throw bad("[" + std::to_string(out) + ", 1] or [1, " + std::to_string(in) + "]");
+        }
+    }
+    for (int64_t l = 0; l < cfg.num_layers; ++l)
+        for (int s = 0; s < kSites; ++s) {
+            LinearDelta& ld = d.layers[(size_t)l][(size_t)s];
+            if (ld.lora_A.defined() != ld.lora_B.defined())
+                throw Error(file + ": layer " + std::to_string(l) + " " + site_name((Site)s) + ": lora_A without lora_B");
+            if (!ld.lora_A.defined()) continue;
+            const int64_t r = ld.lora_A.size(0);
+            if (ld.lora_B.size(1) != r)
+                throw Error(file + ": layer " + std::to_string(l) + " " + site_name((Site)s) + ": lora_A has rank " +
+                            std::to_string(r) + ", lora_B " + std::to_string(ld.lora_B.size(1)));
+            if (r != (int64_t)r_cfg)
+                throw Error(file + ": layer " + std::to_string(l) + " " + site_name((Site)s) + ": rank " + std::to_string(r) +
+                            " but adapter_config.json says r = " + std::to_string((int64_t)r_cfg));
+            ld.lora_scaling = rslora ? alpha / std::sqrt((double)r) : alpha / (double)r;
+            ld.lora_dropout = dropout;
+        }
+    return d;
 }
 
 PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const ModelConfig& cfg) {

@@ -42,6 +42,21 @@ struct PromptAdapter {
 // becomes plain prompts, noted). Checks num_layers, token_dim, heads against the model.
 PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const ModelConfig& cfg);
 
+// LORA, IA3, PROMPT_TUNING and P_TUNING adapters: what each changes in the forward pass, plus the head.
+struct PeftDelta {
+    std::string peft_type;
+    at::Tensor input_prompt;                                  // PROMPT_TUNING, P_TUNING: [P, token_dim]
+    std::vector<std::array<LinearDelta, kSites>> layers;      // LORA, IA3: one entry per layer
+    std::map<std::string, at::Tensor> head;                   // model names -> tensors
+    std::vector<std::string> notes;                           // e.g. what a P_TUNING file does not hold
+    Adaptation adaptation() const;                            // shares this object's tensors
+};
+// Reads the adapter for `cfg`, checking every tensor's layer, module and shape against the model. LoRA:
+// scaling lora_alpha / r (use_rslora: / sqrt(r)); refused with a clear message where the numbers would differ
+// (DoRA, trained biases, per-module rank or alpha patterns, modules other than the encoder's linear layers).
+// P_TUNING files hold the prompt encoder's output only (PEFT saves no encoder weights), used as is.
+PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg);
+
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
 

@@ -1,0 +1,141 @@
+// The PEFT methods beside P-Tuning v2, imported from PEFT adapter directories (tests/fixtures, written and
+// evaluated by transformers + PEFT 0.21): PROMPT_TUNING, P_TUNING (MLP encoder; PEFT saves its output), LORA
+// (r 4, alpha 8 on query/value) and IA3 (key, value scaled at the output; attention.output.dense and
+// output.dense scaled at the input). Logits on the 16 reference texts must equal PEFT's within 1e-4, and bad
+// adapters must be refused with a message naming the file and tensor.
+#include <torch/torch.h>
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <filesystem>
+#include <fstream>
+
+#include "core/engine/encoder.h"
+#include "core/engine/peft_io.h"
+#include "core/engine/tensor_io.h"
+#include "core/io/json_util.h"
+
+using namespace ptune;
+namespace fs = std::filesystem;
+
+static std::string fixture(const std::string& p) { return std::string(PTUNE_FIXTURES) + "/" + p; }
+
+static void save_map(const std::string& path, const std::map<std::string, at::Tensor>& m) {
+    save_tensors(path, std::vector<std::pair<std::string, at::Tensor>>(m.begin(), m.end()));
+}
+
+class TstPeftMethods : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void logitsEqualPeft_data() {
+        QTest::addColumn<QString>("arch");
+        QTest::addColumn<QString>("adapter");
+        for (const char* arch : {"bert", "roberta"})
+            for (const char* a : {"prompt_p6", "ptuning_mlp_p4", "lora_r4", "ia3"})
+                QTest::newRow((std::string(arch) + "/" + a).c_str()) << QString(arch) << QString(a);
+    }
+    void logitsEqualPeft() {
+        QFETCH(QString, arch);
+        QFETCH(QString, adapter);
+        const std::string a = arch.toStdString(), name = adapter.toStdString();
+        json expected = read_json_file(fixture(a + "/expected.json"));
+        auto model = EncoderClassifier::load(fixture(a + "/model"));
+        PeftAdapter peft = PeftAdapter::load(fixture(a + "/adapter_" + name));
+        PeftDelta delta = peft_delta_from(peft, model->config());
+        QVERIFY(!delta.head.empty());
+        apply_head(*model, delta.head);
+        const Adaptation ad = delta.adaptation();
+        if (name == "prompt_p6") QCOMPARE(ad.input_prompt.size(0), int64_t(6));
+        if (name == "lora_r4" || name == "ia3") QCOMPARE(ad.layers.size(), size_t(model->config().num_layers));
+        at::NoGradGuard g;
+        const json& ids = expected["input_ids_96"];
+        const json& want = expected["adapters"][name]["logits"];
+        QCOMPARE(ids.size(), want.size());
+        double worst = 0, effect = 0;
+        for (size_t i = 0; i < ids.size(); ++i) {
+            Batch b = make_batch({ids[i].get<std::vector<int64_t>>()}, model->config().pad_token_id);
+            at::Tensor got = model->forward(b, ad, false)[0];
+            at::Tensor exp = at::tensor(want[i].get<std::vector<float>>());
+            worst = std::max(worst, (got - exp).abs().max().item<double>());
+            at::Tensor base = at::tensor(expected["logits_base"][i].get<std::vector<float>>());
+            effect = std::max(effect, (exp - base).abs().max().item<double>());
+        }
+        qInfo("%s %s: max |logit - PEFT| = %.3g (the adapter moves logits by up to %.3g)", a.c_str(), name.c_str(), worst, effect);
+        QVERIFY(effect > 1e-2);   // the adapter changes the outcome, so equality is not the base model's
+        QVERIFY2(worst < 1e-4, qPrintable(QString("max diff %1").arg(worst)));
+    }
+
+    // A padded batch gives each row the logits it has alone (virtual tokens and LoRA/IA3 with padding).
+    void paddedBatchMatchesSingles_data() { logitsEqualPeft_data(); }
+    void paddedBatchMatchesSingles() {
+        QFETCH(QString, arch);
+        QFETCH(QString, adapter);
+        const std::string a = arch.toStdString(), name = adapter.toStdString();
+        json expected = read_json_file(fixture(a + "/expected.json"));
+        auto model = EncoderClassifier::load(fixture(a + "/model"));
+        PeftDelta delta = peft_delta_from(PeftAdapter::load(fixture(a + "/adapter_" + name)), model->config());
+        apply_head(*model, delta.head);
+        const Adaptation ad = delta.adaptation();
+        at::NoGradGuard g;
+        std::vector<std::vector<int64_t>> rows;
+        for (size_t i = 0; i < 6; ++i) rows.push_back(expected["input_ids_96"][i].get<std::vector<int64_t>>());
+        at::Tensor batch = model->forward(make_batch(rows, model->config().pad_token_id), ad, false);
+        if (a == "roberta" && (name == "prompt_p6" || name == "ptuning_mlp_p4")) {
+            // RoBERTa numbers positions from inputs_embeds without looking at padding (transformers'
+            // create_position_ids_from_inputs_embeds), so only the longest row equals its single run; the
+            // others see pads at shifted positions exactly as PEFT computes them. Checked: the longest row.
+            size_t longest = 0;
+            for (size_t i = 1; i < rows.size(); ++i)
+                if (rows[i].size() > rows[longest].size()) longest = i;
+            at::Tensor single = model->forward(make_batch({rows[longest]}, model->config().pad_token_id), ad, false);
+            QVERIFY((batch[(long)longest] - single[0]).abs().max().item<double>() < 1e-4);
+            return;
+        }
+        for (size_t i = 0; i < rows.size(); ++i) {
+            at::Tensor single = model->forward(make_batch({rows[i]}, model->config().pad_token_id), ad, false);
+            QVERIFY2((batch[(long)i] - single[0]).abs().max().item<double>() < 1e-4, qPrintable(QString("row %1").arg(i)));
+        }
+    }
+
+    void badAdaptersAreRefused() {
+        QTemporaryDir tmp;
+        auto model = EncoderClassifier::load(fixture("bert/model"));
+        const std::string src = fixture("bert/adapter_lora_r4");
+        const std::string dir = tmp.path().toStdString() + "/lora";
+        fs::create_directories(dir);
+        fs::copy_file(src + "/adapter_config.json", dir + "/adapter_config.json");
+        auto tensors = load_all(src + "/adapter_model.safetensors");
+        // A LoRA B of the wrong width.
+        auto bad = tensors;
+        bad["base_model.model.bert.encoder.layer.0.attention.self.query.lora_B.weight"] = at::zeros({63, 4});
+        save_map(dir + "/adapter_model.safetensors", bad);
+        try {
+            peft_delta_from(PeftAdapter::load(dir), model->config());
+            QFAIL("a wrong shape was accepted");
+        } catch (const Error& e) {
+            const QString m = e.what();
+            QVERIFY2(m.contains("adapter_model.safetensors") && m.contains("layer.0.attention.self.query.lora_B") &&
+                         m.contains("[63, 4]"),
+                     qPrintable(m));
+        }
+        // A layer the model does not have.
+        bad = tensors;
+        bad["base_model.model.bert.encoder.layer.7.attention.self.query.lora_A.weight"] = at::zeros({4, 64});
+        save_map(dir + "/adapter_model.safetensors", bad);
+        QVERIFY_THROWS_EXCEPTION(Error, peft_delta_from(PeftAdapter::load(dir), model->config()));
+        // DoRA would compute something else: refused.
+        json cfg = read_json_file(src + "/adapter_config.json");
+        cfg["use_dora"] = true;
+        std::ofstream(dir + "/adapter_config.json") << cfg.dump();
+        save_map(dir + "/adapter_model.safetensors", tensors);
+        try {
+            peft_delta_from(PeftAdapter::load(dir), model->config());
+            QFAIL("DoRA was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("use_dora"), e.what());
+        }
+    }
+};
+
+QTEST_MAIN(TstPeftMethods)
+#include "tst_peft_methods.moc"
