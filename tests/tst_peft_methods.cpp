@@ -97,6 +97,37 @@ private Q_SLOTS:
         }
     }
 
+    // Import -> export gives PEFT's file back: the same tensor names, shapes and values, and the same config.
+    void exportRoundTrip_data() { logitsEqualPeft_data(); }
+    void exportRoundTrip() {
+        QFETCH(QString, arch);
+        QFETCH(QString, adapter);
+        const std::string src = fixture(arch.toStdString() + "/adapter_" + adapter.toStdString());
+        auto model = EncoderClassifier::load(fixture(arch.toStdString() + "/model"));
+        PeftDelta delta = peft_delta_from(PeftAdapter::load(src), model->config());
+        apply_head(*model, delta.head);
+        QTemporaryDir tmp;
+        const std::string out = tmp.path().toStdString() + "/export";
+        export_peft_delta(out, delta, *model);
+        auto want = load_all(src + "/adapter_model.safetensors");
+        auto got = load_all(out + "/adapter_model.safetensors");
+        QCOMPARE(got.size(), want.size());
+        for (auto& [name, t] : want) {
+            QVERIFY2(got.count(name), name.c_str());
+            QCOMPARE(got[name].sizes().vec(), t.sizes().vec());
+            QVERIFY2(at::equal(got[name], t.to(at::kFloat)), name.c_str());
+        }
+        QCOMPARE(read_json_file(out + "/adapter_config.json"), read_json_file(src + "/adapter_config.json"));
+        // And it imports again to the same logits.
+        auto again = EncoderClassifier::load(fixture(arch.toStdString() + "/model"));
+        PeftDelta d2 = peft_delta_from(PeftAdapter::load(out), again->config());
+        apply_head(*again, d2.head);
+        at::NoGradGuard g;
+        json expected = read_json_file(fixture(arch.toStdString() + "/expected.json"));
+        Batch b = make_batch({expected["input_ids_96"][0].get<std::vector<int64_t>>()}, again->config().pad_token_id);
+        QVERIFY(at::equal(again->forward(b, d2.adaptation(), false), model->forward(b, delta.adaptation(), false)));
+    }
+
     void badAdaptersAreRefused() {
         QTemporaryDir tmp;
         auto model = EncoderClassifier::load(fixture("bert/model"));

@@ -67,6 +67,7 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
     const std::string file = a.dir + "/adapter_model.safetensors";
     PeftDelta d;
     d.peft_type = a.peft_type;
+    d.config = a.config;
     d.head = a.head_tensors();
     const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
     if (a.peft_type == "PROMPT_TUNING" || a.peft_type == "P_TUNING") {
@@ -267,6 +268,39 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
     for (size_t i = 0; i < label_names.size(); ++i) labels[std::to_string(i)] = label_names[i];
     json readme_cfg = {{"id2label", labels}, {"made_by", "ptune"}};
     write_json_file((fs::path(dir) / "ptune_labels.json").string(), readme_cfg);
+}
+
+void export_peft_delta(const std::string& dir, const PeftDelta& d, const EncoderClassifier& model,
+                       const std::string& base_model) {
+    if (d.config.empty()) throw Error("export_peft_delta: the adapter has no PEFT configuration to write");
+    const ModelConfig& cfg = model.config();
+    fs::create_directories(dir);
+    json c = d.config;
+    if (!base_model.empty()) c["base_model_name_or_path"] = base_model == "builtin" ? json(nullptr) : json(base_model);
+    write_json_file((fs::path(dir) / "adapter_config.json").string(), c);
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    if (d.input_prompt.defined()) {
+        // Prompt learning: PEFT names the head under base_model. and the prompts at the top level.
+        tensors = head_for_save(model, "base_model.");
+        tensors.push_back({"prompt_embeddings", d.input_prompt.detach().to(at::kCPU).to(at::kFloat).contiguous()});
+    } else {
+        // LoRA / IA3 wrap the whole model: base_model.model.<model's own names>.
+        tensors = head_for_save(model, "base_model.model.");
+        const std::string root = "base_model.model." + cfg.weight_prefix() + "encoder.layer.";
+        for (size_t l = 0; l < d.layers.size(); ++l)
+            for (int s = 0; s < kSites; ++s) {
+                const LinearDelta& ld = d.layers[l][(size_t)s];
+                const std::string base = root + std::to_string(l) + "." + site_name((Site)s);
+                auto cpu = [](const at::Tensor& t) { return t.detach().to(at::kCPU).to(at::kFloat).contiguous(); };
+                if (ld.lora_A.defined()) {
+                    tensors.push_back({base + ".lora_A.weight", cpu(ld.lora_A)});
+                    tensors.push_back({base + ".lora_B.weight", cpu(ld.lora_B)});
+                }
+                if (ld.ia3_out.defined()) tensors.push_back({base + ".ia3_l", cpu(ld.ia3_out).view({-1, 1})});
+                if (ld.ia3_in.defined()) tensors.push_back({base + ".ia3_l", cpu(ld.ia3_in).view({1, -1})});
+            }
+    }
+    save_tensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors);
 }
 
 void export_ptune(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,

@@ -49,6 +49,7 @@ struct PeftDelta {
     std::vector<std::array<LinearDelta, kSites>> layers;      // LORA, IA3: one entry per layer
     std::map<std::string, at::Tensor> head;                   // model names -> tensors
     std::vector<std::string> notes;                           // e.g. what a P_TUNING file does not hold
+    json config;                                              // adapter_config.json as read
     Adaptation adaptation() const;                            // shares this object's tensors
 };
 // Reads the adapter for `cfg`, checking every tensor's layer, module and shape against the model. LoRA:
@@ -56,6 +57,12 @@ struct PeftDelta {
 // (DoRA, trained biases, per-module rank or alpha patterns, modules other than the encoder's linear layers).
 // P_TUNING files hold the prompt encoder's output only (PEFT saves no encoder weights), used as is.
 PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg);
+
+// Writes an imported adapter back in PEFT's layout: its adapter_config.json as read (base_model_name_or_path set
+// when `base_model` is not empty) and its tensors under PEFT's names, the head taken from `model`. Tensors come
+// back identical to the imported file's.
+void export_peft_delta(const std::string& dir, const PeftDelta& d, const EncoderClassifier& model,
+                       const std::string& base_model = "");
 
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
