@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "core/engine/builtin.h"
@@ -337,8 +338,18 @@ int main(int argc, char** argv) {
             std::vector<std::string> texts = pr_input.empty() ? pr_texts : read_input_texts(pr_input, pr_column);
             std::unique_ptr<EncoderClassifier> model;
             std::unique_ptr<DeepPrompt> prompt;
+            std::optional<PeftDelta> delta;   // LoRA, IA3, prompt tuning, P-tuning (PEFT directories)
             std::vector<std::string> labels;
-            if (!pr_adapter.empty()) {
+            if (!pr_adapter.empty() && is_peft_delta_dir(pr_adapter)) {
+                delta = peft_delta_from(PeftAdapter::load(pr_adapter), cfg);
+                for (auto& n : delta->notes) std::cerr << "note: " << n << "\n";
+                int64_t nl = 0;
+                for (auto& [n, t] : delta->head)
+                    if (n == "classifier.weight" || n == "classifier.out_proj.weight") nl = t.size(0);
+                model = EncoderClassifier::load(dir, nl > 0 ? nl : -1);
+                if (!delta->head.empty()) apply_head(*model, delta->head);
+                else std::cerr << "note: the adapter holds no classification head; using the model's\n";
+            } else if (!pr_adapter.empty()) {
                 PromptAdapter a = load_prompt_adapter(pr_adapter, cfg);
                 for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
                 int64_t nl = 0;
@@ -356,15 +367,18 @@ int main(int argc, char** argv) {
             if (!model->head_from_checkpoint() && pr_adapter.empty())
                 std::cerr << "note: the model has no classification head; its logits come from a random head\n";
             if (labels.empty()) labels = cfg.id2label;
-            const int64_t P = prompt ? prompt->prompt_len() : 0;
+            const int64_t P = prompt ? prompt->prompt_len() : delta ? delta->virtual_tokens() : 0;
             int64_t max_len = pr_max > 0 ? pr_max : default_max_len(cfg, P);
             cfg.check_fits(max_len, P);
             at::Device dev = resolve_device(pr_device);
             model->to(dev);
             if (prompt) prompt->to(dev);
+            if (delta) delta->to(dev);
             at::NoGradGuard g;
             PrefixKV kv;
             if (prompt) kv = prompt->prefix(false);
+            Adaptation adaptation = delta ? delta->adaptation() : Adaptation{};
+            if (prompt) adaptation.prefix = &kv;
             for (size_t b = 0; b < texts.size(); b += (size_t)pr_batch) {
                 size_t e = std::min(texts.size(), b + (size_t)pr_batch);
                 std::vector<std::vector<int64_t>> ids, types;
@@ -377,7 +391,7 @@ int main(int argc, char** argv) {
                 batch.input_ids = batch.input_ids.to(dev);
                 batch.attention_mask = batch.attention_mask.to(dev);
                 batch.token_type_ids = batch.token_type_ids.to(dev);
-                at::Tensor logits = model->forward(batch, prompt ? &kv : nullptr, false).to(at::kCPU).contiguous();
+                at::Tensor logits = model->forward(batch, adaptation, false).to(at::kCPU).contiguous();
                 for (size_t i = b; i < e; ++i) {
                     at::Tensor row = logits[(int64_t)(i - b)];
                     std::vector<float> v(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());

@@ -88,6 +88,29 @@ private Q_SLOTS:
         }
     }
 
+    // predict with the other PEFT methods' adapters (LoRA, IA3, prompt tuning, P-tuning) equals PEFT too.
+    void predictOtherPeftMethods_data() {
+        QTest::addColumn<QString>("adapter");
+        for (const char* a : {"lora_r4", "ia3", "prompt_p6", "ptuning_mlp_p4"}) QTest::newRow(a) << QString(a);
+    }
+    void predictOtherPeftMethods() {
+        QFETCH(QString, adapter);
+        json exp = read_json_file(fixture("bert/expected.json"));
+        QStringList args{"predict", "--model", q(fixture("bert/model")), "--adapter", q(fixture("bert/adapter_" + adapter.toStdString())),
+                         "--max-len", "96", "--batch-size", "3"};
+        for (auto& t : exp["texts"]) args << "--text" << q(t.get<std::string>());
+        Result r = run_cli(args);
+        QVERIFY2(r.code == 0, r.err.c_str());
+        auto lines = r.lines();
+        QCOMPARE(lines.size(), size_t(10));
+        for (size_t i = 0; i < lines.size(); ++i) {
+            auto got = lines[i]["logits"].get<std::vector<double>>();
+            auto want = exp["adapters"][adapter.toStdString()]["logits"][i].get<std::vector<double>>();
+            QCOMPARE(got.size(), want.size());
+            for (size_t k = 0; k < got.size(); ++k) QVERIFY2(std::abs(got[k] - want[k]) < 1e-4, qPrintable(QString("text %1").arg(i)));
+        }
+    }
+
     // train with the reference's settings reproduces its 15 losses; the adapter it writes predicts as trained.
     void trainReproducesReferenceAndExports() {
         json exp = read_json_file(fixture("bert/expected.json"))["adapters"]["prefix_p5"]["train"];

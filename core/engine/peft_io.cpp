@@ -55,6 +55,21 @@ std::string shape_str(const at::Tensor& t) {
 }
 }  // namespace
 
+void PeftDelta::to(const at::Device& device) {
+    if (input_prompt.defined()) input_prompt = input_prompt.to(device);
+    for (auto& layer : layers)
+        for (LinearDelta& ld : layer)
+            for (at::Tensor* t : {&ld.lora_A, &ld.lora_B, &ld.ia3_out, &ld.ia3_in})
+                if (t->defined()) *t = t->to(device);
+}
+
+bool is_peft_delta_dir(const std::string& dir) {
+    const fs::path cfg = fs::path(dir) / "adapter_config.json";
+    if (!fs::exists(cfg)) return false;
+    const std::string t = read_json_file(cfg.string()).value("peft_type", std::string());
+    return t == "PROMPT_TUNING" || t == "P_TUNING" || t == "LORA" || t == "IA3";
+}
+
 Adaptation PeftDelta::adaptation() const {
     Adaptation ad;
     ad.input_prompt = input_prompt;

@@ -51,7 +51,11 @@ struct PeftDelta {
     std::vector<std::string> notes;                           // e.g. what a P_TUNING file does not hold
     json config;                                              // adapter_config.json as read
     Adaptation adaptation() const;                            // shares this object's tensors
+    int64_t virtual_tokens() const { return input_prompt.defined() ? input_prompt.size(0) : 0; }
+    void to(const at::Device& device);
 };
+// Whether `dir` holds a PEFT adapter of a type peft_delta_from reads (not PREFIX_TUNING: load_prompt_adapter).
+bool is_peft_delta_dir(const std::string& dir);
 // Reads the adapter for `cfg`, checking every tensor's layer, module and shape against the model. LoRA:
 // scaling lora_alpha / r (use_rslora: / sqrt(r)); refused with a clear message where the numbers would differ
 // (DoRA, trained biases, per-module rank or alpha patterns, modules other than the encoder's linear layers).
