@@ -138,6 +138,22 @@ PromptTrainer::PromptTrainer(EncoderClassifier& model, DeepPrompt* prompt, const
     if (prompt_) prompt_->to(device_);
 }
 
+PromptTrainer::PromptTrainer(EncoderClassifier& model, DeltaMethod* method, const TrainOptions& opt, int64_t pad_id,
+                             TrainEvents* events, const CancelFlag* cancel)
+    : PromptTrainer(model, static_cast<DeepPrompt*>(nullptr), opt, pad_id, events, cancel) {
+    method_ = method;
+    if (method_) method_->to(device_);
+}
+
+Adaptation PromptTrainer::adaptation(PrefixKV& kv, bool training) const {
+    Adaptation a = method_ ? method_->adaptation(training) : Adaptation{};
+    if (prompt_) {
+        kv = prompt_->prefix(training);
+        a.prefix = &kv;
+    }
+    return a;
+}
+
 Batch PromptTrainer::slice(const TokenizedData& d, const std::vector<size_t>& order, size_t begin, size_t end) const {
     std::vector<std::vector<int64_t>> ids, types;
     std::vector<int64_t> labels;
@@ -159,16 +175,27 @@ std::vector<std::pair<std::string, at::Tensor>> PromptTrainer::snapshot() const 
     std::vector<std::pair<std::string, at::Tensor>> s;
     if (prompt_)
         for (auto& [n, t] : prompt_->parameters()) s.push_back({"prompt." + n, t.detach().to(at::kCPU).clone()});
+    if (method_)
+        for (auto& [n, t] : method_->parameters()) s.push_back({"method." + n, t.detach().to(at::kCPU).clone()});
     for (auto& [n, t] : model_.head_parameters()) s.push_back({"head." + n, t.detach().to(at::kCPU).clone()});
+    for (auto& [n, t] : model_.backbone_parameters())
+        if (t.requires_grad()) s.push_back({"backbone." + n, t.detach().to(at::kCPU).clone()});
     return s;
 }
 
 void PromptTrainer::restore_best() {
     for (auto& [n, t] : best_state_) {
-        if (n.rfind("prompt.", 0) == 0 && prompt_)
+        if (n.rfind("prompt.", 0) == 0 && prompt_) {
             prompt_->set_parameter(n.substr(7), t);
-        else if (n.rfind("head.", 0) == 0)
+        } else if (n.rfind("method.", 0) == 0 && method_) {
+            method_->set_parameter(n.substr(7), t);
+        } else if (n.rfind("head.", 0) == 0) {
             model_.set_head_tensor(n.substr(5), t);
+        } else if (n.rfind("backbone.", 0) == 0) {
+            at::NoGradGuard g;
+            for (auto& [bn, bt] : model_.backbone_parameters())
+                if (bn == n.substr(9)) bt.copy_(t.to(bt.device()));
+        }
     }
 }
 
@@ -182,10 +209,10 @@ at::Tensor PromptTrainer::predict(const std::vector<std::vector<int64_t>>& ids,
     std::iota(order.begin(), order.end(), 0);
     std::vector<at::Tensor> out;
     PrefixKV kv;
-    if (prompt_) kv = prompt_->prefix(false);
+    const Adaptation ad = adaptation(kv, false);
     for (size_t b = 0; b < ids.size(); b += opt_.batch_size) {
         Batch batch = slice(d, order, b, std::min(ids.size(), b + (size_t)opt_.batch_size));
-        out.push_back(model_.forward(batch, prompt_ ? &kv : nullptr, false).to(at::kCPU));
+        out.push_back(model_.forward(batch, ad, false).to(at::kCPU));
     }
     if (out.empty()) return at::zeros({0, model_.num_labels()});
     return at::cat(out, 0);
@@ -238,6 +265,8 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
     std::vector<at::Tensor> params;
     if (prompt_)
         for (auto& [n, t] : prompt_->parameters()) params.push_back(t);
+    if (method_)
+        for (auto& [n, t] : method_->parameters()) params.push_back(t);
     for (auto& [n, t] : model_.head_parameters()) params.push_back(t);
     for (auto& [n, t] : model_.backbone_parameters())
         if (t.requires_grad()) params.push_back(t);  // full fine-tuning baselines
@@ -289,13 +318,9 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
             const double lr = opt_.lr * schedule_factor(opt_.schedule, step, opt_.warmup_steps, total);
             for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
-            at::Tensor flat;
             PrefixKV kv;
-            if (prompt_) {
-                flat = prompt_->flat();
-                kv = prompt_->prefix(flat, true);
-            }
-            at::Tensor logits = model_.forward(batch, prompt_ ? &kv : nullptr, true);
+            const Adaptation ad = adaptation(kv, true);
+            at::Tensor logits = model_.forward(batch, ad, true);
             at::Tensor loss = classification_loss(logits, batch.labels);
             optim.zero_grad();
             loss.backward();

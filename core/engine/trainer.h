@@ -12,6 +12,7 @@
 #include "core/engine/deep_prompt.h"
 #include "core/engine/encoder.h"
 #include "core/engine/events.h"
+#include "core/engine/methods.h"
 #include "core/engine/train_options.h"
 #include "core/io/data.h"
 #include "core/text/tokenizer.h"
@@ -49,8 +50,12 @@ double schedule_factor(const std::string& schedule, int64_t t, int64_t warmup, i
 
 class PromptTrainer {
 public:
-    // prompt may be null: the head alone is trained (a linear probe).
+    // prompt may be null: the head alone is trained (a linear probe), plus the backbone when it was made
+    // trainable (full fine-tuning).
     PromptTrainer(EncoderClassifier& model, DeepPrompt* prompt, const TrainOptions& opt, int64_t pad_id,
+                  TrainEvents* events = nullptr, const CancelFlag* cancel = nullptr);
+    // Another PEFT method (LoRA, IA3, prompt tuning, P-tuning) trained with the head.
+    PromptTrainer(EncoderClassifier& model, DeltaMethod* method, const TrainOptions& opt, int64_t pad_id,
                   TrainEvents* events = nullptr, const CancelFlag* cancel = nullptr);
 
     TrainResult train(const TokenizedData& train, const TokenizedData* valid);
@@ -66,10 +71,12 @@ public:
 
 private:
     std::vector<std::pair<std::string, at::Tensor>> snapshot() const;
+    Adaptation adaptation(PrefixKV& kv, bool training) const;   // the prompt's or the method's, or none
     Batch slice(const TokenizedData& d, const std::vector<size_t>& order, size_t begin, size_t end) const;
 
     EncoderClassifier& model_;
     DeepPrompt* prompt_;
+    DeltaMethod* method_ = nullptr;
     TrainOptions opt_;
     int64_t pad_id_;
     TrainEvents* events_;

@@ -1,0 +1,78 @@
+#pragma once
+// The PEFT methods beside P-Tuning v2's deep prompts, as the trainer sees them: trainable tensors and what they
+// add to a forward pass (an Adaptation). Initialisations follow PEFT's, so a run starts where PEFT's would:
+//   - prompt tuning: P virtual-token embeddings [P, E]; random N(0, 1) (nn.Embedding's default, PEFT's RANDOM),
+//     rows of the word embeddings at sampled token ids (SAMPLE_VOCAB), or the embeddings of a text's tokens
+//     repeated to length P (TEXT);
+//   - P-tuning (v1): an embedding [P, E] through a prompt encoder: MLP Linear(E, h) ReLU Linear(h, h) ReLU
+//     Linear(h, E), or a 2-layer bidirectional LSTM(E -> h) followed by Linear(2h, 2h) ReLU Linear(2h, E);
+//   - LoRA: per chosen linear layer A [r, in] ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform, a = sqrt(5)) and
+//     B [out, r] = 0, scaling alpha / r (or alpha / sqrt(r) with rsLoRA): the model starts as the base model;
+//   - IA3: scaling vectors initialised to ones (the base model again), on a module's output, or on its input
+//     for feed-forward modules.
+// Full fine-tuning and the linear probe need no method object: the trainer trains the backbone
+// (EncoderClassifier::set_backbone_trainable) and/or the head alone.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/engine/encoder.h"
+
+namespace ptune {
+
+class DeltaMethod {
+public:
+    virtual ~DeltaMethod() = default;
+    virtual std::string kind() const = 0;   // "prompt" | "ptuning" | "lora" | "ia3"
+    // Trainable tensors (requires_grad) by name; the optimizer and best-state snapshots use them.
+    virtual std::vector<std::pair<std::string, at::Tensor>> parameters() const = 0;
+    // What the forward pass adds (prompt encoders run here; `training` applies dropout).
+    virtual Adaptation adaptation(bool training) const = 0;
+    virtual int64_t virtual_tokens() const { return 0; }
+    virtual void to(const at::Device& device) = 0;
+    void set_parameter(const std::string& name, const at::Tensor& value);   // copies in; throws for a bad name/shape
+    int64_t param_count() const;
+};
+
+struct LoraOptions {
+    int64_t r = 8;
+    double alpha = 16;
+    double dropout = 0.0;
+    bool rslora = false;
+    std::vector<Site> sites{Site::Query, Site::Value};   // PEFT's default for BERT/RoBERTa
+};
+
+struct Ia3Options {
+    // PEFT's defaults for BERT/RoBERTa: key, value and "output.dense" (which matches both attention.output.dense
+    // and the feed-forward output.dense), the latter two being feed-forward modules (input scaled).
+    std::vector<Site> sites{Site::Key, Site::Value, Site::AttnOut, Site::Output};
+    std::vector<Site> feedforward{Site::AttnOut, Site::Output};
+};
+
+enum class PromptInit2 { Random, SampleVocab, Text };
+
+struct PromptTuningOptions {
+    int64_t prompt_len = 20;
+    PromptInit2 init = PromptInit2::Random;
+    std::vector<int64_t> init_token_ids;   // Text: the text's token ids (no special tokens), repeated to P
+};
+
+struct PTuningOptions {
+    int64_t prompt_len = 20;
+    std::string encoder = "mlp";   // mlp | lstm
+    int64_t hidden = 0;            // 0: the model's hidden size (PEFT's default encoder_hidden_size)
+    int64_t lstm_layers = 2;
+    double dropout = 0.0;          // LSTM dropout between layers
+};
+
+std::unique_ptr<DeltaMethod> make_lora(const ModelConfig& cfg, const LoraOptions& opt, uint64_t seed);
+std::unique_ptr<DeltaMethod> make_ia3(const ModelConfig& cfg, const Ia3Options& opt);
+// The word embeddings are read for SAMPLE_VOCAB and TEXT initialisation.
+std::unique_ptr<DeltaMethod> make_prompt_tuning(const EncoderClassifier& model, const PromptTuningOptions& opt,
+                                                uint64_t seed);
+std::unique_ptr<DeltaMethod> make_ptuning(const ModelConfig& cfg, const PTuningOptions& opt, uint64_t seed);
+
+}  // namespace ptune

@@ -1,0 +1,176 @@
+// Every trainable PEFT method beside P-Tuning v2 (LoRA, IA3, prompt tuning with its three initialisations,
+// P-tuning with an MLP or LSTM encoder) and the two baselines (full fine-tuning, the linear probe) learns on the
+// built-in data: the loss over the training rows falls. LoRA and IA3 start as the base model exactly; the
+// parameter counts follow the methods' formulas; the frozen backbone stays bit-identical except under full
+// fine-tuning.
+#include <torch/torch.h>
+
+#include <QtTest>
+
+#include "core/engine/builtin.h"
+#include "core/engine/encoder.h"
+#include "core/engine/methods.h"
+#include "core/engine/trainer.h"
+#include "core/io/data.h"
+#include "core/text/tokenizer.h"
+
+using namespace ptune;
+
+namespace {
+
+struct Fixture {
+    std::unique_ptr<EncoderClassifier> model;
+    std::unique_ptr<Tokenizer> tok;
+    TokenizedData data;
+};
+
+Fixture make_fixture() {
+    Fixture f;
+    const std::string dir = builtin_dir();
+    f.model = EncoderClassifier::load(dir + "/model", 2, 7);
+    f.tok = Tokenizer::from_dir(dir + "/model");
+    DataOptions o;
+    o.max_rows = 64;
+    Dataset d = load_dataset(dir + "/data/train.tsv", o);
+    f.data = tokenize(d, *f.tok, 48);
+    return f;
+}
+
+at::Tensor backbone_checksum(const EncoderClassifier& m) {
+    std::vector<at::Tensor> parts;
+    for (auto& [n, t] : m.backbone_parameters()) parts.push_back(t.detach().reshape({-1}).to(at::kDouble));
+    return at::cat(parts);
+}
+
+TrainOptions options(double lr, int64_t steps) {
+    TrainOptions o;
+    o.lr = lr;
+    o.steps = steps;
+    o.epochs = 0;
+    o.batch_size = 16;
+    o.max_len = 48;
+    o.schedule = "constant";
+    o.seed = 3;
+    o.threads = 2;
+    o.keep_best = false;
+    return o;
+}
+
+}  // namespace
+
+class TstMethods : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { set_threads(2); }
+
+    void lossFalls_data() {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<double>("lr");
+        for (auto [m, lr] : std::initializer_list<std::pair<const char*, double>>{
+                 {"lora", 5e-3}, {"ia3", 5e-2}, {"prompt-random", 5e-2}, {"prompt-vocab", 2e-2}, {"prompt-text", 5e-2},
+                 {"ptuning-mlp", 3e-2}, {"ptuning-lstm", 3e-2}, {"full", 1e-3}, {"head", 5e-2}})
+            QTest::newRow(m) << QString(m) << lr;
+    }
+    void lossFalls() {
+        QFETCH(QString, method);
+        QFETCH(double, lr);
+        Fixture f = make_fixture();
+        const ModelConfig& cfg = f.model->config();
+        std::unique_ptr<DeltaMethod> m;
+        const std::string k = method.toStdString();
+        if (k.rfind("lora", 0) == 0) {
+            m = make_lora(cfg, LoraOptions{}, 5);
+        } else if (k == "ia3") {
+            m = make_ia3(cfg, Ia3Options{});
+        } else if (k.rfind("prompt-", 0) == 0) {
+            PromptTuningOptions o;
+            o.prompt_len = 8;
+            o.init = k == "prompt-random" ? PromptInit2::Random : k == "prompt-vocab" ? PromptInit2::SampleVocab : PromptInit2::Text;
+            if (o.init == PromptInit2::Text) o.init_token_ids = f.tok->encode("classify the sentiment", std::nullopt, false, 0).ids;
+            m = make_prompt_tuning(*f.model, o, 5);
+        } else if (k.rfind("ptuning-", 0) == 0) {
+            PTuningOptions o;
+            o.prompt_len = 8;
+            o.encoder = k == "ptuning-mlp" ? "mlp" : "lstm";
+            m = make_ptuning(cfg, o, 5);
+        } else if (k == "full") {
+            f.model->set_backbone_trainable(true);
+        }
+        const at::Tensor before_backbone = backbone_checksum(*f.model);
+        PromptTrainer tr(*f.model, m.get(), options(lr, 60), f.tok->pad_id());
+        const double before = tr.evaluate(f.data).at("loss");
+        TrainResult r = tr.train(f.data, nullptr);
+        QCOMPARE(r.status, std::string("completed"));
+        QCOMPARE(r.steps_done, int64_t(60));
+        const double after = tr.evaluate(f.data).at("loss");
+        qInfo("%s: loss over the 64 training rows %.4f -> %.4f", k.c_str(), before, after);
+        QVERIFY2(after < 0.9 * before, qPrintable(QString("%1 -> %2").arg(before).arg(after)));
+        const bool same_backbone = at::equal(before_backbone, backbone_checksum(*f.model));
+        QCOMPARE(same_backbone, k != "full");
+    }
+
+    void loraAndIa3StartAsTheBaseModel() {
+        Fixture f = make_fixture();
+        at::NoGradGuard g;
+        Batch b = make_batch({f.data.ids[0], f.data.ids[1], f.data.ids[2]}, f.tok->pad_id());
+        at::Tensor base = f.model->forward(b, Adaptation{}, false);
+        for (auto& m : {make_lora(f.model->config(), LoraOptions{}, 1), make_ia3(f.model->config(), Ia3Options{})}) {
+            QVERIFY2(at::equal(f.model->forward(b, m->adaptation(false), false), base), m->kind().c_str());
+        }
+        // Prompt tuning does change the outcome from the start (the head reads the first virtual token).
+        auto p = make_prompt_tuning(*f.model, PromptTuningOptions{}, 1);
+        QVERIFY(!at::equal(f.model->forward(b, p->adaptation(false), false), base));
+    }
+
+    void parameterCounts() {
+        Fixture f = make_fixture();
+        const ModelConfig& c = f.model->config();
+        const int64_t H = c.hidden_size, I = c.intermediate_size, L = c.num_layers;
+        QCOMPARE(make_lora(c, LoraOptions{}, 1)->param_count(), L * 2 * 8 * (H + H));
+        LoraOptions all;
+        all.r = 4;
+        all.sites = {Site::Query, Site::Key, Site::Value, Site::AttnOut, Site::Intermediate, Site::Output};
+        QCOMPARE(make_lora(c, all, 1)->param_count(), L * 4 * (4 * 2 * H + (H + I) + (I + H)));
+        QCOMPARE(make_ia3(c, Ia3Options{})->param_count(), L * (H + H + H + I));
+        PromptTuningOptions p;
+        p.prompt_len = 20;
+        QCOMPARE(make_prompt_tuning(*f.model, p, 1)->param_count(), 20 * H);
+        PTuningOptions t;
+        t.prompt_len = 20;
+        t.hidden = 32;
+        QCOMPARE(make_ptuning(c, t, 1)->param_count(), 20 * H + (H * 32 + 32) + (32 * 32 + 32) + (32 * H + H));
+        t.encoder = "lstm";
+        // Bidirectional 2-layer LSTM: 4 gates x (input + hidden weights, two biases) per direction and layer.
+        const int64_t lstm = 2 * (4 * 32 * (H + 32) + 2 * 4 * 32) + 2 * (4 * 32 * (2 * 32 + 32) + 2 * 4 * 32);
+        QCOMPARE(make_ptuning(c, t, 1)->param_count(), 20 * H + lstm + (64 * 64 + 64) + (64 * H + H));
+
+        Ia3Options bad;
+        bad.sites = {Site::Key};
+        bad.feedforward = {Site::Output};
+        QVERIFY_THROWS_EXCEPTION(Error, make_ia3(c, bad));
+    }
+
+    // The best state of a method is kept and restored like the prompts'.
+    void bestStateRestoresMethodTensors() {
+        Fixture f = make_fixture();
+        auto m = make_lora(f.model->config(), LoraOptions{}, 2);
+        TrainOptions o = options(2e-2, 20);
+        o.keep_best = true;
+        o.eval_every = 5;
+        PromptTrainer tr(*f.model, m.get(), o, f.tok->pad_id());
+        TrainResult r = tr.train(f.data, &f.data);
+        QVERIFY(r.best_step > 0);
+        bool saw_method = false;
+        for (auto& [n, t] : tr.best_state())
+            if (n.rfind("method.", 0) == 0) {
+                saw_method = true;
+                for (auto& [pn, pt] : m->parameters())
+                    if ("method." + pn == n) QVERIFY(at::equal(pt.detach().to(at::kCPU), t));
+            }
+        QVERIFY(saw_method);
+        QCOMPARE(tr.evaluate(f.data).at("loss"), r.best_metrics.at("loss"));
+    }
+};
+
+QTEST_MAIN(TstMethods)
+#include "tst_methods.moc"
