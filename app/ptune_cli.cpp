@@ -16,6 +16,7 @@
 #include "core/engine/builtin.h"
 #include "core/engine/encoder.h"
 #include "core/engine/latency.h"
+#include "core/engine/methods.h"
 #include "core/engine/peft_io.h"
 #include "core/engine/trainer.h"
 #include "core/text/tokenizer.h"
@@ -199,7 +200,7 @@ int main(int argc, char** argv) {
     int64_t pr_max = 0, pr_batch = 32;
     int pr_threads = 0;
     std::vector<std::string> pr_texts;
-    pr->add_option("--model", pr_model, "model directory or builtin")->required();
+    pr->add_option("--model", pr_model, "model directory or builtin (default)");
     pr->add_option("--adapter", pr_adapter, "a PEFT or ptune adapter directory");
     pr->add_option("--max-len", pr_max, "truncate to N ids (default 512 or the model's limit)");
     pr->add_option("--batch-size", pr_batch, "texts per forward pass (padded to the longest)")->check(CLI::PositiveNumber);
@@ -239,8 +240,23 @@ int main(int argc, char** argv) {
     SPEC_OPT("--text-pair-column", data.text_pair_column, "second text column for sentence pairs");
     SPEC_OPT("--label-column", data.label_column, "label column (name or 0-based index)");
     SPEC_OPT("--on-bad-row", data.on_bad_row, "stop (default) or skip (and count) malformed rows");
-    SPEC_OPT("--method", method.name, "ptv2 (P-Tuning v2)");
-    SPEC_OPT("--prompt-len", method.prefix.prompt_len, "prompt length P");
+    SPEC_OPT("--method", method.name,
+             "ptv2 (P-Tuning v2, default), prompt (prompt tuning), ptuning (P-tuning v1), lora, ia3, full (full "
+             "fine-tuning) or head (linear probe)");
+    SPEC_OPT("--prompt-len", method.prefix.prompt_len, "prompt length P (ptv2, prompt, ptuning)");
+    SPEC_OPT("--prompt-init", method.delta.prompt_init, "prompt tuning's initialisation: random, vocab or text");
+    SPEC_OPT("--prompt-init-text", method.delta.prompt_init_text, "prompt tuning: the text the prompts start from");
+    SPEC_OPT("--encoder", method.delta.encoder, "P-tuning's prompt encoder: mlp or lstm");
+    SPEC_OPT("--encoder-hidden", method.delta.encoder_hidden, "P-tuning encoder's hidden size (0: the model's)");
+    SPEC_OPT("--lora-r", method.delta.lora_r, "LoRA rank");
+    SPEC_OPT("--lora-alpha", method.delta.lora_alpha, "LoRA alpha (scaling alpha / r)");
+    SPEC_OPT("--lora-dropout", method.delta.lora_dropout, "LoRA dropout");
+    SPEC_FLAG("--rslora", method.delta.rslora, "LoRA scaling alpha / sqrt(r)");
+    SPEC_OPT("--target-modules", method.delta.target_modules,
+             "LoRA/IA3 modules: query, key, value, attention.output.dense, intermediate.dense, output.dense")
+        ->delimiter(',');
+    SPEC_OPT("--feedforward-modules", method.delta.feedforward_modules, "IA3 modules scaled at their input")
+        ->delimiter(',');
     auto* layers_opt = tr->add_option("--layers", tr_layers, "layers with prompts: all, first:K, last:K or i,j,..");
     SPEC_FLAG("--mlp", method.prefix.mlp, "reparameterize the prompts through an MLP (prefix tuning)");
     SPEC_OPT("--mlp-hidden", method.prefix.mlp_hidden, "the MLP's hidden size");
@@ -340,7 +356,18 @@ int main(int argc, char** argv) {
             std::unique_ptr<DeepPrompt> prompt;
             std::optional<PeftDelta> delta;   // LoRA, IA3, prompt tuning, P-tuning (PEFT directories)
             std::vector<std::string> labels;
-            if (!pr_adapter.empty() && is_peft_delta_dir(pr_adapter)) {
+            std::optional<MethodAdapter> madapter;   // a ptune run of another method
+            if (!pr_adapter.empty() && is_method_adapter_dir(pr_adapter)) {
+                int64_t nl = -1;
+                {
+                    json c = read_json_file(pr_adapter + "/ptune_adapter.json");
+                    if (c.contains("label_names") && c["label_names"].size() >= 2) nl = (int64_t)c["label_names"].size();
+                }
+                model = EncoderClassifier::load(dir, nl);
+                madapter = load_method_adapter(pr_adapter, *model);
+                apply_method_adapter(*model, *madapter);
+                labels = madapter->label_names;
+            } else if (!pr_adapter.empty() && is_peft_delta_dir(pr_adapter)) {
                 delta = peft_delta_from(PeftAdapter::load(pr_adapter), cfg);
                 for (auto& n : delta->notes) std::cerr << "note: " << n << "\n";
                 int64_t nl = 0;
@@ -367,17 +394,23 @@ int main(int argc, char** argv) {
             if (!model->head_from_checkpoint() && pr_adapter.empty())
                 std::cerr << "note: the model has no classification head; its logits come from a random head\n";
             if (labels.empty()) labels = cfg.id2label;
-            const int64_t P = prompt ? prompt->prompt_len() : delta ? delta->virtual_tokens() : 0;
+            const int64_t P = prompt ? prompt->prompt_len()
+                              : delta ? delta->virtual_tokens()
+                              : madapter && madapter->delta ? madapter->delta->virtual_tokens()
+                                                            : 0;
             int64_t max_len = pr_max > 0 ? pr_max : default_max_len(cfg, P);
             cfg.check_fits(max_len, P);
             at::Device dev = resolve_device(pr_device);
             model->to(dev);
             if (prompt) prompt->to(dev);
             if (delta) delta->to(dev);
+            if (madapter && madapter->delta) madapter->delta->to(dev);
             at::NoGradGuard g;
             PrefixKV kv;
             if (prompt) kv = prompt->prefix(false);
-            Adaptation adaptation = delta ? delta->adaptation() : Adaptation{};
+            Adaptation adaptation = delta                            ? delta->adaptation()
+                                    : madapter && madapter->delta ? madapter->delta->adaptation(false)
+                                                                  : Adaptation{};
             if (prompt) adaptation.prefix = &kv;
             for (size_t b = 0; b < texts.size(); b += (size_t)pr_batch) {
                 size_t e = std::min(texts.size(), b + (size_t)pr_batch);
@@ -413,9 +446,12 @@ int main(int argc, char** argv) {
             bool named_any = false;
             for (auto& [opt, copy] : overrides)
                 named_any = named_any || ((opt->get_name() == "--model" || opt->get_name() == "--train") && opt->count());
-            if (tr_spec_file.empty() && !named_any) tr_spec_file = builtin_dir() + "/experiment.json";
+            const bool builtin_default = tr_spec_file.empty() && !named_any;
+            if (builtin_default) tr_spec_file = builtin_dir() + "/experiment.json";
             if (!tr_spec_file.empty()) {
                 ExperimentSpec merged = ExperimentSpec::load(tr_spec_file);
+                // The built-in experiment's name says P-Tuning v2: another method gets its own automatic name.
+                if (builtin_default && spec.method.name != merged.method.name) merged.name.clear();
                 for (auto& [opt, copy] : overrides)
                     if (opt->count()) copy(merged, spec);
                 if (*layers_opt) merged.method.prefix.layers = spec.method.prefix.layers;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/engine/builtin.h"
+#include "core/engine/methods.h"
 #include "core/engine/deep_prompt.h"
 #include "core/engine/encoder.h"
 #include "core/engine/peft_io.h"
@@ -122,7 +123,10 @@ std::string adapter_dir_for(const Store& store, const ExperimentSpec& spec, int6
     return (db.parent_path() / (db.stem().string() + "-runs") / ("run-" + std::to_string(id)) / "adapter").string();
 }
 
-std::string method_label(const ExperimentSpec& s) { return s.method.prefix.mlp ? "prefix-mlp" : "ptv2"; }
+std::string method_label(const ExperimentSpec& s) {
+    if (s.method.name != "ptv2") return s.method.name;
+    return s.method.prefix.mlp ? "prefix-mlp" : "ptv2";
+}
 
 }  // namespace
 
@@ -205,7 +209,9 @@ ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
     p.backbone = c.encoder_param_count(c.arch == Arch::Bert);
     const int64_t H = c.hidden_size;
     p.head = c.arch == Arch::Bert ? H * num_labels + num_labels : (H * H + H) + (H * num_labels + num_labels);
-    p.prompt = spec.method.prefix.param_count(H, (int)c.num_layers);
+    p.prompt = method_param_count(spec.method.name, spec.method.prefix, spec.method.delta, H, c.intermediate_size,
+                                  (int)c.num_layers, c.embedding_size > 0 ? c.embedding_size : H, p.backbone);
+    if (spec.method.name == "full") p.backbone = 0;   // all of it is trainable: counted once, as the method's
     return p;
 }
 
@@ -229,8 +235,9 @@ int64_t Runner::enqueue(const ExperimentSpec& spec0, Store& store) {
     r.model = spec.model;
     r.dataset = spec.data.train;
     r.method = method_label(spec);
-    r.prompt_len = (int)spec.method.prefix.prompt_len;
-    r.layers = spec.method.prefix.layers.text;
+    const std::string& m = spec.method.name;
+    r.prompt_len = spec.method.uses_prompt_len() ? (int)spec.method.prefix.prompt_len : 0;
+    r.layers = m == "ptv2" ? spec.method.prefix.layers.text : (m == "lora" || m == "ia3") ? "all" : "";
     r.seed = (int64_t)spec.train.seed;
     r.suite = spec.suite;
     std::string tags;
@@ -265,7 +272,10 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             init = load_prompt_adapter(spec.method.init_adapter, cfg);
             for (auto& n : init->notes) message(n);
         }
-        cfg.check_fits(spec.train.max_len, init ? init->prompt->prompt_len() : spec.method.prefix.prompt_len);
+        // Virtual tokens (deep prompts' P, or prompt tuning's / P-tuning's) take positions before the real tokens.
+        cfg.check_fits(spec.train.max_len, init                        ? init->prompt->prompt_len()
+                                           : spec.method.uses_prompt_len() ? spec.method.prefix.prompt_len
+                                                                          : 0);
         // The adapter directory must be writable before hours of training, not after.
         const std::string adapter_dir = adapter_dir_for(store, spec, out.run_id);
         fs::create_directories(adapter_dir);
@@ -321,7 +331,18 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             message("the checkpoint's classification head was not used: the data's labels are not its id2label names");
         }
         std::unique_ptr<DeepPrompt> prompt;
-        if (init) {
+        std::unique_ptr<DeltaMethod> delta;
+        const std::string& mname = spec.method.name;
+        if (mname == "full") {
+            model->set_backbone_trainable(true);
+        } else if (mname != "ptv2" && mname != "head") {
+            std::vector<int64_t> text_ids;
+            if (mname == "prompt" && spec.method.delta.prompt_init == "text")
+                text_ids = tok->encode(spec.method.delta.prompt_init_text, std::nullopt, false, 0).ids;
+            delta = make_method(mname, *model, spec.method.prefix.prompt_len, spec.method.delta, text_ids, spec.train.seed);
+        } else if (mname == "head") {
+            // the linear probe: nothing but the head trains
+        } else if (init) {
             apply_base(*model, init->base);
             prompt = std::move(init->prompt);
             if (head_source == HeadSource::Adapter) {
@@ -335,16 +356,19 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
         }
         RunRecord rec = *store.run(out.run_id);
-        rec.prompt_len = (int)prompt->prompt_len();  // the adapter's, when training started from one
-        rec.layers = prompt->options().layers.text;
-        rec.trainable_params = prompt->param_count() + model->head_param_count();
-        rec.total_params = rec.trainable_params + model->backbone_param_count();
+        const int64_t method_params = prompt ? prompt->param_count() : delta ? delta->param_count() : 0;
+        rec.prompt_len = prompt ? (int)prompt->prompt_len() : delta ? (int)delta->virtual_tokens() : 0;
+        rec.layers = prompt ? prompt->options().layers.text : (mname == "lora" || mname == "ia3") ? "all" : "";
+        rec.trainable_params = method_params + model->head_param_count() + (mname == "full" ? model->backbone_param_count() : 0);
+        rec.total_params = method_params + model->head_param_count() + model->backbone_param_count();
         store.update_run(rec);
 
         TokenizedData ttrain = tokenize(train, *tok, spec.train.max_len);
         TokenizedData tvalid = tokenize(valid, *tok, spec.train.max_len);
-        PromptTrainer trainer(*model, prompt.get(), spec.train, tok->pad_id(), &sink, cancel);
-        TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
+        std::unique_ptr<PromptTrainer> trainer =
+            delta ? std::make_unique<PromptTrainer>(*model, delta.get(), spec.train, tok->pad_id(), &sink, cancel)
+                  : std::make_unique<PromptTrainer>(*model, prompt.get(), spec.train, tok->pad_id(), &sink, cancel);
+        TrainResult res = trainer->train(ttrain, have_valid ? &tvalid : nullptr);
         sink.flush();
         if (res.status == "failed" && !res.usable) throw Error(res.error);  // nothing worth saving
         trained = res;
@@ -352,9 +376,15 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         // The adapter: ptune's format always; PEFT's files beside it when PEFT can express the run (else any PEFT
         // files an earlier run left in the directory are removed: they would load other prompts).
         const std::string& dir = adapter_dir;
-        export_ptune(dir, *prompt, *model, labels, spec.model);
-        store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
-        if ((int64_t)prompt->layers().size() == cfg.num_layers && model->pooler_from_checkpoint()) {
+        if (!prompt) {
+            // Other methods: ptune's format (PEFT export of these comes with its own check against PEFT).
+            export_method(dir, mname, rec.prompt_len, spec.method.delta, delta.get(), *model, labels, spec.model);
+            store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
+        } else {
+            export_ptune(dir, *prompt, *model, labels, spec.model);
+            store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
+        }
+        if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers && model->pooler_from_checkpoint()) {
             export_peft(dir, *prompt, *model, labels, spec.model == "builtin" ? "builtin" : model_dir);
             store.add_artifact(out.run_id, {"peft_adapter", dir, now_s()});
             out.peft_exported = true;
@@ -403,6 +433,9 @@ std::vector<LatencyResult> Runner::bench_run(Store& store, int64_t run_id, const
     auto rec = store.run(run_id);
     if (!rec) throw Error(store.path() + ": no run with id " + std::to_string(run_id));
     ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
+    if (spec.method.name != "ptv2")
+        throw Error("run " + std::to_string(run_id) + ": latency is measured for P-Tuning v2 runs so far, not for " +
+                    spec.method.name + " runs");
     LatencyOptions opt = opt0;
     opt.model_dir = resolve_model_dir(spec.model);
     opt.layers = spec.method.prefix.layers.text;
@@ -431,6 +464,16 @@ void export_run(Store& store, int64_t run_id, const std::string& format, const s
     }
     if (!fs::exists(fs::path(adapter) / "ptune_adapter.json"))
         throw Error("run " + std::to_string(run_id) + ": its adapter directory " + adapter + " is gone");
+    if (is_method_adapter_dir(adapter)) {
+        const std::string method = read_json_file((fs::path(adapter) / "ptune_adapter.json").string()).value("method", std::string());
+        if (format == "peft")
+            throw Error("run " + std::to_string(run_id) + ": PEFT export of " + method +
+                        " runs is not there yet; export in ptune's format (--format ptune)");
+        fs::create_directories(out_dir);
+        for (const char* f : {"ptune_adapter.json", "ptune_adapter.safetensors"})
+            fs::copy_file(fs::path(adapter) / f, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);
+        return;
+    }
     ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
     const std::string model_dir = resolve_model_dir(spec.model);
     ModelConfig cfg = ModelConfig::from_dir(model_dir);

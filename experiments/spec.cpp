@@ -41,8 +41,26 @@ Reader section(const json& parent, const std::string& key, const std::string& wh
 
 }  // namespace
 
-json ExperimentSpec::to_json() const {
+json ExperimentSpec::method_json() const {
     const auto& p = method.prefix;
+    json m = {{"name", method.name}};
+    if (method.name == "ptv2") {
+        m.update({{"prompt_len", p.prompt_len},
+                  {"layers", p.layers.text},
+                  {"mlp", p.mlp},
+                  {"mlp_hidden", p.mlp_hidden},
+                  {"prefix_dropout", p.dropout},
+                  {"init", init_name(p.init)},
+                  {"init_std", p.init_std},
+                  {"init_adapter", method.init_adapter}});
+    } else if (method.uses_prompt_len()) {
+        m["prompt_len"] = p.prompt_len;
+    }
+    m.update(delta_options_to_json(method.name, method.delta));
+    return m;
+}
+
+json ExperimentSpec::to_json() const {
     const auto& t = train;
     return json{
         {"ptune_spec", kVersion},
@@ -59,16 +77,7 @@ json ExperimentSpec::to_json() const {
           {"label_column", data.label_column},
           {"on_bad_row", data.on_bad_row},
           {"max_rows", data.max_rows}}},
-        {"method",
-         {{"name", method.name},
-          {"prompt_len", p.prompt_len},
-          {"layers", p.layers.text},
-          {"mlp", p.mlp},
-          {"mlp_hidden", p.mlp_hidden},
-          {"prefix_dropout", p.dropout},
-          {"init", init_name(p.init)},
-          {"init_std", p.init_std},
-          {"init_adapter", method.init_adapter}}},
+        {"method", method_json()},
         {"train",
          {{"lr", t.lr},
           {"betas", {t.beta1, t.beta2}},
@@ -142,6 +151,17 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     m.get("init", init);
     m.get("init_std", p.init_std);
     m.get("init_adapter", s.method.init_adapter);
+    auto& dl = s.method.delta;
+    m.get("prompt_init", dl.prompt_init);
+    m.get("prompt_init_text", dl.prompt_init_text);
+    m.get("encoder", dl.encoder);
+    m.get("encoder_hidden", dl.encoder_hidden);
+    m.get("lora_r", dl.lora_r);
+    m.get("lora_alpha", dl.lora_alpha);
+    m.get("lora_dropout", dl.lora_dropout);
+    m.get("rslora", dl.rslora);
+    m.get("target_modules", dl.target_modules);
+    m.get("feedforward_modules", dl.feedforward_modules);
     m.done();
     try {
         p.layers = LayerSpec::parse(layers);
@@ -192,12 +212,20 @@ void ExperimentSpec::validate() const {
         throw Error("data.format: \"" + data.format + "\": use auto, tsv, csv or jsonl");
     if (data.on_bad_row != "stop" && data.on_bad_row != "skip")
         throw Error("data.on_bad_row: \"" + data.on_bad_row + "\": use stop or skip");
-    if (method.name != "ptv2")
-        throw Error("method.name: \"" + method.name + "\": use ptv2 (P-Tuning v2; prefix tuning is ptv2 with mlp on)");
-    try {
-        method.prefix.validate();
-    } catch (const Error& e) {
-        throw Error(std::string("method: ") + e.what());
+    if (!is_method_name(method.name))
+        throw Error("method.name: \"" + method.name +
+                    "\": use ptv2 (P-Tuning v2; prefix tuning is ptv2 with mlp on), prompt, ptuning, lora, ia3, full or head");
+    if (method.name == "ptv2") {
+        try {
+            method.prefix.validate();
+        } catch (const Error& e) {
+            throw Error(std::string("method: ") + e.what());
+        }
+    } else {
+        if (method.uses_prompt_len() && method.prefix.prompt_len < 1) throw Error("method.prompt_len: must be at least 1");
+        if (!method.init_adapter.empty())
+            throw Error("method.init_adapter: starting from an adapter is supported for ptv2 only");
+        method.delta.validate(method.name);
     }
     train.validate();
 }
@@ -214,8 +242,14 @@ std::string ExperimentSpec::display_name() const {
     auto cut = m.find_last_of('/');
     if (cut != std::string::npos && m.substr(cut + 1) == "model" && cut > 0) cut = m.find_last_of('/', cut - 1);
     if (cut != std::string::npos) m = m.substr(cut + 1);
-    return std::string(method.prefix.mlp ? "prefix-mlp" : "ptv2") + " P=" + std::to_string(method.prefix.prompt_len) +
-           " " + method.prefix.layers.text + " on " + m;
+    const auto& d = method.delta;
+    const std::string P = " P=" + std::to_string(method.prefix.prompt_len);
+    if (method.name == "ptv2")
+        return std::string(method.prefix.mlp ? "prefix-mlp" : "ptv2") + P + " " + method.prefix.layers.text + " on " + m;
+    if (method.name == "prompt") return "prompt" + P + " on " + m;
+    if (method.name == "ptuning") return "ptuning" + P + " " + d.encoder + " on " + m;
+    if (method.name == "lora") return "lora r=" + std::to_string(d.lora_r) + " on " + m;
+    return method.name + " on " + m;
 }
 
 }  // namespace ptune

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/method_options.h"
 #include "core/engine/prompt_options.h"
 #include "core/engine/train_options.h"
 #include "core/io/data.h"
@@ -23,9 +24,13 @@ struct DataSpec {
 };
 
 struct MethodSpec {
-    std::string name = "ptv2";         // ptv2: P-Tuning v2 deep prompts (with mlp: prefix tuning)
-    PrefixOptions prefix;
-    std::string init_adapter;          // a PEFT or ptune adapter directory to start from
+    // ptv2: P-Tuning v2 deep prompts (with mlp: prefix tuning); prompt: prompt tuning; ptuning: P-tuning v1;
+    // lora; ia3; full: full fine-tuning; head: the linear probe (core/engine/method_options.h)
+    std::string name = "ptv2";
+    PrefixOptions prefix;              // ptv2; prefix.prompt_len is also prompt's and ptuning's P
+    DeltaOptions delta;                // prompt, ptuning, lora, ia3
+    std::string init_adapter;          // ptv2: a PEFT or ptune adapter directory to start from
+    bool uses_prompt_len() const { return name == "ptv2" || name == "prompt" || name == "ptuning"; }
 };
 
 struct ExperimentSpec {
@@ -41,6 +46,7 @@ struct ExperimentSpec {
     std::string suite;
 
     json to_json() const;
+    json method_json() const;          // the "method" section: the fields the chosen method uses
     // Reads a spec; `where` names the source in errors ("spec.json: train.lr: ..."). Missing fields keep
     // their defaults; unknown fields are errors (a typo must not silently fall back to a default).
     static ExperimentSpec from_json(const json& j, const std::string& where);

@@ -4,6 +4,9 @@
 #include <random>
 
 #include "core/io/error.h"
+#include "core/engine/tensor_io.h"
+
+#include <filesystem>
 
 namespace ptune {
 
@@ -241,6 +244,139 @@ std::unique_ptr<DeltaMethod> make_prompt_tuning(const EncoderClassifier& model, 
 }
 std::unique_ptr<DeltaMethod> make_ptuning(const ModelConfig& cfg, const PTuningOptions& opt, uint64_t seed) {
     return std::make_unique<PTuning>(cfg, opt, seed);
+}
+
+Site site_from_module(const std::string& name) {
+    for (int s = 0; s < kSites; ++s)
+        if (name == site_name((Site)s)) return (Site)s;
+    if (name == "query") return Site::Query;
+    if (name == "key") return Site::Key;
+    if (name == "value") return Site::Value;
+    throw Error("module \"" + name + "\": use query, key, value, attention.output.dense, intermediate.dense or output.dense");
+}
+
+std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderClassifier& model, int64_t prompt_len,
+                                         const DeltaOptions& d, const std::vector<int64_t>& text_ids, uint64_t seed) {
+    d.validate(name);
+    const ModelConfig& cfg = model.config();
+    if (name == "prompt") {
+        PromptTuningOptions o;
+        o.prompt_len = prompt_len;
+        o.init = d.prompt_init == "vocab" ? PromptInit2::SampleVocab : d.prompt_init == "text" ? PromptInit2::Text : PromptInit2::Random;
+        o.init_token_ids = text_ids;
+        return make_prompt_tuning(model, o, seed);
+    }
+    if (name == "ptuning") {
+        PTuningOptions o;
+        o.prompt_len = prompt_len;
+        o.encoder = d.encoder;
+        o.hidden = d.encoder_hidden;
+        return make_ptuning(cfg, o, seed);
+    }
+    if (name == "lora") {
+        LoraOptions o;
+        o.r = d.lora_r;
+        o.alpha = d.lora_alpha;
+        o.dropout = d.lora_dropout;
+        o.rslora = d.rslora;
+        if (!d.target_modules.empty()) {
+            o.sites.clear();
+            for (auto& m : d.target_modules) o.sites.push_back(site_from_module(m));
+        }
+        return make_lora(cfg, o, seed);
+    }
+    if (name == "ia3") {
+        Ia3Options o;
+        if (!d.target_modules.empty()) {
+            o.sites.clear();
+            for (auto& m : d.target_modules) o.sites.push_back(site_from_module(m));
+            o.feedforward.clear();
+            for (Site s : o.sites)
+                if (s == Site::AttnOut || s == Site::Output) o.feedforward.push_back(s);
+        }
+        if (!d.feedforward_modules.empty()) {
+            o.feedforward.clear();
+            for (auto& m : d.feedforward_modules) o.feedforward.push_back(site_from_module(m));
+        }
+        return make_ia3(cfg, o);
+    }
+    throw Error("method \"" + name + "\" has no method object (ptv2 uses DeepPrompt; full and head none)");
+}
+
+namespace fs = std::filesystem;
+
+void export_method(const std::string& dir, const std::string& method, int64_t prompt_len, const DeltaOptions& options,
+                   const DeltaMethod* delta, const EncoderClassifier& model, const std::vector<std::string>& label_names,
+                   const std::string& base_model) {
+    fs::create_directories(dir);
+    // Files of another format left by an earlier run in this directory would load something else: removed.
+    for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
+    json c = {{"format", "ptune-method"},      {"method", method},
+              {"prompt_len", prompt_len},      {"options", delta_options_to_json(method, options)},
+              {"label_names", label_names},    {"base_model", base_model},
+              {"model_type", model.config().model_type}};
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    auto cpu = [](const at::Tensor& t) { return t.detach().to(at::kCPU).to(at::kFloat).contiguous(); };
+    if (delta)
+        for (auto& [n, t] : delta->parameters()) tensors.push_back({"method." + n, cpu(t)});
+    for (auto& [n, t] : model.head_parameters()) tensors.push_back({"head." + n, cpu(t)});
+    if (method == "full")
+        for (auto& [n, t] : model.backbone_parameters()) tensors.push_back({"backbone." + n, cpu(t)});
+    save_tensors((fs::path(dir) / "ptune_adapter.safetensors").string(), tensors);
+    write_json_file((fs::path(dir) / "ptune_adapter.json").string(), c);
+}
+
+bool is_method_adapter_dir(const std::string& dir) {
+    const fs::path p = fs::path(dir) / "ptune_adapter.json";
+    if (!fs::exists(p)) return false;
+    return read_json_file(p.string()).value("format", std::string()) == "ptune-method";
+}
+
+MethodAdapter load_method_adapter(const std::string& dir, const EncoderClassifier& model) {
+    const std::string where = (fs::path(dir) / "ptune_adapter.json").string();
+    const std::string file = (fs::path(dir) / "ptune_adapter.safetensors").string();
+    json c = read_json_file(where);
+    MethodAdapter a;
+    a.method = get_field<std::string>(c, "method", where);
+    if (!is_method_name(a.method) || a.method == "ptv2") throw Error(where + ": method: \"" + a.method + "\" is not a method this format holds");
+    a.prompt_len = get_field_or<int64_t>(c, "prompt_len", 0, where);
+    a.options = delta_options_from_json(c.value("options", json::object()), where + ": options");
+    a.label_names = get_field_or<std::vector<std::string>>(c, "label_names", {}, where);
+    a.base_model = get_field_or<std::string>(c, "base_model", "", where);
+    auto tensors = load_all(file);
+    if (a.method != "full" && a.method != "head") {
+        // The method's shapes come from its options; the values from the file (text init needs no ids here).
+        DeltaOptions o = a.options;
+        if (o.prompt_init == "text") o.prompt_init = "random";
+        a.delta = make_method(a.method, model, a.prompt_len, o, {}, 0);
+        for (auto& [n, t] : a.delta->parameters()) {
+            auto it = tensors.find("method." + n);
+            if (it == tensors.end()) throw Error(file + ": no tensor method." + n + " (the " + a.method + " adapter is incomplete)");
+            if (it->second.sizes() != t.sizes())
+                throw Error(file + ": tensor method." + n + " does not fit this model (made for another model or options)");
+            a.delta->set_parameter(n, it->second);
+        }
+    }
+    for (auto& [n, t] : tensors) {
+        if (n.rfind("head.", 0) == 0) a.head[n.substr(5)] = t;
+        if (n.rfind("backbone.", 0) == 0) a.backbone[n.substr(9)] = t;
+    }
+    if (a.method == "full" && a.backbone.empty()) throw Error(file + ": a full fine-tuning adapter without backbone tensors");
+    return a;
+}
+
+void apply_method_adapter(EncoderClassifier& model, const MethodAdapter& a) {
+    for (auto& [n, t] : a.head) model.set_head_tensor(n, t);
+    if (!a.backbone.empty()) {
+        at::NoGradGuard g;
+        std::map<std::string, at::Tensor> own;
+        for (auto& [n, t] : model.backbone_parameters()) own[n] = t;
+        for (auto& [n, t] : a.backbone) {
+            auto it = own.find(n);
+            if (it == own.end() || it->second.sizes() != t.sizes()) throw Error("full fine-tuning adapter: tensor " + n + " does not fit the model");
+            it->second.copy_(t.to(it->second.device()).to(it->second.scalar_type()));
+        }
+    }
 }
 
 }  // namespace ptune

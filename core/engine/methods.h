@@ -14,12 +14,15 @@
 // (EncoderClassifier::set_backbone_trainable) and/or the head alone.
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/engine/encoder.h"
+#include "core/engine/method_options.h"
+#include "core/io/json_util.h"
 
 namespace ptune {
 
@@ -74,5 +77,38 @@ std::unique_ptr<DeltaMethod> make_ia3(const ModelConfig& cfg, const Ia3Options& 
 std::unique_ptr<DeltaMethod> make_prompt_tuning(const EncoderClassifier& model, const PromptTuningOptions& opt,
                                                 uint64_t seed);
 std::unique_ptr<DeltaMethod> make_ptuning(const ModelConfig& cfg, const PTuningOptions& opt, uint64_t seed);
+
+// "query" | "key" | "value" | "attention.output.dense" | "intermediate.dense" | "output.dense" (or the full
+// "attention.self.query" forms) -> Site; throws ptune::Error for another name.
+Site site_from_module(const std::string& name);
+
+// Builds method `name` (prompt, ptuning, lora, ia3) from spec options; `text_ids` are the token ids of
+// options.prompt_init_text (the caller tokenizes: no special tokens).
+std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderClassifier& model, int64_t prompt_len,
+                                         const DeltaOptions& options, const std::vector<int64_t>& text_ids, uint64_t seed);
+
+
+// A trained run of a method other than P-Tuning v2, in ptune's format: ptune_adapter.json
+// {"format": "ptune-method", "method", "prompt_len", "options", "label_names", "base_model"} and
+// ptune_adapter.safetensors with "method.*" (the method's tensors), "head.*" and, for full fine-tuning,
+// "backbone.*" (every encoder weight).
+void export_method(const std::string& dir, const std::string& method, int64_t prompt_len, const DeltaOptions& options,
+                   const DeltaMethod* delta, const EncoderClassifier& model, const std::vector<std::string>& label_names,
+                   const std::string& base_model);
+bool is_method_adapter_dir(const std::string& dir);
+
+struct MethodAdapter {
+    std::string method;
+    int64_t prompt_len = 0;
+    DeltaOptions options;
+    std::unique_ptr<DeltaMethod> delta;                  // null for full and head
+    std::map<std::string, at::Tensor> head, backbone;   // model names
+    std::vector<std::string> label_names;
+    std::string base_model;
+};
+// Reads an export_method directory for `model` (its configuration gives the shapes); throws naming the file.
+MethodAdapter load_method_adapter(const std::string& dir, const EncoderClassifier& model);
+// Puts a loaded adapter's head and backbone tensors into the model.
+void apply_method_adapter(EncoderClassifier& model, const MethodAdapter& a);
 
 }  // namespace ptune

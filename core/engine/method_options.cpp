@@ -1,0 +1,133 @@
+#include "core/engine/method_options.h"
+
+#include <algorithm>
+
+#include "core/io/error.h"
+
+namespace ptune {
+
+const std::vector<std::string>& method_names() {
+    static const std::vector<std::string> k{"ptv2", "prompt", "ptuning", "lora", "ia3", "full", "head"};
+    return k;
+}
+
+bool is_method_name(const std::string& name) {
+    const auto& k = method_names();
+    return std::find(k.begin(), k.end(), name) != k.end();
+}
+
+namespace {
+const std::vector<std::string> kModules{"query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"};
+
+void check_modules(const std::vector<std::string>& m, const std::string& field) {
+    for (const auto& x : m)
+        if (std::find(kModules.begin(), kModules.end(), x) == kModules.end())
+            throw Error("method." + field + ": \"" + x +
+                        "\": use query, key, value, attention.output.dense, intermediate.dense or output.dense");
+}
+
+std::vector<std::string> lora_targets(const DeltaOptions& d) {
+    return d.target_modules.empty() ? std::vector<std::string>{"query", "value"} : d.target_modules;
+}
+std::vector<std::string> ia3_targets(const DeltaOptions& d) {
+    return d.target_modules.empty() ? std::vector<std::string>{"key", "value", "attention.output.dense", "output.dense"}
+                                    : d.target_modules;
+}
+std::vector<std::string> ia3_ff(const DeltaOptions& d) {
+    if (!d.feedforward_modules.empty()) return d.feedforward_modules;
+    std::vector<std::string> out;
+    for (const auto& t : ia3_targets(d))
+        if (t == "attention.output.dense" || t == "output.dense") out.push_back(t);
+    return out;
+}
+std::pair<int64_t, int64_t> dims(const std::string& m, int64_t H, int64_t I) {
+    if (m == "intermediate.dense") return {H, I};
+    if (m == "output.dense") return {I, H};
+    return {H, H};
+}
+}  // namespace
+
+void DeltaOptions::validate(const std::string& method) const {
+    if (method == "prompt") {
+        if (prompt_init != "random" && prompt_init != "vocab" && prompt_init != "text")
+            throw Error("method.prompt_init: \"" + prompt_init + "\": use random, vocab or text");
+        if (prompt_init == "text" && prompt_init_text.empty())
+            throw Error("method.prompt_init_text: give the text the prompt starts from");
+    } else if (method == "ptuning") {
+        if (encoder != "mlp" && encoder != "lstm") throw Error("method.encoder: \"" + encoder + "\": use mlp or lstm");
+        if (encoder_hidden < 0) throw Error("method.encoder_hidden: must be 0 (the model's hidden size) or more");
+    } else if (method == "lora") {
+        if (lora_r < 1) throw Error("method.lora_r: must be at least 1");
+        if (!(lora_alpha > 0)) throw Error("method.lora_alpha: must be positive");
+        if (lora_dropout < 0 || lora_dropout >= 1) throw Error("method.lora_dropout: must be in [0, 1)");
+        check_modules(target_modules, "target_modules");
+    } else if (method == "ia3") {
+        check_modules(target_modules, "target_modules");
+        check_modules(feedforward_modules, "feedforward_modules");
+        const auto t = ia3_targets(*this);
+        for (const auto& f : ia3_ff(*this))
+            if (std::find(t.begin(), t.end(), f) == t.end())
+                throw Error("method.feedforward_modules: \"" + f + "\" is not among the target modules");
+    }
+}
+
+int64_t method_param_count(const std::string& method, const PrefixOptions& prefix, const DeltaOptions& d, int64_t H,
+                           int64_t I, int L, int64_t E, int64_t backbone) {
+    const int64_t P = prefix.prompt_len;
+    if (method == "ptv2") return prefix.param_count(H, L);
+    if (method == "prompt") return P * E;
+    if (method == "ptuning") {
+        const int64_t h = d.encoder_hidden > 0 ? d.encoder_hidden : H;
+        if (d.encoder == "lstm") {
+            const int64_t lstm = 2 * (4 * h * (E + h) + 8 * h) + 2 * (4 * h * (2 * h + h) + 8 * h);   // 2 layers, 2 directions
+            return P * E + lstm + (2 * h * 2 * h + 2 * h) + (2 * h * E + E);
+        }
+        return P * E + (E * h + h) + (h * h + h) + (h * E + E);
+    }
+    if (method == "lora") {
+        int64_t n = 0;
+        for (const auto& m : lora_targets(d)) {
+            auto [in, out] = dims(m, H, I);
+            n += d.lora_r * (in + out);
+        }
+        return n * L;
+    }
+    if (method == "ia3") {
+        int64_t n = 0;
+        const auto ff = ia3_ff(d);
+        for (const auto& m : ia3_targets(d)) {
+            auto [in, out] = dims(m, H, I);
+            n += std::find(ff.begin(), ff.end(), m) != ff.end() ? in : out;
+        }
+        return n * L;
+    }
+    if (method == "full") return backbone;
+    return 0;   // head
+}
+
+json delta_options_to_json(const std::string& method, const DeltaOptions& d) {
+    if (method == "prompt") return {{"prompt_init", d.prompt_init}, {"prompt_init_text", d.prompt_init_text}};
+    if (method == "ptuning") return {{"encoder", d.encoder}, {"encoder_hidden", d.encoder_hidden}};
+    if (method == "lora")
+        return {{"lora_r", d.lora_r}, {"lora_alpha", d.lora_alpha}, {"lora_dropout", d.lora_dropout}, {"rslora", d.rslora},
+                {"target_modules", d.target_modules}};
+    if (method == "ia3") return {{"target_modules", d.target_modules}, {"feedforward_modules", d.feedforward_modules}};
+    return json::object();
+}
+
+DeltaOptions delta_options_from_json(const json& j, const std::string& where) {
+    DeltaOptions d;
+    d.prompt_init = get_field_or<std::string>(j, "prompt_init", d.prompt_init, where);
+    d.prompt_init_text = get_field_or<std::string>(j, "prompt_init_text", d.prompt_init_text, where);
+    d.encoder = get_field_or<std::string>(j, "encoder", d.encoder, where);
+    d.encoder_hidden = get_field_or<int64_t>(j, "encoder_hidden", d.encoder_hidden, where);
+    d.lora_r = get_field_or<int64_t>(j, "lora_r", d.lora_r, where);
+    d.lora_alpha = get_field_or<double>(j, "lora_alpha", d.lora_alpha, where);
+    d.lora_dropout = get_field_or<double>(j, "lora_dropout", d.lora_dropout, where);
+    d.rslora = get_field_or<bool>(j, "rslora", d.rslora, where);
+    d.target_modules = get_field_or<std::vector<std::string>>(j, "target_modules", d.target_modules, where);
+    d.feedforward_modules = get_field_or<std::vector<std::string>>(j, "feedforward_modules", d.feedforward_modules, where);
+    return d;
+}
+
+}  // namespace ptune

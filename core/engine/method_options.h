@@ -1,0 +1,47 @@
+#pragma once
+// The options of the PEFT methods beside P-Tuning v2, torch-free so specs, the CLI and the workbench share them.
+// Methods: ptv2 (deep prompts; with mlp: prefix tuning), prompt (prompt tuning), ptuning (P-tuning v1),
+// lora, ia3, full (full fine-tuning), head (the linear probe: the head alone).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/engine/prompt_options.h"
+#include "core/io/json_util.h"
+
+namespace ptune {
+
+const std::vector<std::string>& method_names();   // in the order above
+bool is_method_name(const std::string& name);
+
+struct DeltaOptions {
+    // prompt: how the P virtual tokens start: random (N(0, 1)), vocab (sampled word embeddings), text
+    std::string prompt_init = "random";
+    std::string prompt_init_text;
+    // ptuning: the prompt encoder
+    std::string encoder = "mlp";       // mlp | lstm
+    int64_t encoder_hidden = 0;        // 0: the model's hidden size
+    // lora
+    int64_t lora_r = 8;
+    double lora_alpha = 16;
+    double lora_dropout = 0.0;
+    bool rslora = false;
+    // lora and ia3: the linear layers ("query", "key", "value", "attention.output.dense", "intermediate.dense",
+    // "output.dense" = the feed-forward output); empty: the method's default (lora: query, value;
+    // ia3: key, value, attention.output.dense, output.dense)
+    std::vector<std::string> target_modules;
+    std::vector<std::string> feedforward_modules;   // ia3: input-scaled; empty: attention.output.dense, output.dense
+
+    // Throws ptune::Error naming the field ("method.lora_r: ...") for the options `method` uses.
+    void validate(const std::string& method) const;
+};
+
+json delta_options_to_json(const std::string& method, const DeltaOptions& d);   // the fields `method` uses
+DeltaOptions delta_options_from_json(const json& j, const std::string& where);
+
+// Trainable parameters of a method (the head excluded) for a model of hidden size H, intermediate size I,
+// L layers and embedding size E; full: the backbone's `backbone` parameters; head: 0.
+int64_t method_param_count(const std::string& method, const PrefixOptions& prefix, const DeltaOptions& d, int64_t H,
+                           int64_t I, int L, int64_t E, int64_t backbone);
+
+}  // namespace ptune
