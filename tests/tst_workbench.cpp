@@ -366,6 +366,39 @@ private Q_SLOTS:
         QCOMPARE(curve.front().x(), 1.0);
         QCOMPARE(curve.front().y(), store.metrics(b, "train/loss").front().value);
     }
+
+    // Another method from the form: LoRA with r 4; its own options show, P-Tuning v2's depth strip hides; the run
+    // trains LoRA and records it.
+    void loraFromTheForm() {
+        MainWindow w(db());
+        w.show();
+        fill_form(w, 20, "lora from the form");
+        SetupPanel* s = w.setup();
+        QComboBox* method = child<QComboBox>(s, "method");
+        method->setCurrentIndex(method->findData("lora"));
+        QVERIFY(!s->layer_strip()->isVisibleTo(s));
+        QVERIFY(child<QSpinBox>(s, "lora_r")->isVisibleTo(s));
+        type_into(child<QSpinBox>(s, "lora_r"), 4);
+        child<QDoubleSpinBox>(s, "lr")->setValue(5e-3);
+        wait_checks(s);
+        QVERIFY2(s->errors().isEmpty(), qPrintable(s->errors().join("; ")));
+        // 4 layers x (query + value) x r (64 + 64)
+        QCOMPARE(s->param_counts()->prompt, int64_t(4 * 2 * 4 * 128));
+        QSignalSpy finished(w.queue(), &RunQueue::run_finished);
+        const qint64 id = w.start_run();
+        QVERIFY(id > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 1, 120000);
+        QCOMPARE(finished[0][1].toString(), QString("completed"));
+        Store store(db().toStdString());
+        auto r = store.run(id);
+        QCOMPARE(r->method, std::string("lora"));
+        QCOMPARE(r->trainable_params, int64_t(4 * 2 * 4 * 128 + 64 * 2 + 2));
+        QCOMPARE(ExperimentSpec::from_json(json::parse(r->spec_json), "run").method.delta.lora_r, int64_t(4));
+        QCOMPARE(w.training()->curve("train/loss").size(), 20);
+        QCOMPARE(w.training()->heatmap_size().width(), 0);   // no prompt norms for LoRA
+        method->setCurrentIndex(method->findData("ptv2"));
+        QVERIFY(s->layer_strip()->isVisibleTo(s));
+    }
 };
 
 QTEST_MAIN(TstWorkbench)

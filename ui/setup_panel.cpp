@@ -226,8 +226,16 @@ void SetupPanel::build_ui() {
     grid->addWidget(data_box, 1, 0, 2, 1);
 
     // ---- Method
-    auto* method_box = new QGroupBox("Method: P-Tuning v2 (deep prompts)");
+    auto* method_box = new QGroupBox("Method");
     auto* pf = new QFormLayout(method_box);
+    method_form_ = pf;
+    method_ = new QComboBox;
+    method_->setObjectName("method");
+    for (auto [label, name] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"P-Tuning v2 (deep prompts)", "ptv2"}, {"Prompt tuning", "prompt"}, {"P-tuning (v1, prompt encoder)", "ptuning"},
+             {"LoRA", "lora"}, {"IA³", "ia3"}, {"Full fine-tuning", "full"}, {"Head only (linear probe)", "head"}})
+        method_->addItem(label, QString(name));
+    pf->addRow("Method:", method_);
     prompt_len_ = ispin(1, 4096);
     prompt_len_->setObjectName("prompt_len");
     prompt_len_->setToolTip("P: prompt vectors per layer for keys and for values. The paper: about 8-20 for "
@@ -267,6 +275,35 @@ void SetupPanel::build_ui() {
         if (!d.isEmpty()) init_adapter_->setText(d);
     });
     pf->addRow("Start from:", row({init_adapter_, init_browse}));
+    // The other methods' options (rows shown for the chosen method only).
+    prompt_init_ = new QComboBox;
+    prompt_init_->setObjectName("prompt_init");
+    prompt_init_->addItems({"random", "vocab", "text"});
+    prompt_init_->setToolTip("random: N(0, 1); vocab: embeddings of sampled vocabulary tokens; text: the embeddings "
+                             "of a text's tokens, repeated to P");
+    prompt_text_ = new QLineEdit;
+    prompt_text_->setPlaceholderText("text the prompts start from");
+    pf->addRow("Prompt init:", row({prompt_init_, prompt_text_}, false));
+    encoder_ = new QComboBox;
+    encoder_->setObjectName("encoder");
+    encoder_->addItems({"mlp", "lstm"});
+    encoder_hidden_ = ispin(0, 1 << 16);
+    encoder_hidden_->setSpecialValueText("hidden = model's");
+    encoder_hidden_->setPrefix("hidden ");
+    pf->addRow("Prompt encoder:", row({encoder_, encoder_hidden_}, false));
+    lora_r_ = ispin(1, 4096);
+    lora_r_->setObjectName("lora_r");
+    lora_r_->setPrefix("r ");
+    lora_alpha_ = dspin(0.01, 100000, 2, 1);
+    lora_alpha_->setPrefix("alpha ");
+    lora_dropout_ = dspin(0, 0.9, 2, 0.05);
+    lora_dropout_->setPrefix("dropout ");
+    pf->addRow("LoRA:", row({lora_r_, lora_alpha_, lora_dropout_}, false));
+    targets_ = new QLineEdit;
+    targets_->setObjectName("target_modules");
+    targets_->setPlaceholderText("default (LoRA: query, value; IA³: key, value, attention.output.dense, output.dense)");
+    targets_->setToolTip("Comma separated: query, key, value, attention.output.dense, intermediate.dense, output.dense");
+    pf->addRow("Modules:", targets_);
     grid->addWidget(method_box, 0, 1);
 
     // ---- Training
@@ -413,8 +450,15 @@ void SetupPanel::connect_changes() {
         connect(s, &QSpinBox::valueChanged, this, any);
     for (QDoubleSpinBox* s : {dropout_, init_std_, lr_, clip_, weight_decay_})
         connect(s, &QDoubleSpinBox::valueChanged, this, any);
-    for (QComboBox* c : {init_, schedule_, length_mode_, metric_, device_})
+    for (QComboBox* c : {init_, schedule_, length_mode_, metric_, device_, prompt_init_, encoder_})
         connect(c, &QComboBox::currentIndexChanged, this, any);
+    connect(method_, &QComboBox::currentIndexChanged, this, [this] {
+        show_method_rows();
+        changed();
+    });
+    for (QLineEdit* e : {prompt_text_, targets_}) connect(e, &QLineEdit::textChanged, this, any);
+    for (QSpinBox* sp : {encoder_hidden_, lora_r_}) connect(sp, &QSpinBox::valueChanged, this, any);
+    for (QDoubleSpinBox* sp : {lora_alpha_, lora_dropout_}) connect(sp, &QDoubleSpinBox::valueChanged, this, any);
     for (QCheckBox* c : {mlp_, keep_best_}) connect(c, &QCheckBox::toggled, this, any);
 }
 
@@ -436,6 +480,19 @@ ExperimentSpec SetupPanel::spec() const {
     s.data.on_bad_row = s_(bad_rows_->currentText());
     s.data.max_rows = max_rows_->value();
 
+    s.method.name = method_->currentData().toString().toStdString();
+    DeltaOptions& dl = s.method.delta;
+    dl.prompt_init = s_(prompt_init_->currentText());
+    dl.prompt_init_text = prompt_text_->text().toStdString();
+    dl.encoder = s_(encoder_->currentText());
+    dl.encoder_hidden = encoder_hidden_->value();
+    dl.lora_r = lora_r_->value();
+    dl.lora_alpha = lora_alpha_->value();
+    dl.lora_dropout = lora_dropout_->value();
+    dl.rslora = rslora_;
+    for (const QString& t : targets_->text().split(',', Qt::SkipEmptyParts))
+        if (!t.trimmed().isEmpty()) dl.target_modules.push_back(s_(t));
+    dl.feedforward_modules = feedforward_;
     PrefixOptions& p = s.method.prefix;
     p.prompt_len = prompt_len_->value();
     if (strip_->layer_count() > 0)
@@ -496,6 +553,20 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     bad_rows_->setCurrentIndex(s.data.on_bad_row == "skip" ? 1 : 0);
     max_rows_->setValue((int)s.data.max_rows);
 
+    method_->setCurrentIndex(std::max(0, method_->findData(q(s.method.name))));
+    const DeltaOptions& dl = s.method.delta;
+    prompt_init_->setCurrentIndex(std::max(0, prompt_init_->findText(q(dl.prompt_init))));
+    prompt_text_->setText(q(dl.prompt_init_text));
+    encoder_->setCurrentIndex(std::max(0, encoder_->findText(q(dl.encoder))));
+    encoder_hidden_->setValue((int)dl.encoder_hidden);
+    lora_r_->setValue((int)dl.lora_r);
+    lora_alpha_->setValue(dl.lora_alpha);
+    lora_dropout_->setValue(dl.lora_dropout);
+    rslora_ = dl.rslora;                     // kept from a spec file (no widget yet)
+    feedforward_ = dl.feedforward_modules;   // idem
+    QStringList targets;
+    for (auto& t : dl.target_modules) targets << q(t);
+    targets_->setText(targets.join(", "));
     const PrefixOptions& p = s.method.prefix;
     prompt_len_->setValue((int)p.prompt_len);
     layers_text_ = p.layers.text;
@@ -537,6 +608,7 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     notes_->setPlainText(q(s.notes));
     out_dir_->setText(q(s.out_dir));
     filling_ = false;
+    show_method_rows();
     // The strip is drawn once the model's layer count is known; until then the layer spec text is kept.
     apply_layers_text();
     model_changed();
@@ -839,7 +911,8 @@ void SetupPanel::update_counts() {
     const int64_t per_layer = s.method.prefix.mlp ? 0 : 2 * s.method.prefix.prompt_len * m.hidden;
     strip_->set_params_per_layer(per_layer);
     const int prompted = (int)strip_->selected().size();
-    depth_info_->setText(s.method.prefix.mlp
+    if (s.method.name != "ptv2") depth_info_->clear();
+    else depth_info_->setText(s.method.prefix.mlp
                              ? QString("%1 of %2 layers carry prompts; the MLP produces all of them (its size dominates the cost).")
                                    .arg(prompted)
                                    .arg(m.layers)
@@ -855,13 +928,16 @@ void SetupPanel::update_counts() {
         const int64_t total = s.train.steps > 0 ? s.train.steps : per_epoch * s.train.epochs;
         steps = QString(" &nbsp;·&nbsp; %1 steps (%2 per epoch)").arg(total).arg(per_epoch);
     }
-    counts_info_->setText(QString("<b>Trainable: %1</b> (prompts %2 + head %3) of %4 = <b>%5 %</b>%6")
+    const QString part = s.method.name == "ptv2" || s.method.name == "prompt" || s.method.name == "ptuning" ? "prompts"
+                         : s.method.name == "full"                                                   ? "backbone"
+                                                                                                     : q(s.method.name);
+    counts_info_->setText(QString("<b>Trainable: %1</b> (%7 %2 + head %3) of %4 = <b>%5 %</b>%6")
                               .arg(QLocale().toString((qlonglong)counts_->trainable()))
                               .arg(QLocale().toString((qlonglong)counts_->prompt))
                               .arg(QLocale().toString((qlonglong)counts_->head))
                               .arg(human_count(counts_->backbone + counts_->trainable()))
                               .arg(counts_->share() * 100.0, 0, 'f', counts_->share() < 0.01 ? 3 : 2)
-                              .arg(steps));
+                              .arg(steps, part));
 }
 
 void SetupPanel::validate() {
@@ -876,9 +952,9 @@ void SetupPanel::validate() {
     }
     if (model_) {
         const ModelSummary& m = *model_;
-        if (strip_->selected().empty()) errors << "Depth: choose at least one layer for the prompts";
+        if (s.method.name == "ptv2" && strip_->selected().empty()) errors << "Depth: choose at least one layer for the prompts";
         const int64_t usable = m.max_positions - m.position_offset;
-        if (s.train.max_len + s.method.prefix.prompt_len > usable)
+        if (s.method.uses_prompt_len() && s.train.max_len + s.method.prefix.prompt_len > usable)
             errors << QString("Max length %1 + prompt length %2 = %3 exceeds the %4 positions of this model%5: the real "
                               "tokens' position ids start after the prompt. Lower max length to %6 or P to %7.")
                           .arg(s.train.max_len)
@@ -904,7 +980,7 @@ void SetupPanel::validate() {
         errors << QString("Device %1 is not available on this machine (LibTorch %2, %3)")
                       .arg(dev, q(runtime_info().libtorch_version),
                            runtime_info().cuda_available ? "CUDA" : "built without CUDA or no GPU");
-    if (s.method.prefix.init == PromptInit::Zeros && s.method.prefix.dropout == 0 && !s.method.prefix.mlp)
+    if (s.method.name == "ptv2" && s.method.prefix.init == PromptInit::Zeros && s.method.prefix.dropout == 0 && !s.method.prefix.mlp)
         warnings << "Zeros init without dropout or MLP: all P prompt vectors stay equal, so P acts as 1";
     if (!s.method.init_adapter.empty() && !QFileInfo(q(s.method.init_adapter)).isDir())
         errors << "Start from: " + q(s.method.init_adapter) + " is not a directory";
@@ -932,6 +1008,30 @@ void SetupPanel::browse_data(QLineEdit* edit) {
     QString f = QFileDialog::getOpenFileName(this, "Data file", start,
                                              "Data (*.tsv *.csv *.jsonl *.json *.ndjson *.txt);;All files (*)");
     if (!f.isEmpty()) edit->setText(f);
+}
+
+void SetupPanel::show_method_rows() {
+    const QString m = method_->currentData().toString();
+    auto show = [&](QWidget* field, bool on) {
+        // The form row holding `field` (directly or inside a row widget).
+        for (QWidget* w = field; w; w = w->parentWidget()) {
+            QFormLayout::ItemRole role;
+            int r = -1;
+            method_form_->getWidgetPosition(w, &r, &role);
+            if (r >= 0) {
+                method_form_->setRowVisible(r, on);
+                return;
+            }
+        }
+    };
+    const bool ptv2 = m == "ptv2";
+    show(prompt_len_, ptv2 || m == "prompt" || m == "ptuning");
+    for (QWidget* w : std::initializer_list<QWidget*>{depth_preset_, strip_, depth_info_, mlp_, dropout_, init_, init_adapter_})
+        show(w, ptv2);
+    show(prompt_init_, m == "prompt");
+    show(encoder_, m == "ptuning");
+    show(lora_r_, m == "lora");
+    show(targets_, m == "lora" || m == "ia3");
 }
 
 }  // namespace ptune::ui

@@ -16,6 +16,7 @@
 #include "experiments/spec.h"
 
 class QCheckBox;
+class QFormLayout;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -65,7 +66,8 @@ private:
     void data_changed();
     void depth_preset_changed();
     void strip_changed();
-    void apply_layers_text();       // layers_text_ -> strip and preset, once the layer count is known
+    void apply_layers_text();
+    void show_method_rows();        // the chosen method's option rows       // layers_text_ -> strip and preset, once the layer count is known
     void validate();
     void show_model_summary();
     void show_data_summary();
@@ -95,6 +97,18 @@ private:
     QTableWidget* preview_ = nullptr;
     QLabel* data_info_ = nullptr;
     // Method
+    QFormLayout* method_form_ = nullptr;
+    QComboBox* method_ = nullptr;
+    QComboBox* prompt_init_ = nullptr;
+    QLineEdit* prompt_text_ = nullptr;
+    QComboBox* encoder_ = nullptr;
+    QSpinBox* encoder_hidden_ = nullptr;
+    QSpinBox* lora_r_ = nullptr;
+    QDoubleSpinBox* lora_alpha_ = nullptr;
+    QDoubleSpinBox* lora_dropout_ = nullptr;
+    QLineEdit* targets_ = nullptr;
+    bool rslora_ = false;
+    std::vector<std::string> feedforward_;
     QSpinBox* prompt_len_ = nullptr;
     QComboBox* depth_preset_ = nullptr;
     QSpinBox* depth_k_ = nullptr;
