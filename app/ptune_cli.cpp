@@ -21,6 +21,7 @@
 #include "core/engine/trainer.h"
 #include "core/text/tokenizer.h"
 #include "experiments/runner.h"
+#include "experiments/suite.h"
 
 using namespace ptune;
 namespace fs = std::filesystem;
@@ -306,6 +307,17 @@ int main(int argc, char** argv) {
     be->add_option("--threads", be_threads, "CPU threads (0: all cores)");
 
     // export
+    // suite
+    auto* su = app.add_subcommand("suite", "run a suite: one base experiment, several variations and seeds");
+    std::string su_file, su_ablation, su_spec, su_db, su_save, su_seeds;
+    bool su_dry = false;
+    su->add_option("file", su_file, "a suite file ({\"ptune_suite\": 1, ...})");
+    su->add_option("--ablation", su_ablation, "a ready-made suite on --spec (or the built-in experiment): prompt-len, depth or methods");
+    su->add_option("--spec", su_spec, "the base experiment spec for --ablation");
+    su->add_option("--seeds", su_seeds, "seeds for --ablation, e.g. 1,2,3 (default: the spec's)");
+    su->add_option("--save", su_save, "write the suite to this file");
+    su->add_flag("--dry-run", su_dry, "list the runs without training");
+    su->add_option("--db", su_db, "the run store (default $PTUNE_DB or ~/.local/share/ptune/runs.sqlite)");
     auto* ex = app.add_subcommand("export", "export a run's trained prompts");
     std::string ex_db, ex_format = "peft", ex_out;
     int64_t ex_run = 0;
@@ -520,6 +532,54 @@ int main(int argc, char** argv) {
                           << std::endl;
             });
             return 0;
+        }
+        if (su->parsed()) {
+            if (su_file.empty() == su_ablation.empty()) throw Error("suite: give a suite FILE or --ablation KIND");
+            Suite suite;
+            if (!su_file.empty()) {
+                suite = Suite::load(su_file);
+            } else {
+                ExperimentSpec base = ExperimentSpec::load(su_spec.empty() ? builtin_dir() + "/experiment.json" : su_spec);
+                ModelConfig cfg = ModelConfig::from_dir(resolve_model_dir(base.model));
+                std::vector<uint64_t> seeds;
+                if (!su_seeds.empty())
+                    for (int x : parse_int_list(su_seeds, "--seeds")) seeds.push_back((uint64_t)x);
+                suite = make_ablation(su_ablation, base, (int)cfg.num_layers,
+                                      (int)(cfg.max_position_embeddings - cfg.position_offset()), seeds);
+            }
+            std::vector<ExperimentSpec> specs = suite.expand();
+            if (!su_save.empty()) suite.save(su_save);
+            if (su_dry) {
+                for (auto& sp : specs)
+                    std::cout << dumps(json{{"suite", suite.name}, {"name", sp.display_name()}, {"seed", sp.train.seed},
+                                            {"spec", sp.to_json()}})
+                              << "\n";
+                return 0;
+            }
+            std::string db = su_db.empty() ? default_db_path() : su_db;
+            if (fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
+            Store store(db);
+            // Every run is recorded first (queued), so the store shows the whole suite from the start.
+            std::vector<int64_t> ids;
+            for (auto& sp : specs) ids.push_back(Runner::enqueue(sp, store));
+            std::signal(SIGINT, on_sigint);
+            int failed = 0;
+            for (size_t i = 0; i < specs.size(); ++i) {
+                if (g_cancel.is_set()) {
+                    store.finish_run(ids[i], "cancelled", "the suite was interrupted before this run", "{}", "{}", -1);
+                    continue;
+                }
+                std::cerr << "suite " << suite.name << ": run " << (i + 1) << "/" << specs.size() << ": "
+                          << specs[i].display_name() << " (seed " << specs[i].train.seed << ")\n";
+                CliObserver obs(nullptr);
+                RunOutcome o = Runner().run(specs[i], store, &obs, &g_cancel, ids[i]);
+                if (o.status == "failed") ++failed, std::cerr << "error: " << o.reason << "\n";
+                std::cout << dumps(json{{"suite", suite.name}, {"run_id", o.run_id}, {"name", specs[i].display_name()},
+                                        {"seed", specs[i].train.seed}, {"status", o.status}, {"best_metrics", o.best_metrics},
+                                        {"seconds", o.seconds}})
+                          << std::endl;
+            }
+            return g_cancel.is_set() ? 130 : failed ? 1 : 0;
         }
         if (ex->parsed()) {
             Store store(ex_db.empty() ? default_db_path() : ex_db);

@@ -1,0 +1,117 @@
+// Suites: variants x seeds expand to valid specs that carry the suite's name; the ready-made ablations have the
+// paper's shape; suite files round-trip and bad ones are refused with the variant or field named; a suite runs
+// to completion through `ptune suite` into one database, and its seed groups hold the stored numbers.
+#include <torch/torch.h>
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <fstream>
+
+#include "core/engine/builtin.h"
+#include "experiments/compare.h"
+#include "experiments/suite.h"
+
+using namespace ptune;
+
+class TstSuite : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp;
+
+private Q_SLOTS:
+    void expandsVariantsTimesSeeds() {
+        Suite s;
+        s.name = "p";
+        s.base.method.prefix.prompt_len = 8;
+        s.variants = {json{{"method", {{"prompt_len", 4}}}}, json{{"method", {{"name", "lora"}, {"lora_r", 2}}}}};
+        s.seeds = {1, 2, 3};
+        auto specs = s.expand();
+        QCOMPARE(specs.size(), size_t(6));
+        QCOMPARE(specs[0].method.prefix.prompt_len, int64_t(4));
+        QCOMPARE(specs[2].train.seed, uint64_t(3));
+        QCOMPARE(specs[3].method.name, std::string("lora"));
+        QCOMPARE(specs[3].method.delta.lora_r, int64_t(2));
+        for (auto& sp : specs) {
+            QCOMPARE(sp.suite, std::string("p"));
+            QVERIFY(std::find(sp.tags.begin(), sp.tags.end(), "p") != sp.tags.end());
+        }
+        // File round trip, and errors that name what is wrong.
+        const std::string f = tmp.path().toStdString() + "/s.json";
+        s.save(f);
+        QCOMPARE(Suite::load(f).to_json(), s.to_json());
+        json bad = s.to_json();
+        bad["variants"][1]["method"]["lora_r"] = 0;
+        try {
+            Suite::from_json(bad, "s.json").expand();
+            QFAIL("lora_r 0 must be refused");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("variant 2") != std::string::npos &&
+                         std::string(e.what()).find("lora_r") != std::string::npos,
+                     e.what());
+        }
+        bad = s.to_json();
+        bad["variant"] = json::array();
+        QVERIFY_THROWS_EXCEPTION(Error, Suite::from_json(bad, "s.json"));
+    }
+
+    void ablationsHaveThePapersShape() {
+        ExperimentSpec base;
+        base.train.max_len = 48;
+        Suite p = make_ablation("prompt-len", base, 4, 160, {});
+        QCOMPARE(p.expand().size(), size_t(5));   // 4 .. 64; 48 + 128 exceeds 160 positions
+        Suite d = make_ablation("depth", base, 4, 160, {1, 2});
+        auto ds = d.expand();
+        QCOMPARE(ds.size(), size_t(2 * 7));        // first:1..4 and last:1..3, two seeds
+        QCOMPARE(ds[0].method.prefix.layers.text, std::string("first:1"));
+        QCOMPARE(ds[2].method.prefix.layers.text, std::string("last:1"));
+        Suite m = make_ablation("methods", base, 4, 160, {});
+        auto ms = m.expand();
+        QCOMPARE(ms.size(), size_t(8));
+        QVERIFY(ms[1].method.prefix.mlp);
+        QCOMPARE(ms[4].method.name, std::string("lora"));
+        QCOMPARE(ms[4].train.lr, base.train.lr / 4);
+        QCOMPARE(ms[6].method.name, std::string("full"));
+        QVERIFY_THROWS_EXCEPTION(Error, make_ablation("width", base, 4, 160, {}));
+    }
+
+    // `ptune suite FILE` runs every run into one database; the seed groups' means are the stored metrics'.
+    void suiteRunsThroughTheCli() {
+        Suite s;
+        s.name = "tiny";
+        s.base = ExperimentSpec::load(builtin_dir() + "/experiment.json");
+        s.base.name.clear();
+        s.base.train.epochs = 0;
+        s.base.train.steps = 6;
+        s.base.train.threads = 2;
+        s.variants = {json{{"method", {{"prompt_len", 4}}}}, json{{"method", {{"name", "lora"}}}, {"train", {{"lr", 5e-3}}}}};
+        s.seeds = {1, 2};
+        const QString file = tmp.path() + "/tiny.json", db = tmp.path() + "/suite.sqlite";
+        s.save(file.toStdString());
+        QProcess p;
+        p.start(QString(PTUNE_BIN_DIR) + "/ptune", {"suite", file, "--db", db});
+        QVERIFY(p.waitForFinished(300000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QList<QByteArray> lines = p.readAllStandardOutput().trimmed().split('\n');
+        QCOMPARE(lines.size(), 4);
+        Store store(db.toStdString());
+        auto runs = store.runs();
+        QCOMPARE(runs.size(), size_t(4));
+        for (auto& r : runs) {
+            QCOMPARE(r.status, std::string("completed"));
+            QCOMPARE(r.suite, std::string("tiny"));
+        }
+        auto groups = group_by_seed(runs);
+        QCOMPARE(groups.size(), size_t(2));
+        for (auto& g : groups) {
+            QCOMPARE(g.run_ids.size(), size_t(2));
+            std::vector<double> acc;
+            for (int64_t id : g.run_ids) acc.push_back(json::parse(store.run(id)->best_metrics_json).at("accuracy").get<double>());
+            const double mean = (acc[0] + acc[1]) / 2;
+            QCOMPARE(g.best.at("accuracy").mean, mean);
+            QCOMPARE(g.best.at("accuracy").n, 2);
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TstSuite)
+#include "tst_suite.moc"
