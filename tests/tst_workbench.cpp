@@ -20,6 +20,7 @@
 #include <fstream>
 
 #include "experiments/runner.h"
+#include "ui/compare_view.h"
 #include "ui/latency_view.h"
 #include "ui/layer_strip.h"
 #include "ui/main_window.h"
@@ -398,6 +399,39 @@ private Q_SLOTS:
         QCOMPARE(w.training()->heatmap_size().width(), 0);   // no prompt norms for LoRA
         method->setCurrentIndex(method->findData("ptv2"));
         QVERIFY(s->layer_strip()->isVisibleTo(s));
+    }
+
+    // A ready-made suite from the form's experiment runs to completion, and the Compare view's seed-group
+    // table holds the database's numbers.
+    void suiteFromTheWindowAndItsComparison() {
+        MainWindow w(db());
+        w.show();
+        fill_form(w, 8, "");
+        child<QComboBox>(w.setup(), "method")->setCurrentIndex(0);   // ptv2
+        wait_checks(w.setup());
+        auto ids = w.start_suite("prompt-len", {1, 2});
+        QCOMPARE(ids.size(), size_t(6 * 2));   // P = 4 .. 128 all fit 32 + P <= 160; two seeds
+        QTRY_VERIFY_WITH_TIMEOUT(!w.queue()->busy(), 300000);
+        Store store(db().toStdString());
+        std::vector<RunRecord> runs;
+        for (int64_t id : ids) {
+            auto r = store.run(id);
+            QCOMPARE(r->status, std::string("completed"));
+            QCOMPARE(r->suite, std::string("prompt-len"));
+            runs.push_back(*r);
+        }
+        QCOMPARE(runs[0].prompt_len, 4);
+        QCOMPARE(runs[11].prompt_len, 128);
+        Q_EMIT w.runs()->compare_requested(QList<qint64>(ids.begin(), ids.end()));
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.compare()));
+        QCOMPARE(w.compare()->group_rows(), 6);
+        // Group 1 (P = 4): its mean best accuracy over the two seeds, as the table prints it (3 decimals).
+        const double a = json::parse(runs[0].best_metrics_json).at("accuracy").get<double>();
+        const double b = json::parse(runs[1].best_metrics_json).at("accuracy").get<double>();
+        const QString mean = QString::number((a + b) / 2, 'f', 3);
+        bool found = false;
+        for (int c = 0; c < 6; ++c) found = found || w.compare()->group_cell(0, c).startsWith(mean + " ± ");
+        QVERIFY2(found, qPrintable(w.compare()->group_cell(0, 2)));
     }
 };
 

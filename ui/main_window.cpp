@@ -27,6 +27,7 @@
 #include "core/engine/devices.h"
 #include "core/engine/model_config.h"
 #include "experiments/runner.h"
+#include "experiments/suite.h"
 #include "ui/compare_view.h"
 #include "ui/latency_view.h"
 #include "ui/run_queue.h"
@@ -260,6 +261,28 @@ void MainWindow::build_menus() {
         statusBar()->showMessage(QString("%1 queued job(s) removed").arg(n), 5000);
         update_actions();
     });
+    mk(run, "run_suite", "Run &Suite…", QKeySequence("Ctrl+Shift+R"), [this] {
+        bool ok = false;
+        const QStringList kinds{"methods — every method on this experiment", "prompt-len — P = 4 … 128",
+                                "depth — prompts in the first k vs the last k layers"};
+        const QString kind = QInputDialog::getItem(this, "Run suite", "Ready-made suite on the setup's experiment:", kinds, 0,
+                                                   false, &ok);
+        if (!ok) return;
+        const QString seeds_text = QInputDialog::getText(this, "Run suite", "Seeds (comma separated):", QLineEdit::Normal,
+                                                         "1,2,3", &ok);
+        if (!ok) return;
+        std::vector<uint64_t> seeds;
+        for (const QString& x : seeds_text.split(',', Qt::SkipEmptyParts)) {
+            bool num = false;
+            const qulonglong v = x.trimmed().toULongLong(&num);
+            if (!num) {
+                QMessageBox::warning(this, "Run suite", QString("Seeds: \"%1\" is not a number").arg(x.trimmed()));
+                return;
+            }
+            seeds.push_back(v);
+        }
+        start_suite(kind.section(' ', 0, 0), seeds);
+    });
     run->addSeparator();
     mk(run, "measure", "Measure &Latency of Selected Run", QKeySequence("Ctrl+L"), [this] {
         auto ids = runs_->selected_ids();
@@ -371,6 +394,30 @@ qint64 MainWindow::start_run() {
         QMessageBox::warning(this, "Cannot run", q(e.what()));
         return 0;
     }
+}
+
+std::vector<int64_t> MainWindow::start_suite(const QString& kind, const std::vector<uint64_t>& seeds) {
+    std::vector<int64_t> ids;
+    if (setup_->checks_pending() || !setup_->errors().isEmpty() || !setup_->model_summary()) {
+        statusBar()->showMessage("Cannot run a suite: " + (setup_->errors().isEmpty() ? QString("the form is not checked yet")
+                                                                                     : setup_->errors().front()),
+                                 8000);
+        tabs_->setCurrentWidget(setup_);
+        return ids;
+    }
+    try {
+        const ModelSummary& m = *setup_->model_summary();
+        Suite suite = make_ablation(kind.toStdString(), setup_->spec(), (int)m.layers,
+                                    (int)(m.max_positions - m.position_offset), seeds);
+        std::vector<ExperimentSpec> specs = suite.expand();   // validates every run before any is queued
+        for (const ExperimentSpec& s : specs) ids.push_back(queue_->enqueue(s));
+        runs_->refresh();
+        statusBar()->showMessage(QString("Suite %1: %2 runs queued").arg(kind).arg(ids.size()), 8000);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Run suite", q(e.what()));
+    }
+    update_actions();
+    return ids;
 }
 
 void MainWindow::on_run_started(qint64 id) {

@@ -49,6 +49,9 @@ public:
 
     // Queues the setup form's experiment (what Run does); returns the run id, 0 when refused (message shown).
     qint64 start_run();
+    // Queues a ready-made suite (prompt-len, depth or methods; experiments/suite.h) on the setup form's
+    // experiment, one run per variant and seed; returns the run ids (empty, with a message, when refused).
+    std::vector<int64_t> start_suite(const QString& kind, const std::vector<uint64_t>& seeds);
     // The built-in default experiment (resources/builtin/experiment.json): the form's content on a first start
     // and after File > New Experiment.
     static ExperimentSpec default_spec();
