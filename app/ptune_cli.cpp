@@ -291,12 +291,12 @@ int main(int argc, char** argv) {
     tr->add_option("--tag", tr_tags, "a tag for the run (repeatable)");
 
     // bench
-    auto* be = app.add_subcommand("bench", "inference latency of the base model and with deep prompts");
+    auto* be = app.add_subcommand("bench", "inference latency of the base model and with each PEFT method, side by side");
     std::string be_model = "builtin", be_methods = "base,ptv2", be_plen = "16", be_layers = "all", be_bs = "1",
                 be_seq = "128", be_device = "cpu";
     int be_repeats = 20, be_warmup = 3, be_threads = 0;
     be->add_option("--model", be_model, "model directory or builtin")->required();
-    be->add_option("--method", be_methods, "base, ptv2 or a list (base,ptv2)");
+    be->add_option("--method", be_methods, "a list of base, ptv2, prompt, ptuning, lora, lora-merged, ia3, ia3-merged");
     be->add_option("--prompt-len", be_plen, "prompt lengths, e.g. 8,16,64");
     be->add_option("--layers", be_layers, "layers with prompts");
     be->add_option("--batch-size", be_bs, "batch sizes, e.g. 1,8");

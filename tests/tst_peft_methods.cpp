@@ -128,6 +128,41 @@ private Q_SLOTS:
         QVERIFY(at::equal(again->forward(b, d2.adaptation(), false), model->forward(b, delta.adaptation(), false)));
     }
 
+    // Merging LoRA and IA3 into the weights computes what the unmerged adapter computes.
+    void mergeEqualsUnmerged_data() {
+        QTest::addColumn<QString>("arch");
+        QTest::addColumn<QString>("adapter");
+        for (const char* arch : {"bert", "roberta"})
+            for (const char* a : {"lora_r4", "ia3"})
+                QTest::newRow((std::string(arch) + "/" + a).c_str()) << QString(arch) << QString(a);
+    }
+    void mergeEqualsUnmerged() {
+        QFETCH(QString, arch);
+        QFETCH(QString, adapter);
+        const std::string a = arch.toStdString(), name = adapter.toStdString();
+        json expected = read_json_file(fixture(a + "/expected.json"));
+        auto model = EncoderClassifier::load(fixture(a + "/model"));
+        PeftDelta delta = peft_delta_from(PeftAdapter::load(fixture(a + "/adapter_" + name)), model->config());
+        apply_head(*model, delta.head);
+        at::NoGradGuard g;
+        std::vector<at::Tensor> unmerged;
+        for (size_t i = 0; i < 4; ++i) {
+            Batch b = make_batch({expected["input_ids_96"][i].get<std::vector<int64_t>>()}, model->config().pad_token_id);
+            unmerged.push_back(model->forward(b, delta.adaptation(), false));
+        }
+        model->merge(delta.adaptation());
+        for (size_t i = 0; i < 4; ++i) {
+            Batch b = make_batch({expected["input_ids_96"][i].get<std::vector<int64_t>>()}, model->config().pad_token_id);
+            at::Tensor merged = model->forward(b, Adaptation{}, false);
+            QVERIFY2((merged - unmerged[i]).abs().max().item<double>() < 1e-5, qPrintable(QString("text %1").arg(i)));
+            at::Tensor want = at::tensor(expected["adapters"][name]["logits"][i].get<std::vector<float>>());
+            QVERIFY((merged[0] - want).abs().max().item<double>() < 1e-4);
+        }
+        Adaptation with_prompt;
+        with_prompt.input_prompt = at::zeros({2, model->config().hidden_size});
+        QVERIFY_THROWS_EXCEPTION(Error, model->merge(with_prompt));
+    }
+
     void badAdaptersAreRefused() {
         QTemporaryDir tmp;
         auto model = EncoderClassifier::load(fixture("bert/model"));

@@ -299,6 +299,32 @@ const char* site_name(Site s) {
     return "?";
 }
 
+void EncoderClassifier::merge(const Adaptation& a) {
+    if (a.prefix || a.input_prompt.defined())
+        throw Error("merge: deep prompts and virtual tokens cannot be merged into the weights");
+    if (a.layers.empty()) return;
+    if (a.layers.size() != layers_.size())
+        throw Error("merge: adaptation for " + std::to_string(a.layers.size()) + " layers on a model with " +
+                    std::to_string(layers_.size()));
+    at::NoGradGuard g;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        EncoderLayer& L = layers_[l];
+        Linear* sites[kSites] = {&L.query, &L.key, &L.value, &L.attn_out, &L.intermediate, &L.output};
+        for (int s = 0; s < kSites; ++s) {
+            const LinearDelta& d = a.layers[l][(size_t)s];
+            Linear& lin = *sites[s];
+            if (d.ia3_in.defined()) lin.weight = lin.weight * d.ia3_in.to(lin.weight.device()).unsqueeze(0);
+            if (d.lora_A.defined())
+                lin.weight = lin.weight + at::matmul(d.lora_B, d.lora_A).to(lin.weight.device()) * d.lora_scaling;
+            if (d.ia3_out.defined()) {
+                const at::Tensor o = d.ia3_out.to(lin.weight.device());
+                lin.weight = lin.weight * o.unsqueeze(1);
+                if (lin.bias.defined()) lin.bias = lin.bias * o;
+            }
+        }
+    }
+}
+
 at::Tensor LinearDelta::apply(const Linear& lin, const at::Tensor& x, bool training) const {
     at::Tensor y = ia3_in.defined() ? lin(x * ia3_in) : lin(x);
     if (lora_A.defined()) {

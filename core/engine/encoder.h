@@ -121,6 +121,12 @@ public:
     void to(const at::Device& device);
     at::Device device() const { return device_; }
 
+    // Folds an adaptation's LoRA and IA3 changes into the linear layers' weights (PEFT's merge_and_unload):
+    // W += scaling * B A; IA3 at the output scales W's rows and the bias, at the input W's columns. Afterwards
+    // forward(b, Adaptation{}) computes what forward(b, a) computed (up to rounding). Prefixes and virtual
+    // tokens cannot be merged (throws).
+    void merge(const Adaptation& a);
+
 private:
     EncoderClassifier() = default;
     void init_from(const std::map<std::string, at::Tensor>* tensors, const std::string& source,

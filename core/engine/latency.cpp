@@ -5,6 +5,7 @@
 
 #include "core/engine/deep_prompt.h"
 #include "core/engine/encoder.h"
+#include "core/engine/methods.h"
 #include "core/engine/trainer.h"
 
 namespace ptune {
@@ -20,9 +21,12 @@ double percentile(std::vector<double> v, double q) {
 std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::function<void(const LatencyResult&)>& on_result,
                                        const std::function<bool()>& cancelled) {
     if (opt.repeats < 1) throw Error("latency: repeats must be at least 1");
+    const std::vector<std::string> known{"base", "ptv2", "prompt", "ptuning", "lora", "lora-merged", "ia3", "ia3-merged"};
     for (auto& m : opt.methods) {
-        if (m != "base" && m != "ptv2") throw Error("latency: method \"" + m + "\": use base or ptv2");
-        if (m == "ptv2" && opt.prompt_lens.empty()) throw Error("latency: method ptv2 needs at least one prompt length");
+        if (std::find(known.begin(), known.end(), m) == known.end())
+            throw Error("latency: method \"" + m + "\": use base, ptv2, prompt, ptuning, lora, lora-merged, ia3 or ia3-merged");
+        if ((m == "ptv2" || m == "prompt" || m == "ptuning") && opt.prompt_lens.empty())
+            throw Error("latency: method " + m + " needs at least one prompt length");
     }
     set_threads(opt.threads);
     at::Device dev = resolve_device(opt.device);
@@ -35,6 +39,8 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
     struct Config {
         LatencyResult r;
         std::shared_ptr<DeepPrompt> prompt;
+        std::shared_ptr<DeltaMethod> delta;               // unmerged methods: applied on every pass
+        std::shared_ptr<EncoderClassifier> merged;        // lora-merged / ia3-merged: a copy with merged weights
         Batch batch;
         PrefixKV kv;
         std::vector<double> ms;
@@ -43,19 +49,33 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
     at::NoGradGuard no_grad;
     at::manual_seed(opt.seed);
     for (const auto& method : opt.methods) {
-        std::vector<int> plens = method == "base" ? std::vector<int>{0} : opt.prompt_lens;
+        const bool prompted = method == "ptv2" || method == "prompt" || method == "ptuning";
+        std::vector<int> plens = prompted ? opt.prompt_lens : std::vector<int>{0};
         for (int P : plens) {
             std::shared_ptr<DeepPrompt> prompt;
+            std::shared_ptr<DeltaMethod> delta;
+            std::shared_ptr<EncoderClassifier> merged;
             if (method == "ptv2") {
                 PrefixOptions po;
                 po.prompt_len = P;
                 po.layers = LayerSpec{opt.layers};
                 prompt = std::make_shared<DeepPrompt>(cfg, po, opt.seed);
                 prompt->to(dev);
+            } else if (method != "base") {
+                // PEFT's default options of each method; latency does not depend on the values.
+                const std::string base_name = method.substr(0, method.find('-'));
+                delta = std::shared_ptr<DeltaMethod>(make_method(base_name, *model, P, DeltaOptions{}, {}, opt.seed).release());
+                delta->to(dev);
+                if (method.size() > 7 && method.compare(method.size() - 7, 7, "-merged") == 0) {
+                    merged = std::shared_ptr<EncoderClassifier>(EncoderClassifier::load(opt.model_dir, -1, opt.seed).release());
+                    merged->to(dev);
+                    merged->merge(delta->adaptation(false));
+                    delta.reset();
+                }
             }
             for (int B : opt.batch_sizes) {
                 for (int S : opt.seq_lens) {
-                    cfg.check_fits(S, P);
+                    cfg.check_fits(S, prompted ? P : 0);
                     Config c;
                     c.r.method = method;
                     c.r.batch_size = B;
@@ -63,6 +83,8 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
                     c.r.prompt_len = P;
                     c.r.device = dev.str();
                     c.prompt = prompt;
+                    c.delta = delta;
+                    c.merged = merged;
                     // Random real tokens (past the first 5 ids, which hold the special tokens in BERT-like vocabularies).
                     int64_t lo = std::min<int64_t>(5, cfg.vocab_size - 1);
                     c.batch.input_ids = at::randint(lo, cfg.vocab_size, {B, S}, at::kLong).to(dev);
@@ -74,7 +96,9 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
         }
     }
     auto once = [&](Config& c) {
-        at::Tensor y = model->forward(c.batch, c.prompt ? &c.kv : nullptr, false);
+        Adaptation ad = c.delta ? c.delta->adaptation(false) : Adaptation{};
+        if (c.prompt) ad.prefix = &c.kv;
+        at::Tensor y = (c.merged ? *c.merged : *model).forward(c.batch, ad, false);
         if (dev.is_cuda())
             torch::cuda::synchronize(dev.has_index() ? dev.index() : -1);
         else

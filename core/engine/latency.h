@@ -17,7 +17,10 @@ struct LatencyOptions {
     std::vector<std::string> methods{"base", "ptv2"};
     std::vector<int> batch_sizes{1};
     std::vector<int> seq_lens{128};
-    std::vector<int> prompt_lens;       // for ptv2 (required with it; Runner::bench_run: empty = the run's P)
+    // base, ptv2, prompt (prompt tuning), ptuning, lora, ia3 (unmerged: the adapter applied on every pass), and
+    // lora-merged / ia3-merged (a copy of the model with the adapter folded into its weights). PEFT's default
+    // options for each method.
+    std::vector<int> prompt_lens;       // for ptv2, prompt, ptuning (required with them; Runner::bench_run: empty = the run's P)
     std::string layers = "all";
     int warmup = 3;
     int repeats = 20;
@@ -27,7 +30,7 @@ struct LatencyOptions {
 };
 
 struct LatencyResult {
-    std::string method;                 // base | ptv2
+    std::string method;                 // base | ptv2 | prompt | ptuning | lora | lora-merged | ia3 | ia3-merged
     int batch_size = 0, seq_len = 0, prompt_len = 0;
     double median_ms = 0, p90_ms = 0, mean_ms = 0;
     std::string device;
