@@ -500,9 +500,8 @@ QString CompareView::export_summary_csv(const QString& path) {
 QString CompareView::save_chart(const QString& which, const QString& path) {
     QCustomPlot* plot = which == "loss" ? loss_plot_ : which == "metric" ? metric_plot_ : nullptr;
     if (!plot) return QString("%1: unknown chart \"%2\" (loss or metric)").arg(path, which);
-    // A chart never shown has no useful size: draw it at a print-friendly one.
-    const bool sized = plot->width() >= 200 && plot->height() >= 150;
-    return save_plot(plot, path, sized ? 0 : 900, sized ? 0 : 500);
+    // A chart never shown has no useful size: drawn at a print-friendly one.
+    return save_plot_readable(plot, path, 200, 150, 900, 500);
 }
 
 void CompareView::ask_export(int which) {
@@ -513,13 +512,8 @@ void CompareView::ask_export(int which) {
         if (path.isEmpty()) return;
         error = which == 0 ? export_metrics_csv(path) : export_summary_csv(path);
     } else {
-        QString filter;
-        path = QFileDialog::getSaveFileName(this, tr("Export chart"), "compare-loss.png",
-                                            tr("PNG image (*.png);;PDF document (*.pdf);;SVG image (*.svg)"), &filter);
+        path = ask_chart_path(this, "compare-loss");
         if (path.isEmpty()) return;
-        if (QFileInfo(path).suffix().isEmpty()) {
-            path += filter.contains("pdf") ? ".pdf" : filter.contains("svg") ? ".svg" : ".png";
-        }
         // The metric chart goes beside the loss chart: NAME-metric.EXT.
         const QFileInfo fi(path);
         QString base = fi.completeBaseName();

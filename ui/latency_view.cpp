@@ -553,19 +553,13 @@ QString LatencyView::save_chart(const QString& which, const QString& path) {
     QCustomPlot* p = plot_for(which);
     if (!p) return tr("unknown chart \"%1\" (use seq or prompt)").arg(which);
     p->replot(QCustomPlot::rpImmediateRefresh);
-    const bool sized = p->isVisible() && p->width() >= 300 && p->height() >= 200;
-    return save_plot(p, path, sized ? 0 : 700, sized ? 0 : 450);
+    return save_plot_readable(p, path, 300, 200, 700, 450);
 }
 
 void LatencyView::export_chart(const QString& which) {
     const QString base = run_id_ ? QString("run-%1-latency-%2").arg(run_id_).arg(which) : "latency-" + which;
-    QString filter;
-    QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), base + ".png",
-                                                tr("PNG image (*.png);;PDF document (*.pdf);;SVG image (*.svg)"),
-                                                &filter);
+    const QString path = ask_chart_path(this, base);
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += filter.contains("pdf") ? ".pdf" : filter.contains("svg") ? ".svg" : ".png";
     const QString err = save_chart(which, path);
     if (!err.isEmpty()) QMessageBox::warning(this, tr("Export chart"), err);
 }

@@ -1,6 +1,7 @@
 #include "ui/plot_util.h"
 
 #include <QApplication>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QPalette>
 #include <QSvgGenerator>
@@ -34,6 +35,21 @@ QString save_plot(QCustomPlot* plot, const QString& path, int width, int height)
         return QString("%1: unknown chart format \"%2\" (use .png, .pdf or .svg)").arg(path, ext);
     }
     return ok ? QString() : QString("%1: could not be written").arg(path);
+}
+
+QString save_plot_readable(QCustomPlot* plot, const QString& path, int min_w, int min_h, int fallback_w, int fallback_h) {
+    const bool sized = plot->isVisible() && plot->width() >= min_w && plot->height() >= min_h;
+    return save_plot(plot, path, sized ? 0 : fallback_w, sized ? 0 : fallback_h);
+}
+
+QString ask_chart_path(QWidget* parent, const QString& base_name) {
+    QString filter;
+    QString path = QFileDialog::getSaveFileName(parent, QObject::tr("Export chart"), base_name + ".png",
+                                                QObject::tr("PNG image (*.png);;PDF document (*.pdf);;SVG image (*.svg)"),
+                                                &filter);
+    if (!path.isEmpty() && QFileInfo(path).suffix().isEmpty())
+        path += filter.contains("pdf") ? ".pdf" : filter.contains("svg") ? ".svg" : ".png";
+    return path;
 }
 
 void style_plot(QCustomPlot* plot) { style_plot(plot, plot->palette()); }

@@ -6,12 +6,21 @@
 #include <QString>
 
 class QCustomPlot;
+class QWidget;
 
 namespace ptune::ui {
 
 // Saves a chart by the file's extension: .png, .pdf or .svg (width/height 0: the widget's size). Returns an
 // empty string on success, else a message naming the file.
 QString save_plot(QCustomPlot* plot, const QString& path, int width = 0, int height = 0);
+
+// Like save_plot, at the chart's on-screen size when it is shown and at least min_w x min_h; a chart never shown
+// (or squeezed) is saved at fallback_w x fallback_h instead, so the file is readable.
+QString save_plot_readable(QCustomPlot* plot, const QString& path, int min_w, int min_h, int fallback_w, int fallback_h);
+
+// Asks where to export a chart (PNG, PDF or SVG), proposing `base_name`.png; adds the suffix of the chosen
+// filter when the name has none. Empty when the user cancels.
+QString ask_chart_path(QWidget* parent, const QString& base_name);
 
 // Colours axes, grid, legend and background from a palette, so a dark theme gives dark charts. Call again on
 // QEvent::PaletteChange with the receiving widget's palette (the plot may not have the new one yet then).

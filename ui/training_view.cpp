@@ -898,20 +898,13 @@ QString TrainingView::save_chart(const QString& which, const QString& path) {
     flush();
     p->replot(QCustomPlot::rpImmediateRefresh);
     // A chart never shown (or squeezed) is saved at a readable size.
-    const bool sized = p->isVisible() && p->width() >= 300 && p->height() >= 200;
-    const int w = sized ? 0 : (which == "norm_bars" ? 500 : 900), h = sized ? 0 : 500;
-    return save_plot(p, path, w, h);
+    return save_plot_readable(p, path, 300, 200, which == "norm_bars" ? 500 : 900, 500);
 }
 
 void TrainingView::export_chart(const QString& which) {
     const QString base = run_id_ ? QString("run-%1-%2").arg(run_id_).arg(which) : which;
-    QString filter;
-    QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), base + ".png",
-                                                tr("PNG image (*.png);;PDF document (*.pdf);;SVG image (*.svg)"),
-                                                &filter);
+    const QString path = ask_chart_path(this, base);
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += filter.contains("pdf") ? ".pdf" : filter.contains("svg") ? ".svg" : ".png";
     const QString err = save_chart(which, path);
     if (!err.isEmpty())
         QMessageBox::warning(this, tr("Export chart"), err);

@@ -37,9 +37,41 @@ std::pair<int64_t, int64_t> in_out(const ModelConfig& cfg, Site s) {
 
 at::Tensor trainable(at::Tensor t) { return t.set_requires_grad(true); }
 
-class Lora : public DeltaMethod {
+// LoRA and IA3: per-layer LinearDelta tensors, all of them trained; the adaptation is the deltas themselves.
+class LayerwiseDelta : public DeltaMethod {
 public:
-    Lora(const ModelConfig& cfg, const LoraOptions& opt, uint64_t seed) : opt_(opt) {
+    std::vector<std::pair<std::string, at::Tensor>> parameters() const override {
+        std::vector<std::pair<std::string, at::Tensor>> out;
+        for (size_t l = 0; l < layers_.size(); ++l)
+            for (int s = 0; s < kSites; ++s) {
+                const LinearDelta& d = layers_[l][(size_t)s];
+                const std::string base = "layer." + std::to_string(l) + "." + site_name((Site)s);
+                if (d.lora_A.defined()) out.push_back({base + ".lora_A.weight", d.lora_A});
+                if (d.lora_B.defined()) out.push_back({base + ".lora_B.weight", d.lora_B});
+                if (d.ia3_out.defined()) out.push_back({base + ".ia3_out", d.ia3_out});
+                if (d.ia3_in.defined()) out.push_back({base + ".ia3_in", d.ia3_in});
+            }
+        return out;
+    }
+    Adaptation adaptation(bool) const override {
+        Adaptation a;
+        a.layers = layers_;
+        return a;
+    }
+    void to(const at::Device& device) override {
+        for (auto& layer : layers_)
+            for (LinearDelta& d : layer)
+                for (at::Tensor* t : {&d.lora_A, &d.lora_B, &d.ia3_out, &d.ia3_in})
+                    if (t->defined()) *t = trainable(t->detach().to(device));
+    }
+
+protected:
+    std::vector<std::array<LinearDelta, kSites>> layers_;
+};
+
+class Lora : public LayerwiseDelta {
+public:
+    Lora(const ModelConfig& cfg, const LoraOptions& opt, uint64_t seed) {
         if (opt.r < 1) throw Error("lora: r must be at least 1");
         if (opt.sites.empty()) throw Error("lora: choose at least one module");
         at::manual_seed(seed);
@@ -56,38 +88,9 @@ public:
             }
     }
     std::string kind() const override { return "lora"; }
-    std::vector<std::pair<std::string, at::Tensor>> parameters() const override {
-        std::vector<std::pair<std::string, at::Tensor>> out;
-        for (size_t l = 0; l < layers_.size(); ++l)
-            for (int s = 0; s < kSites; ++s) {
-                const LinearDelta& d = layers_[l][(size_t)s];
-                if (!d.lora_A.defined()) continue;
-                const std::string base = "layer." + std::to_string(l) + "." + site_name((Site)s);
-                out.push_back({base + ".lora_A.weight", d.lora_A});
-                out.push_back({base + ".lora_B.weight", d.lora_B});
-            }
-        return out;
-    }
-    Adaptation adaptation(bool) const override {
-        Adaptation a;
-        a.layers = layers_;
-        return a;
-    }
-    void to(const at::Device& device) override {
-        for (auto& layer : layers_)
-            for (LinearDelta& d : layer)
-                if (d.lora_A.defined()) {
-                    d.lora_A = trainable(d.lora_A.detach().to(device));
-                    d.lora_B = trainable(d.lora_B.detach().to(device));
-                }
-    }
-
-private:
-    LoraOptions opt_;
-    std::vector<std::array<LinearDelta, kSites>> layers_;
 };
 
-class Ia3 : public DeltaMethod {
+class Ia3 : public LayerwiseDelta {
 public:
     Ia3(const ModelConfig& cfg, const Ia3Options& opt) {
         if (opt.sites.empty()) throw Error("ia3: choose at least one module");
@@ -103,31 +106,6 @@ public:
             }
     }
     std::string kind() const override { return "ia3"; }
-    std::vector<std::pair<std::string, at::Tensor>> parameters() const override {
-        std::vector<std::pair<std::string, at::Tensor>> out;
-        for (size_t l = 0; l < layers_.size(); ++l)
-            for (int s = 0; s < kSites; ++s) {
-                const LinearDelta& d = layers_[l][(size_t)s];
-                const std::string base = "layer." + std::to_string(l) + "." + site_name((Site)s);
-                if (d.ia3_out.defined()) out.push_back({base + ".ia3_out", d.ia3_out});
-                if (d.ia3_in.defined()) out.push_back({base + ".ia3_in", d.ia3_in});
-            }
-        return out;
-    }
-    Adaptation adaptation(bool) const override {
-        Adaptation a;
-        a.layers = layers_;
-        return a;
-    }
-    void to(const at::Device& device) override {
-        for (auto& layer : layers_)
-            for (LinearDelta& d : layer)
-                for (at::Tensor* t : {&d.ia3_out, &d.ia3_in})
-                    if (t->defined()) *t = trainable(t->detach().to(device));
-    }
-
-private:
-    std::vector<std::array<LinearDelta, kSites>> layers_;
 };
 
 class PromptTuning : public DeltaMethod {
