@@ -20,6 +20,7 @@
 #include "core/engine/peft_io.h"
 #include "core/engine/trainer.h"
 #include "core/text/tokenizer.h"
+#include "experiments/compare.h"
 #include "experiments/runner.h"
 #include "experiments/suite.h"
 
@@ -149,7 +150,15 @@ json run_json(const RunRecord& r) {
             {"best_metrics", json::parse(r.best_metrics_json.empty() ? "{}" : r.best_metrics_json)},
             {"best_step", r.best_step},
             {"trainable_params", r.trainable_params},
-            {"total_params", r.total_params}};
+            {"total_params", r.total_params},
+            {"train_device", r.train_device},
+            {"peak_mem_bytes", r.peak_mem_bytes},
+            {"step_ms", r.step_ms}};
+}
+
+json stat_json(const Stat& s) {
+    if (s.n == 0) return nullptr;
+    return {{"mean", s.mean}, {"std", s.std}, {"n", s.n}};
 }
 
 std::vector<std::string> read_input_texts(const std::string& path, const std::string& column) {
@@ -242,8 +251,8 @@ int main(int argc, char** argv) {
     SPEC_OPT("--label-column", data.label_column, "label column (name or 0-based index)");
     SPEC_OPT("--on-bad-row", data.on_bad_row, "stop (default) or skip (and count) malformed rows");
     SPEC_OPT("--method", method.name,
-             "ptv2 (P-Tuning v2, default), prompt (prompt tuning), ptuning (P-tuning v1), lora, ia3, full (full "
-             "fine-tuning) or head (linear probe)");
+             "ptv2 (P-Tuning v2, default), prompt (prompt tuning), ptuning (P-tuning v1), lora, ia3, adapter "
+             "(bottleneck adapters), full (full fine-tuning) or head (linear probe)");
     SPEC_OPT("--prompt-len", method.prefix.prompt_len, "prompt length P (ptv2, prompt, ptuning)");
     SPEC_OPT("--prompt-init", method.delta.prompt_init, "prompt tuning's initialisation: random, vocab or text");
     SPEC_OPT("--prompt-init-text", method.delta.prompt_init_text, "prompt tuning: the text the prompts start from");
@@ -258,6 +267,10 @@ int main(int argc, char** argv) {
         ->delimiter(',');
     SPEC_OPT("--feedforward-modules", method.delta.feedforward_modules, "IA3 modules scaled at their input")
         ->delimiter(',');
+    SPEC_OPT("--adapter-size", method.delta.adapter_size, "bottleneck adapter size m (0: hidden size / 16)");
+    SPEC_OPT("--adapter-placement", method.delta.adapter_placement,
+             "bottleneck adapters after attention and feed-forward (houlsby) or after the feed-forward only (pfeiffer)");
+    SPEC_OPT("--adapter-act", method.delta.adapter_act, "bottleneck adapters' activation: relu, gelu, tanh or swish");
     auto* layers_opt = tr->add_option("--layers", tr_layers, "layers with prompts: all, first:K, last:K or i,j,..");
     SPEC_FLAG("--mlp", method.prefix.mlp, "reparameterize the prompts through an MLP (prefix tuning)");
     SPEC_OPT("--mlp-hidden", method.prefix.mlp_hidden, "the MLP's hidden size");
@@ -285,6 +298,10 @@ int main(int argc, char** argv) {
     SPEC_OPT("--early-stopping", train.early_stopping_patience, "stop after N evaluations without improvement");
     SPEC_OPT("--device", train.device, "cpu or cuda");
     SPEC_OPT("--threads", train.threads, "CPU threads (0: all cores)");
+    SPEC_FLAG("--latency", latency.measure, "after training, measure inference latency against the base model");
+    SPEC_OPT("--latency-batch-size", latency.batch_size, "batch size of the latency measurement");
+    SPEC_OPT("--latency-seq-len", latency.seq_len, "tokens per text of the latency measurement (0: --max-len)");
+    SPEC_OPT("--latency-repeats", latency.repeats, "timed passes of the latency measurement");
     tr->add_option("--db", tr_db, "the run store (default: $PTUNE_DB or ~/.local/share/ptune/runs.sqlite)");
     tr->add_option("--out", tr_out, "write the trained adapter to this directory (PEFT files when PEFT can express it, and ptune's)");
     tr->add_option("--log-jsonl", tr_log, "one JSON object per step: step, loss (before the update), lr, ...");
@@ -295,8 +312,14 @@ int main(int argc, char** argv) {
     std::string be_model = "builtin", be_methods = "base,ptv2", be_plen = "16", be_layers = "all", be_bs = "1",
                 be_seq = "128", be_device = "cpu";
     int be_repeats = 20, be_warmup = 3, be_threads = 0;
-    be->add_option("--model", be_model, "model directory or builtin")->required();
-    be->add_option("--method", be_methods, "a list of base, ptv2, prompt, ptuning, lora, lora-merged, ia3, ia3-merged");
+    int64_t be_run = 0;
+    std::string be_db;
+    auto* be_model_opt = be->add_option("--model", be_model, "model directory or builtin");
+    auto* be_run_opt = be->add_option("--run", be_run, "measure a stored run (its model, method and options; stored with it)");
+    be->add_option("--db", be_db, "the run store, with --run");
+    be_model_opt->excludes(be_run_opt);
+    be->add_option("--method", be_methods,
+                   "a list of base, ptv2, prompt, ptuning, lora, lora-merged, ia3, ia3-merged, adapter, full, head");
     be->add_option("--prompt-len", be_plen, "prompt lengths, e.g. 8,16,64");
     be->add_option("--layers", be_layers, "layers with prompts");
     be->add_option("--batch-size", be_bs, "batch sizes, e.g. 1,8");
@@ -325,6 +348,15 @@ int main(int argc, char** argv) {
     ex->add_option("--run", ex_run, "run id")->required();
     ex->add_option("--format", ex_format, "peft or ptune")->check(CLI::IsMember({"peft", "ptune"}));
     ex->add_option("--out", ex_out, "output directory")->required();
+
+    // compare
+    auto* cm = app.add_subcommand("compare", "the method comparison: one JSON line per method (seed group) of the runs");
+    std::string cm_db, cm_suite, cm_csv;
+    std::vector<int64_t> cm_ids;
+    cm->add_option("--db", cm_db, "the run store");
+    cm->add_option("--suite", cm_suite, "the runs of this suite (default: every run)");
+    cm->add_option("--run", cm_ids, "these runs (repeatable, or a list 3,4,5)")->delimiter(',');
+    cm->add_option("--csv", cm_csv, "also write the table to this CSV file");
 
     // runs
     auto* rn = app.add_subcommand("runs", "list runs, or show one");
@@ -512,6 +544,25 @@ int main(int argc, char** argv) {
             }
             return o.status == "cancelled" ? 130 : 0;
         }
+        if (be->parsed() && be_run > 0) {
+            Store store(be_db.empty() ? default_db_path() : be_db);
+            LatencyOptions o;
+            o.batch_sizes = parse_int_list(be_bs, "--batch-size");
+            o.seq_lens = parse_int_list(be_seq, "--seq-len");
+            o.repeats = be_repeats;
+            o.warmup = be_warmup;
+            o.device = be_device;
+            o.threads = be_threads;
+            // The run's own prompt length unless --prompt-len was given.
+            if (be->count("--prompt-len")) o.prompt_lens = parse_int_list(be_plen, "--prompt-len");
+            for (const LatencyResult& r : Runner::bench_run(store, be_run, o))
+                std::cout << json{{"run_id", be_run}, {"method", r.method}, {"batch_size", r.batch_size},
+                                  {"seq_len", r.seq_len}, {"prompt_len", r.prompt_len}, {"median_ms", r.median_ms},
+                                  {"p90_ms", r.p90_ms}, {"device", r.device}}
+                                 .dump()
+                          << std::endl;
+            return 0;
+        }
         if (be->parsed()) {
             LatencyOptions o;
             o.model_dir = resolve_model_dir(be_model);
@@ -587,6 +638,42 @@ int main(int argc, char** argv) {
             std::cerr << "exported run " << ex_run << " (" << ex_format << ") to " << ex_out << "\n";
             return 0;
         }
+        if (cm->parsed()) {
+            std::string db = cm_db.empty() ? default_db_path() : cm_db;
+            if (!fs::exists(db)) throw Error(db + ": no run store here");
+            Store store(db);
+            std::vector<int64_t> ids = cm_ids;
+            if (ids.empty()) {
+                auto runs = store.runs();
+                for (auto it = runs.rbegin(); it != runs.rend(); ++it)   // oldest first: a suite's order
+                    if (cm_suite.empty() || it->suite == cm_suite) ids.push_back(it->id);
+                if (ids.empty()) throw Error(db + ": no runs" + (cm_suite.empty() ? std::string() : " of suite \"" + cm_suite + "\""));
+            }
+            const auto rows = compare_methods(store, ids);
+            for (const MethodRow& r : rows)
+                std::cout << dumps(json{{"method", r.method},
+                                        {"label", r.label()},
+                                        {"runs", r.group.run_ids},
+                                        {"completed", r.group.completed},
+                                        {"metric", r.metric},
+                                        {"best", stat_json(r.best)},
+                                        {"trainable_params", r.trainable_params},
+                                        {"trainable_share", r.trainable_share},
+                                        {"step_ms", stat_json(r.step_ms)},
+                                        {"peak_mem_bytes", stat_json(r.peak_mem_bytes)},
+                                        {"train_device", r.train_device},
+                                        {"overhead", stat_json(r.overhead)},
+                                        {"overhead_merged", stat_json(r.overhead_merged)},
+                                        {"latency_config", r.latency_config}})
+                          << "\n";
+            if (!cm_csv.empty()) {
+                std::ofstream f(cm_csv, std::ios::binary | std::ios::trunc);
+                if (!f) throw Error(cm_csv + ": cannot open for writing");
+                write_methods_csv(rows, f);
+                if (!f) throw Error(cm_csv + ": could not be written");
+            }
+            return 0;
+        }
         if (rn->parsed()) {
             std::string db = rn_db.empty() ? default_db_path() : rn_db;
             if (!fs::exists(db)) throw Error(db + ": no run store here");
@@ -601,6 +688,12 @@ int main(int argc, char** argv) {
                 for (auto& a : store.artifacts(rn_id)) arts.push_back({{"kind", a.kind}, {"path", a.path}});
                 j["artifacts"] = arts;
                 j["metric_keys"] = store.metric_keys(rn_id);
+                json lat = json::array();
+                for (auto& l : store.latency(rn_id))
+                    lat.push_back({{"method", l.method}, {"batch_size", l.batch_size}, {"seq_len", l.seq_len},
+                                   {"prompt_len", l.prompt_len}, {"median_ms", l.median_ms}, {"p90_ms", l.p90_ms},
+                                   {"device", l.device}});
+                j["latency"] = lat;
                 std::cout << dumps(j, 2) << "\n";
                 return 0;
             }

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "core/io/json_util.h"
@@ -87,7 +88,8 @@ void write_row(std::ostream& out, const std::vector<std::string>& cells) {
 std::string seed_group_key(const RunRecord& r) {
     json spec = parse_spec(r.spec_json);
     if (spec.is_object()) {
-        for (const char* k : {"name", "tags", "notes", "suite", "out_dir"}) spec.erase(k);
+        // latency: how the run was measured afterwards, not how it trained
+        for (const char* k : {"name", "tags", "notes", "suite", "out_dir", "latency"}) spec.erase(k);
         auto t = spec.find("train");
         if (t != spec.end() && t->is_object()) t->erase("seed");
         return spec.dump();
@@ -234,7 +236,7 @@ void write_summary_csv(const Store& store, const std::vector<int64_t>& ids, std:
                                        "trainable_params", "total_params", "trainable_share", "best_step"};
     for (auto& k : best_keys) header.push_back(csv_field("best/" + k));
     for (auto& k : final_keys) header.push_back(csv_field("final/" + k));
-    header.push_back("duration_s");
+    for (const char* k : {"duration_s", "train_device", "peak_mem_bytes", "step_ms"}) header.push_back(k);
     write_row(out, header);
     for (size_t i = 0; i < runs.size(); ++i) {
         const RunRecord& r = runs[i];
@@ -247,7 +249,192 @@ void write_summary_csv(const Store& store, const std::vector<int64_t>& ids, std:
         for (auto& k : best_keys) row.push_back(best[i].count(k) ? csv_number(best[i].at(k)) : std::string());
         for (auto& k : final_keys) row.push_back(fin[i].count(k) ? csv_number(fin[i].at(k)) : std::string());
         row.push_back(csv_number(duration_s(r)));
+        row.push_back(csv_field(r.train_device));
+        row.push_back(r.peak_mem_bytes > 0 ? std::to_string(r.peak_mem_bytes) : std::string());
+        row.push_back(r.step_ms > 0 ? csv_number(r.step_ms) : std::string());
         write_row(out, row);
+    }
+}
+
+namespace {
+
+std::string join_modules(const json& m, const std::string& fallback) {
+    if (!m.is_array() || m.empty()) return fallback;
+    std::string s;
+    for (const auto& x : m)
+        if (x.is_string()) {
+            std::string n = x.get<std::string>();
+            if (n == "attention.output.dense") n = "attn-out";
+            else if (n == "intermediate.dense") n = "ffn-in";
+            else if (n == "output.dense") n = "ffn-out";
+            s += (s.empty() ? "" : "+") + n;
+        }
+    return s;
+}
+
+std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+// The method's display name and settings, from the stored spec (the record's columns when it does not parse).
+void describe_method(const RunRecord& r, MethodRow& row) {
+    const json spec = parse_spec(r.spec_json);
+    const json m = spec.is_object() ? spec.value("method", json::object()) : json::object();
+    std::string name = m.is_object() ? m.value("name", r.method) : r.method;
+    if (name == "ptv2" && m.is_object() && m.value("mlp", false)) name = "prefix-mlp";
+    if (name.empty()) name = r.method;
+    row.method = name;
+    const std::string P = "P=" + std::to_string(m.is_object() ? m.value("prompt_len", (int64_t)r.prompt_len) : r.prompt_len);
+    const std::string layers = m.is_object() ? m.value("layers", r.layers) : r.layers;
+    const std::string depth = layers.empty() || layers == "all" ? "all layers" : "layers " + layers;
+    auto opt = [&](const char* k, auto def) { return m.is_object() ? m.value(k, def) : def; };
+    if (name == "ptv2") {
+        row.method_label = "P-Tuning v2";
+        row.settings = P + ", " + depth;
+    } else if (name == "prefix-mlp") {
+        row.method_label = "Prefix tuning (MLP)";
+        row.settings = P + ", " + depth + ", MLP " + std::to_string(opt("mlp_hidden", (int64_t)512));
+    } else if (name == "prompt") {
+        row.method_label = "Prompt tuning";
+        row.settings = P + ", init " + opt("prompt_init", std::string("random"));
+    } else if (name == "ptuning") {
+        const std::string enc = opt("encoder", std::string("mlp"));
+        row.method_label = enc == "lstm" ? "P-tuning (LSTM)" : "P-tuning (MLP)";
+        row.settings = P;
+    } else if (name == "lora") {
+        row.method_label = "LoRA";
+        row.settings = "r=" + std::to_string(opt("lora_r", (int64_t)8)) + ", alpha=" + num(opt("lora_alpha", 16.0)) + ", " +
+                       join_modules(m.is_object() ? m.value("target_modules", json::array()) : json::array(), "query+value");
+    } else if (name == "ia3") {
+        row.method_label = "IA\u00b3";
+        row.settings = join_modules(m.is_object() ? m.value("target_modules", json::array()) : json::array(),
+                                    "key+value+attn-out+ffn-out");
+    } else if (name == "adapter") {
+        const std::string place = opt("adapter_placement", std::string("houlsby"));
+        row.method_label = place == "pfeiffer" ? "Adapter (Pfeiffer)" : "Adapter (Houlsby)";
+        const int64_t size = opt("adapter_size", (int64_t)0);
+        row.settings = (size > 0 ? "m=" + std::to_string(size) : std::string("m=H/16")) + ", " + opt("adapter_act", std::string("relu"));
+    } else if (name == "full") {
+        row.method_label = "Full fine-tuning";
+    } else if (name == "head") {
+        row.method_label = "Head only";
+    } else {
+        row.method_label = name;
+    }
+}
+
+struct RunLatency {
+    bool found = false;
+    double method_ms = 0, base_ms = 0;
+    bool merged_found = false;
+    double merged_ms = 0, merged_base_ms = 0;
+    std::string config;
+};
+
+// The run's latest measurement of its method (at its own prompt length) with the base model at the same batch,
+// length and device; and the merged variant at that configuration.
+RunLatency run_latency_of(const std::vector<LatencyRow>& rows, const std::string& method, int prompt_len) {
+    RunLatency out;
+    const std::string lm = method == "prefix-mlp" ? "ptv2" : method;
+    const bool prompted = lm == "ptv2" || lm == "prompt" || lm == "ptuning";
+    auto find_last = [&](const std::string& name, int batch, int seq, const std::string& device, int plen) -> const LatencyRow* {
+        for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+            if (it->method == name && it->batch_size == batch && it->seq_len == seq && it->device == device &&
+                (plen < 0 || it->prompt_len == plen))
+                return &*it;
+        return nullptr;
+    };
+    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+        if (it->method != lm || (prompted && it->prompt_len != prompt_len)) continue;
+        const LatencyRow* base = find_last("base", it->batch_size, it->seq_len, it->device, -1);
+        if (!base || base->median_ms <= 0) continue;
+        out.found = true;
+        out.method_ms = it->median_ms;
+        out.base_ms = base->median_ms;
+        out.config = "batch " + std::to_string(it->batch_size) + " \u00d7 " + std::to_string(it->seq_len) + " tokens, " + it->device;
+        if (const LatencyRow* mg = find_last(lm + "-merged", it->batch_size, it->seq_len, it->device, -1)) {
+            out.merged_found = true;
+            out.merged_ms = mg->median_ms;
+            out.merged_base_ms = base->median_ms;
+        }
+        break;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<MethodRow> compare_methods(const Store& store, const std::vector<int64_t>& ids) {
+    std::vector<RunRecord> records;
+    std::map<int64_t, size_t> at;
+    for (int64_t id : ids) {
+        if (at.count(id)) continue;
+        at[id] = records.size();
+        records.push_back(require_run(store, id));
+    }
+    std::vector<MethodRow> rows;
+    for (SeedGroup& g : group_by_seed(records)) {
+        MethodRow row;
+        const RunRecord& first = records[at[g.run_ids.front()]];
+        describe_method(first, row);
+        row.metric = primary_metric(first);
+        std::vector<double> best, step, mem, lat, base, over, over_merged;
+        std::set<std::string> devices;
+        for (int64_t id : g.run_ids) {
+            const RunRecord& r = records[at[id]];
+            if (row.trainable_params == 0 && r.trainable_params > 0) {
+                row.trainable_params = r.trainable_params;
+                row.total_params = r.total_params;
+                row.trainable_share = r.total_params > 0 ? double(r.trainable_params) / double(r.total_params) : 0;
+            }
+            if (r.status != "completed") continue;
+            const auto b = parse_metrics_json(r.best_metrics_json);
+            if (auto it = b.find(row.metric); it != b.end() && std::isfinite(it->second)) best.push_back(it->second);
+            if (r.step_ms > 0) step.push_back(r.step_ms);
+            if (r.peak_mem_bytes > 0) mem.push_back(double(r.peak_mem_bytes));
+            if (!r.train_device.empty()) devices.insert(r.train_device);
+            const RunLatency l = run_latency_of(store.latency(id), row.method, r.prompt_len);
+            if (l.found) {
+                lat.push_back(l.method_ms);
+                base.push_back(l.base_ms);
+                over.push_back(l.method_ms / l.base_ms - 1.0);
+                if (row.latency_config.empty()) row.latency_config = l.config;
+            }
+            if (l.merged_found) over_merged.push_back(l.merged_ms / l.merged_base_ms - 1.0);
+        }
+        row.best = stat_of(best);
+        row.step_ms = stat_of(step);
+        row.peak_mem_bytes = stat_of(mem);
+        row.latency_ms = stat_of(lat);
+        row.base_latency_ms = stat_of(base);
+        row.overhead = stat_of(over);
+        row.overhead_merged = stat_of(over_merged);
+        row.train_device = devices.size() > 1 ? "mixed" : devices.empty() ? "" : *devices.begin();
+        row.group = std::move(g);
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+void write_methods_csv(const std::vector<MethodRow>& rows, std::ostream& out) {
+    write_row(out, {"method", "method_label", "settings", "runs", "completed", "metric", "trainable_params", "total_params",
+                    "trainable_share", "best_mean", "best_std", "step_ms_mean", "step_ms_std", "peak_mem_bytes_mean",
+                    "peak_mem_bytes_std", "train_device", "latency_ms_mean", "base_latency_ms_mean", "overhead_mean",
+                    "overhead_std", "overhead_merged_mean", "overhead_merged_std", "latency_config", "run_ids"});
+    auto mean = [](const Stat& s) { return s.n ? csv_number(s.mean) : std::string(); };
+    auto sd = [](const Stat& s) { return s.n ? csv_number(s.std) : std::string(); };
+    for (const MethodRow& r : rows) {
+        std::string ids;
+        for (int64_t id : r.group.run_ids) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+        write_row(out, {csv_field(r.method), csv_field(r.method_label), csv_field(r.settings),
+                        std::to_string(r.group.run_ids.size()), std::to_string(r.group.completed), csv_field(r.metric),
+                        std::to_string(r.trainable_params), std::to_string(r.total_params),
+                        r.total_params > 0 ? csv_number(r.trainable_share) : std::string(), mean(r.best), sd(r.best),
+                        mean(r.step_ms), sd(r.step_ms), mean(r.peak_mem_bytes), sd(r.peak_mem_bytes), csv_field(r.train_device),
+                        mean(r.latency_ms), mean(r.base_latency_ms), mean(r.overhead), sd(r.overhead),
+                        mean(r.overhead_merged), sd(r.overhead_merged), csv_field(r.latency_config), ids});
     }
 }
 

@@ -31,7 +31,7 @@ struct SeedGroup {
     std::map<std::string, Stat> best;
 };
 
-// The run's spec JSON without train.seed, name, tags, notes, suite and out_dir (data.split_seed stays: another
+// The run's spec JSON without train.seed, name, tags, notes, suite, out_dir and latency (data.split_seed stays: another
 // split is another experiment), dumped canonically (keys sorted). Runs that differ only by seed share a key.
 // When spec_json does not parse, a key from the record's model, dataset, method, prompt length and layers.
 std::string seed_group_key(const RunRecord& r);
@@ -60,8 +60,41 @@ std::string csv_number(double v);
 void write_metrics_csv(const Store& store, const std::vector<int64_t>& ids, std::ostream& out);
 
 // One row per run: id,name,status,model,dataset,method,prompt_len,layers,seed,trainable_params,total_params,
-// trainable_share,best_step,best/<k>...,final/<k>...,duration_s with the union of the runs' metric keys as
+// trainable_share,best_step,best/<k>...,final/<k>...,duration_s,train_device,peak_mem_bytes,step_ms with the union of the runs' metric keys as
 // columns (sorted); a run without a key leaves its cell empty. Throws ptune::Error for an id not in the store.
 void write_summary_csv(const Store& store, const std::vector<int64_t>& ids, std::ostream& out);
+
+// The method comparison: one row per seed group with the method, its settings, its trainable parameters, the
+// selection metric's best value (mean ± std over the completed runs), and what it costs: the median step time
+// and peak tensor memory of training (Store::set_train_stats), and inference latency against the base model
+// (the run's latency rows, measured side by side: base and method at the same batch, length and device; for
+// LoRA and IA3 also merged into the weights). Each cost is a mean ± std over the completed runs that have it.
+struct MethodRow {
+    SeedGroup group;
+    std::string method;           // ptv2, prefix-mlp, prompt, ptuning, lora, ia3, adapter, full, head
+    std::string method_label;     // "P-Tuning v2", "Prefix tuning (MLP)", "LoRA", ...
+    std::string settings;         // "P=16, all layers", "r=8, alpha=16, query+value", ...
+    std::string metric;           // the selection metric ("accuracy")
+    int64_t trainable_params = 0, total_params = 0;
+    double trainable_share = 0;   // trainable / total (0 when unknown)
+    Stat best;                    // best `metric`
+    Stat step_ms;
+    Stat peak_mem_bytes;
+    std::string train_device;     // "cpu", "cuda:0"; "mixed" when the runs differ
+    Stat latency_ms, base_latency_ms;   // median forward latency of the method (as trained) and of the base model
+    Stat overhead;                // latency_ms / base_latency_ms - 1, per run
+    Stat overhead_merged;         // LoRA / IA3 merged into the weights; n = 0 for the others
+    std::string latency_config;   // "batch 8 × 128 tokens, cpu" of the first run measured; empty when none was
+    std::string label() const { return method_label + (settings.empty() ? "" : " · " + settings); }
+};
+
+// One row per seed group of the runs (in first-seen order, as group_by_seed). Throws for an id not in the store.
+std::vector<MethodRow> compare_methods(const Store& store, const std::vector<int64_t>& ids);
+
+// The rows as CSV: method,method_label,settings,runs,completed,metric,trainable_params,total_params,
+// trainable_share,best_mean,best_std,step_ms_mean,step_ms_std,peak_mem_bytes_mean,peak_mem_bytes_std,train_device,
+// latency_ms_mean,base_latency_ms_mean,overhead_mean,overhead_std,overhead_merged_mean,overhead_merged_std,
+// latency_config,run_ids (ids separated by spaces); empty cells where nothing was measured.
+void write_methods_csv(const std::vector<MethodRow>& rows, std::ostream& out);
 
 }  // namespace ptune

@@ -10,6 +10,7 @@
 #include "core/engine/methods.h"
 #include "core/engine/deep_prompt.h"
 #include "core/engine/encoder.h"
+#include "core/engine/memory.h"
 #include "core/engine/peft_io.h"
 #include "core/engine/trainer.h"
 #include "core/io/safetensors.h"
@@ -261,6 +262,9 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
     auto message = [&](const std::string& m) { sink.on_message(m); };
     std::optional<TrainResult> trained;  // kept for the record when saving the adapter fails after training
     try {
+        // Counts every tensor of the run from here (the model's weights included); declared first, so that it
+        // outlives them all.
+        MemoryTracker memory;
         spec.validate();
         set_threads(spec.train.threads);
         const std::string model_dir = resolve_model_dir(spec.model);
@@ -370,6 +374,10 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
                   : std::make_unique<PromptTrainer>(*model, prompt.get(), spec.train, tok->pad_id(), &sink, cancel);
         TrainResult res = trainer->train(ttrain, have_valid ? &tvalid : nullptr);
         sink.flush();
+        {
+            const at::Device dev = resolve_device(spec.train.device);
+            store.set_train_stats(out.run_id, dev.str(), memory.peak_bytes(dev.is_cuda()), res.median_step_ms);
+        }
         if (res.status == "failed" && !res.usable) throw Error(res.error);  // nothing worth saving
         trained = res;
 
@@ -377,9 +385,17 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         // files an earlier run left in the directory are removed: they would load other prompts).
         const std::string& dir = adapter_dir;
         if (!prompt) {
-            // Other methods: ptune's format (PEFT export of these comes with its own check against PEFT).
+            // Other methods: ptune's format always (it keeps P-tuning's encoder); PEFT's beside it when PEFT can
+            // express the run.
             export_method(dir, mname, rec.prompt_len, spec.method.delta, delta.get(), *model, labels, spec.model);
             store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
+            if (delta && peft_can_express(mname) && model->pooler_from_checkpoint()) {
+                const std::string base = spec.model == "builtin" ? "builtin" : model_dir;
+                export_peft_delta(dir, peft_delta_of(mname, spec.method.delta, *delta, *model, model_dir), *model, base);
+                write_peft_labels(dir, labels);
+                store.add_artifact(out.run_id, {"peft_adapter", dir, now_s()});
+                out.peft_exported = true;
+            }
         } else {
             export_ptune(dir, *prompt, *model, labels, spec.model);
             store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
@@ -388,7 +404,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             export_peft(dir, *prompt, *model, labels, spec.model == "builtin" ? "builtin" : model_dir);
             store.add_artifact(out.run_id, {"peft_adapter", dir, now_s()});
             out.peft_exported = true;
-        } else {
+        } else if (prompt) {
             for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
         }
         out.adapter_dir = dir;
@@ -402,6 +418,32 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         if (res.status == "failed") {
             reason = res.error + "; the adapter holds the best evaluated state (step " + std::to_string(res.best_step) + ")";
             out.reason = reason;
+        }
+        if (spec.latency.measure && out.status == "completed" && !(cancel && cancel->is_set())) {
+            // Inference cost against the base model, measured now so that a suite's comparison has it.
+            trainer.reset();
+            prompt.reset();
+            delta.reset();
+            model.reset();
+            message("measuring inference latency against the base model");
+            LatencyOptions lo;
+            lo.batch_sizes = {spec.latency.batch_size};
+            lo.seq_lens = {spec.latency.seq_len > 0 ? spec.latency.seq_len : (int)spec.train.max_len};
+            lo.repeats = spec.latency.repeats;
+            lo.warmup = spec.latency.warmup;
+            lo.device = spec.train.device;
+            lo.threads = spec.train.threads;
+            lo.seed = spec.train.seed;
+            // The run trained and its adapter is saved: a latency measurement that fails or is cancelled is said,
+            // and the run stays completed (measure again from the Latency tab or with `ptune bench --run`).
+            try {
+                bench_run(store, out.run_id, lo, obs, cancel);
+                if (cancel && cancel->is_set()) message("latency measurement cancelled; the trained run is kept");
+            } catch (const std::exception& e) {
+                std::string what = e.what();
+                if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
+                message("latency not measured: " + what);
+            }
         }
         store.finish_run(out.run_id, out.status, reason,
                          metrics_json(res.final_metrics).dump(), metrics_json(res.best_metrics).dump(), res.best_step);
@@ -428,17 +470,21 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
     return out;
 }
 
+std::vector<std::string> latency_methods_for(const std::string& method) {
+    if (method == "lora" || method == "ia3") return {"base", method, method + "-merged"};
+    return {"base", method};   // ptv2 with its MLP too: its prompts are computed once, as in PEFT's inference mode
+}
+
 std::vector<LatencyResult> Runner::bench_run(Store& store, int64_t run_id, const LatencyOptions& opt0,
                                              RunObserver* observer, const CancelFlag* cancel) {
     auto rec = store.run(run_id);
     if (!rec) throw Error(store.path() + ": no run with id " + std::to_string(run_id));
     ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
-    if (spec.method.name != "ptv2")
-        throw Error("run " + std::to_string(run_id) + ": latency is measured for P-Tuning v2 runs so far, not for " +
-                    spec.method.name + " runs");
     LatencyOptions opt = opt0;
     opt.model_dir = resolve_model_dir(spec.model);
+    opt.methods = latency_methods_for(spec.method.name);
     opt.layers = spec.method.prefix.layers.text;
+    opt.delta = spec.method.delta;
     if (opt.prompt_lens.empty()) opt.prompt_lens = {(int)spec.method.prefix.prompt_len};
     std::vector<LatencyRow> rows;
     auto results = run_latency(
@@ -466,12 +512,34 @@ void export_run(Store& store, int64_t run_id, const std::string& format, const s
         throw Error("run " + std::to_string(run_id) + ": its adapter directory " + adapter + " is gone");
     if (is_method_adapter_dir(adapter)) {
         const std::string method = read_json_file((fs::path(adapter) / "ptune_adapter.json").string()).value("method", std::string());
-        if (format == "peft")
-            throw Error("run " + std::to_string(run_id) + ": PEFT export of " + method +
-                        " runs is not there yet; export in ptune's format (--format ptune)");
+        if (format == "peft") {
+            if (!peft_can_express(method))
+                throw Error("run " + std::to_string(run_id) + ": " +
+                            (method == "adapter" ? std::string("PEFT has no bottleneck adapters")
+                                                 : "PEFT cannot express a " + method + " run (it has no adapter weights)") +
+                            "; export in ptune's format (--format ptune)");
+            ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
+            const std::string model_dir = resolve_model_dir(spec.model);
+            int64_t num_labels = -1;
+            {
+                json c = read_json_file((fs::path(adapter) / "ptune_adapter.json").string());
+                if (c.contains("label_names") && c["label_names"].is_array() && c["label_names"].size() >= 2)
+                    num_labels = (int64_t)c["label_names"].size();
+            }
+            auto model = EncoderClassifier::load(model_dir, num_labels, 0);
+            MethodAdapter a = load_method_adapter(adapter, *model);
+            apply_method_adapter(*model, a);
+            PeftDelta d = peft_delta_of(method, a.options, *a.delta, *model, fs::absolute(model_dir).string());
+            fs::create_directories(out_dir);
+            export_peft_delta(out_dir, d, *model, spec.model == "builtin" ? "builtin" : fs::absolute(model_dir).string());
+            write_peft_labels(out_dir, a.label_names);
+            store.add_artifact(run_id, {"peft_export", out_dir, now_s()});
+            return;
+        }
         fs::create_directories(out_dir);
         for (const char* f : {"ptune_adapter.json", "ptune_adapter.safetensors"})
             fs::copy_file(fs::path(adapter) / f, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);
+        store.add_artifact(run_id, {"ptune_export", out_dir, now_s()});
         return;
     }
     ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));

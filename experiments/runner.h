@@ -80,10 +80,15 @@ public:
     // Creates the run row (status queued) so that a queue can show it before it starts.
     static int64_t enqueue(const ExperimentSpec& spec, Store& store);
 
-    // Measures latency for a stored run's model and prompt settings, stores the rows with the run.
+    // Measures latency for a stored run's model and method settings (latency_methods_for: the base model against
+    // the run's method, and merged for LoRA and IA3), stores the rows with the run. `opt`'s methods, model,
+    // layers and method options are the run's; its prompt_lens, when given, sweep the run's prompt length.
     static std::vector<LatencyResult> bench_run(Store& store, int64_t run_id, const LatencyOptions& opt,
                                                 RunObserver* observer = nullptr, const CancelFlag* cancel = nullptr);
 };
+
+// What latency is measured for a run of `method`: base and the method; LoRA and IA3 also merged ("lora-merged").
+std::vector<std::string> latency_methods_for(const std::string& method);
 
 // Exports a stored run's adapter: format "peft" (refused with a clear message for partial depth) or "ptune".
 void export_run(Store& store, int64_t run_id, const std::string& format, const std::string& out_dir);

@@ -99,6 +99,12 @@ json ExperimentSpec::to_json() const {
           {"device", t.device},
           {"threads", t.threads},
           {"norms_every", t.norms_every}}},
+        {"latency",
+         {{"measure", latency.measure},
+          {"batch_size", latency.batch_size},
+          {"seq_len", latency.seq_len},
+          {"repeats", latency.repeats},
+          {"warmup", latency.warmup}}},
         {"out_dir", out_dir},
         {"tags", tags},
         {"notes", notes},
@@ -123,7 +129,7 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     top.get("tags", s.tags);
     top.get("notes", s.notes);
     top.get("suite", s.suite);
-    top.seen.insert({"data", "method", "train"});
+    top.seen.insert({"data", "method", "train", "latency"});
     top.done();
 
     Reader d = section(j, "data", where, "");
@@ -162,6 +168,9 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     m.get("rslora", dl.rslora);
     m.get("target_modules", dl.target_modules);
     m.get("feedforward_modules", dl.feedforward_modules);
+    m.get("adapter_size", dl.adapter_size);
+    m.get("adapter_placement", dl.adapter_placement);
+    m.get("adapter_act", dl.adapter_act);
     m.done();
     try {
         p.layers = LayerSpec::parse(layers);
@@ -196,6 +205,14 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     t.get("threads", o.threads);
     t.get("norms_every", o.norms_every);
     t.done();
+
+    Reader lt = section(j, "latency", where, "");
+    lt.get("measure", s.latency.measure);
+    lt.get("batch_size", s.latency.batch_size);
+    lt.get("seq_len", s.latency.seq_len);
+    lt.get("repeats", s.latency.repeats);
+    lt.get("warmup", s.latency.warmup);
+    lt.done();
     try {
         s.validate();
     } catch (const Error& e) {
@@ -214,7 +231,7 @@ void ExperimentSpec::validate() const {
         throw Error("data.on_bad_row: \"" + data.on_bad_row + "\": use stop or skip");
     if (!is_method_name(method.name))
         throw Error("method.name: \"" + method.name +
-                    "\": use ptv2 (P-Tuning v2; prefix tuning is ptv2 with mlp on), prompt, ptuning, lora, ia3, full or head");
+                    "\": use ptv2 (P-Tuning v2; prefix tuning is ptv2 with mlp on), prompt, ptuning, lora, ia3, adapter, full or head");
     if (method.name == "ptv2") {
         try {
             method.prefix.validate();
@@ -228,6 +245,10 @@ void ExperimentSpec::validate() const {
         method.delta.validate(method.name);
     }
     train.validate();
+    if (latency.batch_size < 1) throw Error("latency.batch_size: must be at least 1");
+    if (latency.seq_len < 0) throw Error("latency.seq_len: must be 0 (the run's max length) or more");
+    if (latency.repeats < 1) throw Error("latency.repeats: must be at least 1");
+    if (latency.warmup < 0) throw Error("latency.warmup: must be 0 or more");
 }
 
 ExperimentSpec ExperimentSpec::load(const std::string& path) { return from_json(read_json_file(path), path); }
@@ -249,6 +270,8 @@ std::string ExperimentSpec::display_name() const {
     if (method.name == "prompt") return "prompt" + P + " on " + m;
     if (method.name == "ptuning") return "ptuning" + P + " " + d.encoder + " on " + m;
     if (method.name == "lora") return "lora r=" + std::to_string(d.lora_r) + " on " + m;
+    if (method.name == "adapter")
+        return "adapter " + d.adapter_placement + (d.adapter_size > 0 ? " m=" + std::to_string(d.adapter_size) : "") + " on " + m;
     return method.name + " on " + m;
 }
 

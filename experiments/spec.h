@@ -25,12 +25,23 @@ struct DataSpec {
 
 struct MethodSpec {
     // ptv2: P-Tuning v2 deep prompts (with mlp: prefix tuning); prompt: prompt tuning; ptuning: P-tuning v1;
-    // lora; ia3; full: full fine-tuning; head: the linear probe (core/engine/method_options.h)
+    // lora; ia3; adapter: bottleneck adapters; full: full fine-tuning; head: the linear probe
+    // (core/engine/method_options.h)
     std::string name = "ptv2";
     PrefixOptions prefix;              // ptv2; prefix.prompt_len is also prompt's and ptuning's P
-    DeltaOptions delta;                // prompt, ptuning, lora, ia3
+    DeltaOptions delta;                // prompt, ptuning, lora, ia3, adapter
     std::string init_adapter;          // ptv2: a PEFT or ptune adapter directory to start from
     bool uses_prompt_len() const { return name == "ptv2" || name == "prompt" || name == "ptuning"; }
+};
+
+// Inference latency measured right after training (Runner::run), stored with the run: the base model against the
+// run's method with its options (and, for LoRA and IA3, merged into the weights), round-robin in one process.
+struct LatencySpec {
+    bool measure = false;
+    int batch_size = 8;
+    int seq_len = 0;                   // 0: the run's max length
+    int repeats = 20;
+    int warmup = 3;
 };
 
 struct ExperimentSpec {
@@ -40,6 +51,7 @@ struct ExperimentSpec {
     DataSpec data;
     MethodSpec method;
     TrainOptions train;
+    LatencySpec latency;
     std::string out_dir;               // the run's adapter directory; empty: <store>-runs/run-<id>/adapter
     std::vector<std::string> tags;
     std::string notes;

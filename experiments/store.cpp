@@ -209,19 +209,25 @@ CREATE TABLE artifacts (
 );
 CREATE INDEX artifacts_run ON artifacts(run_id);
 )sql",
+    // 1 -> 2: what a run cost to train (the method comparison's step time and peak memory).
+    R"sql(
+ALTER TABLE runs ADD COLUMN train_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN peak_mem_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN step_ms REAL NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == Store::kSchemaVersion,
               "one migration step per schema version");
 
 // Every setter of user_version below uses a literal from this table: PRAGMA takes no bound parameters.
-const char* const kSetVersion[] = {"PRAGMA user_version = 1"};
+const char* const kSetVersion[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 2"};
 static_assert(sizeof(kSetVersion) / sizeof(kSetVersion[0]) == Store::kSchemaVersion,
               "one user_version statement per schema version");
 
 constexpr const char* kRunColumns =
     "id, name, status, status_reason, spec_json, model, dataset, method, prompt_len, layers, seed, suite, tags, "
     "notes, created_at, started_at, finished_at, final_metrics_json, best_metrics_json, best_step, "
-    "trainable_params, total_params, owner_pid, owner_host";
+    "trainable_params, total_params, owner_pid, owner_host, train_device, peak_mem_bytes, step_ms";
 
 RunRecord read_run(const Stmt& s) {
     RunRecord r;
@@ -249,6 +255,9 @@ RunRecord read_run(const Stmt& s) {
     r.total_params = s.i64(21);
     r.owner_pid = s.i64(22);
     r.owner_host = s.text(23);
+    r.train_device = s.text(24);
+    r.peak_mem_bytes = s.i64(25);
+    r.step_ms = s.f64(26);
     return r;
 }
 
@@ -460,6 +469,16 @@ void Store::update_run(const RunRecord& r) {
     s->bind(6, r.total_params);
     s->run();
     if (sqlite3_changes(db_) == 0) throw Error(path_ + ": no run with id " + std::to_string(r.id));
+}
+
+void Store::set_train_stats(int64_t id, const std::string& device, int64_t peak_mem_bytes, double step_ms) {
+    Use s(cache_->get("UPDATE runs SET train_device = ?2, peak_mem_bytes = ?3, step_ms = ?4 WHERE id = ?1"));
+    s->bind(1, id);
+    s->bind(2, device);
+    s->bind(3, peak_mem_bytes);
+    s->bind(4, step_ms);
+    s->run();
+    if (sqlite3_changes(db_) == 0) throw Error(path_ + ": no run with id " + std::to_string(id));
 }
 
 void Store::delete_run(int64_t id) {

@@ -42,6 +42,12 @@ struct RunRecord {
     int64_t total_params = 0;
     int64_t owner_pid = 0;     // the process that started the run (0 until start_run); read-only
     std::string owner_host;    // its host name; read-only
+    // What training cost (set_train_stats; 0 / empty until the run has trained): the device it trained on
+    // ("cpu", "cuda:0"), the peak bytes of tensors alive on it during the run (model included), and the median
+    // wall time of an optimizer step in milliseconds.
+    std::string train_device;
+    int64_t peak_mem_bytes = 0;
+    double step_ms = 0;
 };
 
 struct MetricPoint {
@@ -77,7 +83,7 @@ struct ArtifactRow {
 
 class Store {
 public:
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     explicit Store(const std::string& path);  // creates or migrates; throws ptune::Error naming the file
     ~Store();
@@ -94,6 +100,7 @@ public:
                     const std::string& final_metrics_json, const std::string& best_metrics_json,
                     int64_t best_step);
     void update_run(const RunRecord& r);        // name, tags, notes, params counts
+    void set_train_stats(int64_t id, const std::string& device, int64_t peak_mem_bytes, double step_ms);
     void delete_run(int64_t id);                // the run and all its rows
     std::optional<RunRecord> run(int64_t id) const;
     std::vector<RunRecord> runs() const;        // all, newest first; no series loaded

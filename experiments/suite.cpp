@@ -91,6 +91,8 @@ Suite make_ablation(const std::string& kind, const ExperimentSpec& base, int num
         }
     } else if (kind == "methods") {
         s.name = "methods";
+        // A comparison needs each method's inference cost: measured after each run.
+        s.base.latency.measure = true;
         s.base.method = MethodSpec{};
         s.base.method.prefix.prompt_len = base.method.prefix.prompt_len;
         const double lr = base.train.lr;
@@ -101,6 +103,7 @@ Suite make_ablation(const std::string& kind, const ExperimentSpec& base, int num
             {{"method", {{"name", "ptuning"}}}},
             {{"method", {{"name", "lora"}}}, {"train", {{"lr", lr / 4}}}},
             {{"method", {{"name", "ia3"}}}, {"train", {{"lr", lr / 4}}}},
+            {{"method", {{"name", "adapter"}}}, {"train", {{"lr", lr / 4}}}},
             {{"method", {{"name", "full"}}}, {"train", {{"lr", lr / 20}}}},
             {{"method", {{"name", "head"}}}},
         };

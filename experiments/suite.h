@@ -8,8 +8,9 @@
 // Ready-made suites (the paper's ablations and the method comparison), from a base spec:
 //   "prompt-len": P in 4, 8, 16, 32, 64, 128 (those that fit the position table);
 //   "depth": prompts in the first k layers and in the last k layers, k = 1 .. L;
-//   "methods": ptv2, prefix tuning (ptv2 + MLP), prompt, ptuning, lora, ia3, full, head. The base's learning
-//     rate is P-Tuning v2's; LoRA and IA3 get a quarter of it and full fine-tuning a twentieth (deep prompts
+//   "methods": ptv2, prefix tuning (ptv2 + MLP), prompt, ptuning, lora, ia3, adapter, full, head, each with its
+//     inference latency measured after training (latency.measure). The base's learning rate is P-Tuning v2's;
+//     LoRA, IA3 and the bottleneck adapters get a quarter of it and full fine-tuning a twentieth (deep prompts
 //     train at higher rates than weight updates; edit the suite file to tune them).
 #include <string>
 #include <vector>

@@ -251,10 +251,14 @@ private Q_SLOTS:
         r1.best_step = 40;
         r1.trainable_params = 25;
         r1.total_params = 1000;
+        r1.train_device = "cuda:0";
+        r1.peak_mem_bytes = 123456789;
+        r1.step_ms = 12.5;
         RunRecord r2 = record("second", 2, 8, "failed");
         r2.status_reason = "diverged";
         r2.final_metrics_json = json{{"f1", 0.5}}.dump();
         const int64_t id1 = store.create_run(r1), id2 = store.create_run(r2);
+        store.set_train_stats(id1, r1.train_device, r1.peak_mem_bytes, r1.step_ms);
 
         std::ostringstream out;
         write_summary_csv(store, {id1, id2}, out);
@@ -263,12 +267,89 @@ private Q_SLOTS:
         QCOMPARE(rows[0], (std::vector<std::string>{"id", "name", "status", "model", "dataset", "method", "prompt_len",
                                                     "layers", "seed", "trainable_params", "total_params", "trainable_share",
                                                     "best_step", "best/accuracy", "final/accuracy", "final/f1", "final/loss",
-                                                    "duration_s"}));
+                                                    "duration_s", "train_device", "peak_mem_bytes", "step_ms"}));
         QCOMPARE(rows[1], (std::vector<std::string>{std::to_string(id1), "first, run", "completed", "builtin", "builtin",
                                                     "ptv2", "16", "all", "1", "25", "1000", "0.025", "40", "0.8", "0.75", "",
-                                                    "0.5", "90.5"}));
+                                                    "0.5", "90.5", "cuda:0", "123456789", "12.5"}));
         QCOMPARE(rows[2], (std::vector<std::string>{std::to_string(id2), "second", "failed", "builtin", "builtin", "ptv2",
-                                                    "8", "all", "2", "0", "0", "", "", "", "", "0.5", "", "0"}));
+                                                    "8", "all", "2", "0", "0", "", "", "", "", "0.5", "", "0", "", "", ""}));
+    }
+
+    // The method comparison: one row per seed group, its costs averaged over the completed runs, the inference
+    // overhead taken from the run's own latency rows (its method at its prompt length against the base model at
+    // the same batch, length and device; merged LoRA beside it).
+    void methodComparisonHoldsTheStoredNumbers() {
+        Store store(fresh_db());
+        auto method_spec = [](const std::string& name, int64_t seed, int64_t P) {
+            json j = spec_json(seed, P);
+            j["method"] = name == "ptv2" ? j["method"]
+                                         : json{{"name", name}, {"lora_r", 4}, {"lora_alpha", 8}, {"target_modules", json::array({"query", "value"})}};
+            return j;
+        };
+        auto add = [&](const std::string& method, int64_t seed, int64_t P, const std::string& status, double acc,
+                       double step_ms, int64_t peak, int64_t trainable) {
+            RunRecord r = record(method + " " + std::to_string(seed), seed, P, status);
+            r.method = method;
+            r.spec_json = method_spec(method, seed, P).dump();
+            r.best_metrics_json = json{{"accuracy", acc}, {"loss", 0.5}}.dump();
+            r.trainable_params = trainable;
+            r.total_params = 10000;
+            const int64_t id = store.create_run(r);
+            store.set_train_stats(id, "cpu", peak, step_ms);
+            return id;
+        };
+        const int64_t p1 = add("ptv2", 1, 16, "completed", 0.80, 10, 1000, 500);
+        const int64_t p2 = add("ptv2", 2, 16, "completed", 0.70, 12, 3000, 500);
+        const int64_t p3 = add("ptv2", 3, 16, "failed", 0.10, 99, 99999, 500);   // not counted
+        const int64_t l1 = add("lora", 1, 0, "completed", 0.75, 20, 2000, 800);
+        // ptv2: an older sweep at P = 8 and the run's own P = 16 measurement; the overhead uses P = 16.
+        store.add_latency(p1, {{"base", 8, 64, 0, 10.0, 11.0, "cpu"},
+                               {"ptv2", 8, 64, 8, 10.5, 11.0, "cpu"},
+                               {"ptv2", 8, 64, 16, 12.0, 13.0, "cpu"}});
+        store.add_latency(p2, {{"base", 8, 64, 0, 20.0, 21.0, "cpu"}, {"ptv2", 8, 64, 16, 22.0, 23.0, "cpu"}});
+        store.add_latency(l1, {{"base", 1, 32, 0, 4.0, 4.5, "cpu"},
+                               {"lora", 1, 32, 0, 5.0, 5.5, "cpu"},
+                               {"lora-merged", 1, 32, 0, 4.2, 4.5, "cpu"}});
+        const auto rows = compare_methods(store, {p1, p2, p3, l1});
+        QCOMPARE(rows.size(), size_t(2));
+        const MethodRow& p = rows[0];
+        QCOMPARE(p.method, std::string("ptv2"));
+        QCOMPARE(p.label(), std::string("P-Tuning v2 \u00b7 P=16, all layers"));
+        QCOMPARE(p.group.run_ids, (std::vector<int64_t>{p1, p2, p3}));
+        QCOMPARE(p.group.completed, 2);
+        QCOMPARE(p.trainable_params, int64_t(500));
+        QCOMPARE(p.trainable_share, 0.05);
+        QCOMPARE(p.best.n, 2);
+        QVERIFY(std::abs(p.best.mean - 0.75) < 1e-12);
+        QVERIFY(std::abs(p.best.std - std::sqrt(0.005)) < 1e-12);
+        QCOMPARE(p.step_ms.mean, 11.0);
+        QCOMPARE(p.peak_mem_bytes.mean, 2000.0);
+        QCOMPARE(p.train_device, std::string("cpu"));
+        QCOMPARE(p.overhead.n, 2);
+        QVERIFY(std::abs(p.overhead.mean - (0.2 + 0.1) / 2) < 1e-12);   // 12/10 - 1 and 22/20 - 1
+        QCOMPARE(p.overhead_merged.n, 0);
+        QCOMPARE(p.latency_config, std::string("batch 8 \u00d7 64 tokens, cpu"));
+        const MethodRow& l = rows[1];
+        QCOMPARE(l.method, std::string("lora"));
+        QCOMPARE(l.label(), std::string("LoRA \u00b7 r=4, alpha=8, query+value"));
+        QCOMPARE(l.best.std, 0.0);
+        QVERIFY(std::abs(l.overhead.mean - 0.25) < 1e-12);
+        QVERIFY(std::abs(l.overhead_merged.mean - 0.05) < 1e-12);
+
+        std::ostringstream out;
+        write_methods_csv(rows, out);
+        const auto csv = parse_csv(out.str());
+        QCOMPARE(csv.size(), size_t(3));
+        QCOMPARE(csv[0].size(), size_t(24));
+        QCOMPARE(csv[0][9], std::string("best_mean"));
+        QCOMPARE(csv[1][0], std::string("ptv2"));
+        QCOMPARE(csv[1][3], std::string("3"));   // runs
+        QCOMPARE(csv[1][4], std::string("2"));   // completed
+        QCOMPARE(std::stod(csv[1][9]), p.best.mean);
+        QCOMPARE(csv[1][11], std::string("11"));
+        QCOMPARE(csv[1][23], std::to_string(p1) + " " + std::to_string(p2) + " " + std::to_string(p3));
+        QCOMPARE(csv[2][20], csv_number(l.overhead_merged.mean));
+        QVERIFY_THROWS_EXCEPTION(Error, compare_methods(store, {p1, 999}));
     }
 };
 

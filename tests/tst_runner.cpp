@@ -233,11 +233,13 @@ private Q_SLOTS:
     }
 
     // Every method runs through the runner as `ptune train --method` and the workbench start it: the run row
-    // names the method, counts its parameters as count_params does, and the adapter it saves evaluates to the
-    // run's stored metrics (nothing trained is lost). Methods without a PEFT export yet refuse it clearly.
+    // names the method, counts its parameters as count_params does, records what training cost, and the adapter
+    // it saves evaluates to the run's stored metrics (nothing trained is lost). Where PEFT can express the method
+    // its PEFT export computes the same logits; where it cannot, the export refuses and says why. Latency is
+    // measured for the run's own method against the base model.
     void everyMethodRunsAndItsAdapterReproducesTheRun_data() {
         QTest::addColumn<QString>("method");
-        for (const char* m : {"prompt", "ptuning", "lora", "ia3", "full", "head"}) QTest::newRow(m) << QString(m);
+        for (const char* m : {"prompt", "ptuning", "lora", "ia3", "adapter", "full", "head"}) QTest::newRow(m) << QString(m);
     }
     void everyMethodRunsAndItsAdapterReproducesTheRun() {
         QFETCH(QString, method);
@@ -252,6 +254,8 @@ private Q_SLOTS:
             s.method.delta.prompt_init_text = "the review is";
         }
         if (m == "ptuning") s.method.delta.encoder = "lstm";
+        if (m == "lora") s.method.delta.target_modules = {"query", "output.dense"};   // FFN output only: a regex for PEFT
+        if (m == "adapter") s.method.delta.adapter_size = 6;
         Store store(db());
         RunOutcome o = Runner().run(s, store);
         QVERIFY2(o.status == "completed", o.reason.c_str());
@@ -261,6 +265,11 @@ private Q_SLOTS:
         QCOMPARE(rec->trainable_params, pc.trainable());
         QCOMPARE(rec->prompt_len, (m == "prompt" || m == "ptuning") ? 8 : 0);
         QCOMPARE(int(store.metrics(o.run_id, "train/loss").size()), 24);
+        // What training cost: the device, a step time, and a peak at least the size of the model's weights.
+        QCOMPARE(rec->train_device, std::string("cpu"));
+        QVERIFY(rec->step_ms > 0);
+        const int64_t weights = 4 * (rec->total_params - rec->trainable_params + pc.trainable());
+        QVERIFY2(rec->peak_mem_bytes > weights, std::to_string(rec->peak_mem_bytes).c_str());
 
         // The adapter evaluates to the stored metrics.
         const std::string dir = builtin_dir();
@@ -280,16 +289,84 @@ private Q_SLOTS:
         QVERIFY(std::abs(metrics.at("loss") - o.best_metrics.at("loss")) < 1e-6);
 
         const std::string out = tmp.path().toStdString() + "/export-" + m;
-        try {
+        const bool peft = m == "prompt" || m == "ptuning" || m == "lora" || m == "ia3";
+        QCOMPARE(o.peft_exported, peft);
+        QCOMPARE(fs::exists(fs::path(o.adapter_dir) / "adapter_config.json"), peft);
+        if (peft) {
             export_run(store, o.run_id, "peft", out);
-            QFAIL("PEFT export of a method without one must refuse");
-        } catch (const Error& e) {
-            QVERIFY2(std::string(e.what()).find("--format ptune") != std::string::npos, e.what());
+            PeftAdapter pa = PeftAdapter::load(out);
+            QCOMPARE(pa.config.value("task_type", std::string()), std::string("SEQ_CLS"));
+            QVERIFY(pa.config.value("inference_mode", false));
+            const std::map<std::string, std::string> types{{"prompt", "PROMPT_TUNING"}, {"ptuning", "P_TUNING"}, {"lora", "LORA"}, {"ia3", "IA3"}};
+            QCOMPARE(pa.peft_type, types.at(m));
+            if (m == "lora") {
+                // query matches by PEFT's suffix rule; output.dense alone would also match attention.output.dense
+                QVERIFY(pa.config["target_modules"].is_string());
+                QCOMPARE(pa.config["target_modules"].get<std::string>(),
+                         std::string(".*encoder\\.layer\\.[0-9]+\\.(attention\\.self\\.query|output\\.dense)"));
+            }
+            if (m == "prompt") QCOMPARE(pa.config.value("prompt_tuning_init", std::string()), std::string("TEXT"));
+            if (m == "ptuning") QCOMPARE(pa.config.value("encoder_reparameterization_type", std::string()), std::string("LSTM"));
+            // The PEFT files compute what the trained run computes, on every validation text.
+            PeftDelta d = peft_delta_from(pa, model->config());
+            auto fresh = EncoderClassifier::load(dir + "/model", 2, 0);
+            apply_head(*fresh, d.head);
+            std::vector<std::vector<int64_t>> ids(valid.ids.begin(), valid.ids.begin() + 32);
+            std::vector<std::vector<int64_t>> types_ids(valid.type_ids.begin(), valid.type_ids.begin() + 32);
+            at::NoGradGuard g;
+            Batch b = make_batch(ids, tok->pad_id(), types_ids);
+            at::Tensor want = model->forward(b, a.delta->adaptation(false), false);
+            at::Tensor got = fresh->forward(b, d.adaptation(), false);
+            const double diff = (want - got).abs().max().item<double>();
+            QVERIFY2(diff < 1e-5, std::to_string(diff).c_str());
+        } else {
+            try {
+                export_run(store, o.run_id, "peft", out);
+                QFAIL("PEFT export of a method PEFT cannot express must refuse");
+            } catch (const Error& e) {
+                QVERIFY2(std::string(e.what()).find("--format ptune") != std::string::npos, e.what());
+            }
         }
-        export_run(store, o.run_id, "ptune", out);
-        QVERIFY(is_method_adapter_dir(out));
-        // Latency is measured for P-Tuning v2 runs only so far: refused with the reason, not measured wrongly.
-        QVERIFY_THROWS_EXCEPTION(Error, Runner::bench_run(store, o.run_id, LatencyOptions{}));
+        export_run(store, o.run_id, "ptune", out + "-ptune");
+        QVERIFY(is_method_adapter_dir(out + "-ptune"));
+
+        // Latency of the run's method against the base model; LoRA and IA3 merged too.
+        LatencyOptions lo;
+        lo.seq_lens = {16};
+        lo.repeats = 2;
+        lo.warmup = 1;
+        lo.threads = 1;
+        auto res = Runner::bench_run(store, o.run_id, lo);
+        std::vector<std::string> methods;
+        for (auto& r : res) methods.push_back(r.method);
+        std::vector<std::string> want = {"base", m};
+        if (m == "lora" || m == "ia3") want.push_back(m + "-merged");
+        QCOMPARE(methods, want);
+        QCOMPARE(store.latency(o.run_id).size(), want.size());
+        for (auto& r : res) QVERIFY(r.median_ms > 0);
+        if (m == "prompt" || m == "ptuning") QCOMPARE(res[1].prompt_len, 8);
+    }
+
+    // With latency.measure the run measures its inference cost itself, before it is marked completed.
+    void latencyMeasuredAfterTraining() {
+        ExperimentSpec s = builtin_spec();
+        s.method.name = "lora";
+        s.train.steps = 4;
+        s.latency.measure = true;
+        s.latency.batch_size = 2;
+        s.latency.repeats = 2;
+        s.latency.warmup = 1;
+        Store store(db());
+        RunOutcome o = Runner().run(s, store);
+        QVERIFY2(o.status == "completed", o.reason.c_str());
+        auto rows = store.latency(o.run_id);
+        QCOMPARE(rows.size(), size_t(3));
+        for (auto& r : rows) {
+            QCOMPARE(r.batch_size, 2);
+            QCOMPARE(r.seq_len, 40);   // the run's max length
+        }
+        QCOMPARE(rows[0].method, std::string("base"));
+        QCOMPARE(rows[2].method, std::string("lora-merged"));
     }
 
     void methodSpecsRoundTripAndValidate() {

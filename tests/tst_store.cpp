@@ -577,7 +577,7 @@ private Q_SLOTS:
             QVERIFY(s.runs().empty());
         }
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("1"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("2"));
         std::set<std::string> tables;
         for (auto& row : raw.rows("SELECT name FROM sqlite_master WHERE type = 'table'")) tables.insert(row[0]);
         QCOMPARE(tables, (std::set<std::string>{"runs", "metrics", "prompt_norms", "latency", "artifacts",
@@ -589,11 +589,46 @@ private Q_SLOTS:
         QCOMPARE(idx[2][0], std::string("step"));
         std::set<std::string> run_cols;
         for (auto& row : raw.rows("SELECT name FROM pragma_table_info('runs')")) run_cols.insert(row[0]);
-        QCOMPARE(run_cols.size(), size_t(24));
+        QCOMPARE(run_cols.size(), size_t(27));
         QVERIFY(run_cols.count("owner_pid") && run_cols.count("owner_host") && run_cols.count("best_metrics_json"));
+        QVERIFY(run_cols.count("train_device") && run_cols.count("peak_mem_bytes") && run_cols.count("step_ms"));
         // Opening a current store again changes nothing.
         { Store s(path); }
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("1"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("2"));
+    }
+
+    // A store written by the first schema (no training costs) opens with its runs intact and gains the columns.
+    void migratesVersionOneStore() {
+        const std::string path = fresh_path();
+        int64_t id = 0;
+        {
+            Store s(path);
+            id = s.create_run(sample_run());
+            s.add_metrics(id, {{1, 0.1, 0.5, "train/loss", 0.69}});
+        }
+        {
+            RawDb raw(path);
+            raw.exec("ALTER TABLE runs DROP COLUMN train_device");
+            raw.exec("ALTER TABLE runs DROP COLUMN peak_mem_bytes");
+            raw.exec("ALTER TABLE runs DROP COLUMN step_ms");
+            raw.exec("PRAGMA user_version = 1");
+        }
+        Store s(path);
+        RawDb raw(path);
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("2"));
+        auto r = s.run(id);
+        QVERIFY(r.has_value());
+        QCOMPARE(r->name, sample_run().name);
+        QCOMPARE(r->train_device, std::string(""));
+        EXACT(r->peak_mem_bytes, int64_t(0));
+        QCOMPARE(s.metrics(id, "train/loss").size(), size_t(1));
+        s.set_train_stats(id, "cpu", 123456789012LL, 4.25);
+        r = s.run(id);
+        QCOMPARE(r->train_device, std::string("cpu"));
+        EXACT(r->peak_mem_bytes, int64_t(123456789012LL));
+        QCOMPARE(r->step_ms, 4.25);
+        QCOMPARE(error_of([&] { s.set_train_stats(id + 99, "cpu", 1, 1); }),
+                 path + ": no run with id " + std::to_string(id + 99));
     }
 
     void hundredThousandMetricPoints() {

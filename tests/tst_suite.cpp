@@ -66,11 +66,15 @@ private Q_SLOTS:
         QCOMPARE(ds[2].method.prefix.layers.text, std::string("last:1"));
         Suite m = make_ablation("methods", base, 4, 160, {});
         auto ms = m.expand();
-        QCOMPARE(ms.size(), size_t(8));
+        QCOMPARE(ms.size(), size_t(9));
         QVERIFY(ms[1].method.prefix.mlp);
         QCOMPARE(ms[4].method.name, std::string("lora"));
         QCOMPARE(ms[4].train.lr, base.train.lr / 4);
-        QCOMPARE(ms[6].method.name, std::string("full"));
+        QCOMPARE(ms[6].method.name, std::string("adapter"));
+        QCOMPARE(ms[7].method.name, std::string("full"));
+        QCOMPARE(ms[8].method.name, std::string("head"));
+        for (const ExperimentSpec& x : ms) QVERIFY(x.latency.measure);   // each method's inference cost is measured
+        for (const ExperimentSpec& x : ds) QVERIFY(!x.latency.measure);
         QVERIFY_THROWS_EXCEPTION(Error, make_ablation("width", base, 4, 160, {}));
     }
 

@@ -13,6 +13,7 @@
 #include <QPushButton>
 #include <QSlider>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include <set>
 #include <sstream>
 
+#include "ui/methods_view.h"
 #include "ui/plot_util.h"
 #include "ui/runs_model.h"
 #include "ui/series.h"
@@ -165,10 +167,23 @@ void CompareView::build_ui() {
     split->setStretchFactor(3, 1);
     split->setChildrenCollapsible(false);
 
+    auto* curves = new QWidget;
+    auto* cl = new QVBoxLayout(curves);
+    cl->setContentsMargins(0, 4, 0, 0);
+    cl->addLayout(controls);
+    cl->addWidget(split, 1);
+    methods_ = new MethodsView;
+    methods_->setObjectName("methods_view");
+    pages_ = new QTabWidget;
+    pages_->setObjectName("compare_pages");
+    pages_->setDocumentMode(true);
+    pages_->addTab(curves, tr("Curves && runs"));
+    pages_->addTab(methods_, tr("Methods"));
+    pages_->setTabToolTip(1, tr("One row per method: parameters, metric over seeds, training cost, inference overhead"));
+
     auto* outer = new QVBoxLayout(this);
     outer->setContentsMargins(0, 0, 0, 0);
-    outer->addLayout(controls);
-    outer->addWidget(split, 1);
+    outer->addWidget(pages_, 1);
 
     connect(x_combo_, &QComboBox::currentIndexChanged, this,
             [this](int i) { set_x_axis(i == 1 ? XAxis::Epoch : XAxis::Step); });
@@ -212,14 +227,30 @@ void CompareView::set_runs(const Store& store, const std::vector<int64_t>& ids) 
     std::vector<RunRecord> records;
     for (const RunData& d : runs_) records.push_back(d.rec);
     groups_ = group_by_seed(records);
+    std::vector<int64_t> shown = run_ids();
+    std::vector<MethodRow> rows;
+    try {
+        rows = compare_methods(store, shown);
+    } catch (const std::exception&) {
+        // a run deleted between reading it above and here: compared without it next time
+    }
+    std::set<std::string> methods;
+    for (const MethodRow& r : rows) methods.insert(r.method);
+    methods_->set_rows(std::move(rows));
+    show_page(methods.size() > 1);
     rebuild_plots();
     fill_tables();
 }
+
+bool CompareView::methods_page_shown() const { return pages_->currentWidget() == methods_; }
+
+void CompareView::show_page(bool methods) { pages_->setCurrentIndex(methods ? 1 : 0); }
 
 void CompareView::clear() {
     store_ = nullptr;
     runs_.clear();
     groups_.clear();
+    methods_->set_rows({});
     rebuild_plots();
     fill_tables();
 }

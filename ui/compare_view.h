@@ -1,8 +1,10 @@
 #pragma once
-// Comparing stored runs side by side: every run's training loss (debiased EMA over the full series, the raw curve
-// faded behind in the same colour) and its selection metric on the validation set, overlaid in two charts; a
-// summary table with one row per run; and a table of mean ± std over the seed groups (experiments/compare.h).
-// Series are loaded from the store only for the runs shown, when set_runs is called. qcustomplot.h is included
+// Comparing stored runs side by side, on two pages. "Curves": every run's training loss (debiased EMA over the
+// full series, the raw curve faded behind in the same colour) and its selection metric on the validation set,
+// overlaid in two charts; a summary table with one row per run; and a table of mean ± std over the seed groups
+// (experiments/compare.h). "Methods": the method comparison (MethodsView: parameters, metric, step time, peak
+// memory, inference overhead; bars and scatter plots). The Methods page comes up when the runs span several
+// methods. Series are loaded from the store only for the runs shown, when set_runs is called. qcustomplot.h is included
 // only by the .cpp (tests build with QT_NO_KEYWORDS).
 #include <QPointF>
 #include <QString>
@@ -23,8 +25,11 @@ class QLabel;
 class QPushButton;
 class QSlider;
 class QTableWidget;
+class QTabWidget;
 
 namespace ptune::ui {
+
+class MethodsView;
 
 class CompareView : public QWidget {
     Q_OBJECT
@@ -57,6 +62,9 @@ public:
     int summary_columns() const;
     QString summary_cell(int row, int col) const;
     bool empty_state_shown() const;                      // the "select runs" text in the charts
+    MethodsView* methods_view() const { return methods_; }
+    bool methods_page_shown() const;                     // the Methods page is the current one
+    void show_page(bool methods);
 
     // Each returns "" or an error message naming the file.
     QString export_metrics_csv(const QString& path);     // write_metrics_csv of the runs shown
@@ -105,6 +113,8 @@ private:
     QPushButton* export_metrics_ = nullptr;
     QPushButton* export_summary_ = nullptr;
     QPushButton* export_chart_ = nullptr;
+    QTabWidget* pages_ = nullptr;
+    MethodsView* methods_ = nullptr;
 };
 
 }  // namespace ptune::ui

@@ -190,6 +190,9 @@ void LatencyView::build_ui() {
     seq_ptv2_ = seq_plot_->addGraph();
     seq_ptv2_->setPen(QPen(series_color(0), 2));
     seq_ptv2_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, series_color(0), series_color(0), 6));
+    seq_merged_ = seq_plot_->addGraph();
+    seq_merged_->setPen(QPen(series_color(0), 2, Qt::DashLine));
+    seq_merged_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, series_color(0), series_color(0), 7));
     seq_base_err_ = make_err(seq_base_, series_color(7));
     seq_ptv2_err_ = make_err(seq_ptv2_, series_color(0));
     seq_empty_ = make_empty_text(seq_plot_);
@@ -217,7 +220,7 @@ void LatencyView::build_ui() {
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->setAlternatingRowColors(true);
     table_->horizontalHeader()->setStretchLastSection(true);
-    table_->setToolTip(tr("Overhead: (ptv2 − base) / base × 100 at the same batch size and sequence length"));
+    table_->setToolTip(tr("Overhead: (method − base) / base × 100 at the same batch size and sequence length"));
 
     vsplit->addWidget(hsplit);
     vsplit->addWidget(table_);
@@ -256,8 +259,11 @@ void LatencyView::changeEvent(QEvent* e) {
 
 // ---------------------------------------------------------------------------------------------------- data
 
+bool LatencyView::prompted() const { return method_ == "ptv2" || method_ == "prompt" || method_ == "ptuning"; }
+
 void LatencyView::clear() {
     run_id_ = 0;
+    method_ = "ptv2";
     run_prompt_len_ = 0;
     max_positions_ = 0;
     title_.clear();
@@ -278,9 +284,13 @@ void LatencyView::add_row(const LatencyRow& r) {
 }
 
 void LatencyView::show_run(const ptune::Store& store, int64_t run_id, int run_prompt_len, int max_positions,
-                           const QString& title) {
+                           const QString& title, const std::string& method) {
     clear();
     run_id_ = run_id;
+    method_ = method == "prefix-mlp" ? "ptv2" : method;
+    // A prompt-length sweep only means something for the prompt methods.
+    prompt_edit_->setEnabled(prompted());
+    sweep_seq_spin_->setEnabled(prompted());
     run_prompt_len_ = std::max(0, run_prompt_len);
     max_positions_ = std::max(0, max_positions);
     title_ = title;
@@ -312,6 +322,7 @@ LatencySweep LatencyView::sweep() const {
     err.clear();
     auto ps = parse_lengths(prompt_edit_->text(), tr("Prompt lengths"), &err);
     if (!ps.empty()) s.prompt_lens = ps;
+    if (!prompted()) s.prompt_lens.clear();   // LoRA, IA3, adapters, full, head: no prompt length to sweep
     s.prompt_sweep_seq_len = sweep_seq_spin_->value();
     s.batch_size = batch_spin_->value();
     s.repeats = repeats_spin_->value();
@@ -323,7 +334,7 @@ QString LatencyView::form_error() const { return form_error_; }
 void LatencyView::validate() {
     QString err;
     const auto seqs = parse_lengths(seq_edit_->text(), tr("Sequence lengths"), &err);
-    const auto ps = parse_lengths(prompt_edit_->text(), tr("Prompt lengths"), &err);
+    const auto ps = prompted() ? parse_lengths(prompt_edit_->text(), tr("Prompt lengths"), &err) : std::vector<int>{};
     const int sweep_seq = sweep_seq_spin_->value();
     if (err.isEmpty() && max_positions_ > 0) {
         // With P prompt positions in front, the real tokens take positions P..P+n-1: n + P must fit the table.
@@ -349,11 +360,11 @@ void LatencyView::validate() {
     error_label_->setVisible(!err.isEmpty());
     const QString why = blocked_reason();
     measure_button_->setEnabled(why.isEmpty());
-    measure_button_->setToolTip(why.isEmpty() ? tr("Measure base and prompted model latency, round-robin") : why);
+    measure_button_->setToolTip(why.isEmpty() ? tr("Measure the base model and the run's method, round-robin") : why);
 }
 
 QString LatencyView::blocked_reason() const {
-    if (run_id_ == 0) return tr("No run selected: pick a run to measure its prompts' latency");
+    if (run_id_ == 0) return tr("No run selected: pick a run to measure its latency against the base model");
     if (busy_) return tr("A measurement is running");
     if (!form_error_.isEmpty()) return form_error_;
     return {};
@@ -367,7 +378,11 @@ const LatencyRow* LatencyView::find(const std::string& method, int batch, int se
 }
 
 double LatencyView::overhead_percent(int batch, int seq_len, int prompt_len) const {
-    const LatencyRow* pt = find("ptv2", batch, seq_len, prompt_len);
+    return overhead_percent(method_, batch, seq_len, prompt_len);
+}
+
+double LatencyView::overhead_percent(const std::string& method, int batch, int seq_len, int prompt_len) const {
+    const LatencyRow* pt = find(method, batch, seq_len, prompt_len);
     const LatencyRow* base = find("base", batch, seq_len, 0);
     if (!pt || !base || !(base->median_ms > 0)) return kNaN;
     return (pt->median_ms - base->median_ms) / base->median_ms * 100.0;
@@ -388,9 +403,9 @@ int LatencyView::chart_batch() const {
 
 int LatencyView::prompt_sweep_seq(int batch) const {
     const int want = sweep_seq_spin_->value();
-    std::map<int, int> count;  // seq -> number of ptv2 prompt lengths measured there
+    std::map<int, int> count;  // seq -> number of the method's prompt lengths measured there
     for (const auto& kv : rows_)
-        if (std::get<0>(kv.first) == "ptv2" && std::get<1>(kv.first) == batch) ++count[std::get<2>(kv.first)];
+        if (std::get<0>(kv.first) == method_ && std::get<1>(kv.first) == batch) ++count[std::get<2>(kv.first)];
     if (count.count(want)) return want;
     int best = 0, n = 0;
     for (const auto& [s, c] : count)
@@ -432,7 +447,7 @@ void LatencyView::rebuild_table() {
         table_->setItem(i, 5, cell(QString::number(r.p90_ms, 'f', 3), true));
         QString over;
         if (r.method != "base") {
-            const double o = overhead_percent(r.batch_size, r.seq_len, r.prompt_len);
+            const double o = overhead_percent(r.method, r.batch_size, r.seq_len, r.prompt_len);
             over = std::isfinite(o) ? QString("%1%2 %").arg(o >= 0 ? "+" : "").arg(o, 0, 'f', 1) : tr("no base row");
         }
         table_->setItem(i, 6, cell(over, true));
@@ -443,13 +458,15 @@ void LatencyView::rebuild_table() {
 
 void LatencyView::rebuild_charts() {
     const int batch = chart_batch();
-    // (a) against sequence length: base, and ptv2 at the run's P (or the P measured at most lengths)
-    int p_run = run_prompt_len_;
-    {
+    // (a) against sequence length: base, and the method at the run's P (or the P measured at most lengths);
+    // LoRA and IA3 also merged
+    const std::string merged = method_ + "-merged";
+    int p_run = prompted() ? run_prompt_len_ : 0;
+    if (prompted()) {
         std::map<int, int> per_p;
         bool has_run_p = false;
         for (const auto& kv : rows_)
-            if (std::get<0>(kv.first) == "ptv2" && std::get<1>(kv.first) == batch) {
+            if (std::get<0>(kv.first) == method_ && std::get<1>(kv.first) == batch) {
                 ++per_p[std::get<3>(kv.first)];
                 has_run_p |= std::get<3>(kv.first) == run_prompt_len_;
             }
@@ -459,7 +476,7 @@ void LatencyView::rebuild_charts() {
                 if (c > n) p_run = p, n = c;
         }
     }
-    QVector<double> bx, by, bp, px, py, pp, zeros_b, zeros_p;
+    QVector<double> bx, by, bp, px, py, pp, zeros_b, zeros_p, mx, my;
     std::set<int> seqs;
     for (const auto& kv : rows_) {
         const auto& [m, b, s, p] = kv.first;
@@ -468,17 +485,25 @@ void LatencyView::rebuild_charts() {
         if (m == "base") {
             bx << s, by << r.median_ms, bp << std::max(0.0, r.p90_ms - r.median_ms), zeros_b << 0;
             seqs.insert(s);
-        } else if (m == "ptv2" && p == p_run) {
+        } else if (m == method_ && p == p_run) {
             px << s, py << r.median_ms, pp << std::max(0.0, r.p90_ms - r.median_ms), zeros_p << 0;
+            seqs.insert(s);
+        } else if (m == merged) {
+            mx << s, my << r.median_ms;
             seqs.insert(s);
         }
     }
+    seq_merged_->setData(mx, my, true);
+    seq_merged_->setName(tr("%1 merged into the weights").arg(QString::fromStdString(method_)));
+    seq_merged_->removeFromLegend();
+    if (!mx.isEmpty()) seq_merged_->addToLegend();
     seq_base_->setData(bx, by, true);
     seq_ptv2_->setData(px, py, true);
     seq_base_err_->setData(zeros_b, bp);
     seq_ptv2_err_->setData(zeros_p, pp);
     seq_base_->setName(tr("base"));
-    seq_ptv2_->setName(tr("ptv2 (P=%1)").arg(p_run));
+    seq_ptv2_->setName(prompted() ? tr("%1 (P=%2)").arg(QString::fromStdString(method_)).arg(p_run)
+                                  : QString::fromStdString(method_));
     seq_base_->removeFromLegend();
     seq_ptv2_->removeFromLegend();
     if (!bx.isEmpty()) seq_base_->addToLegend();
@@ -494,6 +519,7 @@ void LatencyView::rebuild_charts() {
         double hi = 0;
         for (int i = 0; i < by.size(); ++i) hi = std::max(hi, by[i] + bp[i]);
         for (int i = 0; i < py.size(); ++i) hi = std::max(hi, py[i] + pp[i]);
+        for (int i = 0; i < my.size(); ++i) hi = std::max(hi, my[i]);
         seq_plot_->yAxis->setRange(0, hi > 0 ? hi * 1.1 : 1);
     }
 
@@ -502,14 +528,14 @@ void LatencyView::rebuild_charts() {
     QVector<double> qx, qy, qp, qz;
     for (const auto& kv : rows_) {
         const auto& [m, b, s, p] = kv.first;
-        if (m == "ptv2" && b == batch && s == sseq) {
+        if (prompted() && m == method_ && b == batch && s == sseq) {
             qx << p, qy << kv.second.median_ms, qp << std::max(0.0, kv.second.p90_ms - kv.second.median_ms), qz << 0;
         }
     }
     prompt_ptv2_->setData(qx, qy, true);
     prompt_ptv2_err_->setData(qz, qp);
-    prompt_ptv2_->setName(tr("ptv2"));
-    const LatencyRow* base = sseq > 0 ? find("base", batch, sseq, 0) : nullptr;
+    prompt_ptv2_->setName(QString::fromStdString(method_));
+    const LatencyRow* base = sseq > 0 && prompted() ? find("base", batch, sseq, 0) : nullptr;
     const double pmax = qx.isEmpty() ? 1 : qx.back();
     if (base)
         prompt_base_->setData(QVector<double>{0, pmax}, QVector<double>{base->median_ms, base->median_ms}, true);
@@ -534,11 +560,20 @@ void LatencyView::rebuild_charts() {
     const QString none = run_id_ == 0 ? tr("No run selected — pick one in Runs or press Run")
                                       : tr("No measurements yet — set the sweep and press Measure");
     seq_empty_->setText(none);
-    prompt_empty_->setText(run_id_ != 0 && !rows_.empty() ? tr("No prompt-length sweep measured") : none);
+    prompt_empty_->setText(run_id_ != 0 && !prompted()
+                               ? tr("%1 has no prompt length: only the sequence-length sweep applies").arg(QString::fromStdString(method_))
+                           : run_id_ != 0 && !rows_.empty() ? tr("No prompt-length sweep measured")
+                                                            : none);
     seq_empty_->setVisible(!seq_data);
     prompt_empty_->setVisible(!prompt_data);
     seq_plot_->replot(QCustomPlot::rpQueuedReplot);
     prompt_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+int LatencyView::seq_chart_graphs_with_data() const {
+    int n = 0;
+    for (QCPGraph* g : {seq_base_, seq_ptv2_, seq_merged_}) n += g->dataCount() > 0;
+    return n;
 }
 
 // ---------------------------------------------------------------------------------------------------- export

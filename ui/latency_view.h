@@ -1,8 +1,9 @@
 #pragma once
-// Inference latency of the base model against the prompted model for one run: a form that sets the sweep
-// (LatencySweep) and asks for a measurement, two charts (median latency against sequence length, and against
-// prompt length at one sequence length) and a table with the overhead of the prompts. The engine measures
-// base and prompted models round-robin; this view only displays the stored or live rows.
+// Inference latency of the base model against the run's method for one run: a form that sets the sweep
+// (LatencySweep) and asks for a measurement, two charts (median latency against sequence length, with LoRA and
+// IA3 also merged into the weights; and, for the prompt methods, against prompt length at one sequence length)
+// and a table with each method's overhead over the base model. The engine measures the base model and the
+// method round-robin; this view only displays the stored or live rows.
 // qcustomplot.h is only included by the .cpp (tests build with QT_NO_KEYWORDS).
 #include <QMetaType>
 #include <QString>
@@ -37,9 +38,12 @@ public:
     ~LatencyView() override;
 
     // Loads a run's stored latency rows. run_prompt_len: the run's P (the sequence-length sweep's prompted
-    // line); max_positions: the model's position table (0 = unknown, no length check).
+    // line); max_positions: the model's position table (0 = unknown, no length check); method: the run's
+    // method as run_latency names it (ptv2 for prefix tuning too; prompt, ptuning, lora, ia3, adapter, full, head).
     void show_run(const ptune::Store& store, int64_t run_id, int run_prompt_len, int max_positions,
-                  const QString& title);
+                  const QString& title, const std::string& method = "ptv2");
+    const std::string& method() const { return method_; }
+    bool prompted() const;   // the run's method has a prompt length (ptv2, prompt, ptuning)
     void clear();
     // Live results while measuring (same run); a later result for the same configuration replaces the earlier.
     void append(const std::vector<ptune::LatencyResult>& results);
@@ -52,8 +56,11 @@ public:
     // The form's error ("" when valid): names the field, or the length that does not fit the position table.
     QString form_error() const;
 
-    // Inspection for tests: overhead % for ptv2 at (batch, seq, P) vs base at (batch, seq); NaN if missing.
+    // Inspection for tests: overhead % of the run's method at (batch, seq, P) vs base at (batch, seq); NaN if
+    // missing. With `method`: that method's rows ("lora-merged").
     double overhead_percent(int batch, int seq_len, int prompt_len) const;
+    double overhead_percent(const std::string& method, int batch, int seq_len, int prompt_len) const;
+    int seq_chart_graphs_with_data() const;   // lines drawn in the sequence-length chart
     int table_rows() const;
     QString save_chart(const QString& which /* "seq" | "prompt" */, const QString& path);
 
@@ -81,6 +88,7 @@ private:
     QCustomPlot* plot_for(const QString& which) const;
 
     int64_t run_id_ = 0;
+    std::string method_ = "ptv2";
     int run_prompt_len_ = 0;
     int max_positions_ = 0;
     QString title_;
@@ -103,6 +111,7 @@ private:
     QCPGraph* seq_ptv2_ = nullptr;
     QCPErrorBars* seq_base_err_ = nullptr;
     QCPErrorBars* seq_ptv2_err_ = nullptr;
+    QCPGraph* seq_merged_ = nullptr;   // LoRA / IA3 merged into the weights
     QCPGraph* prompt_ptv2_ = nullptr;
     QCPErrorBars* prompt_ptv2_err_ = nullptr;
     QCPGraph* prompt_base_ = nullptr;

@@ -59,6 +59,7 @@ struct RunShape {
     int prompt_len = 0;
     int max_positions = 0;
     QString title;
+    std::string method = "ptv2";   // as run_latency names it
 };
 
 RunShape shape_of(const RunRecord& r) {
@@ -71,6 +72,7 @@ RunShape shape_of(const RunRecord& r) {
         s.layers = (int)c.num_layers;
         s.max_positions = (int)(c.max_position_embeddings - c.position_offset());
         s.prompt_layers = spec.method.prefix.layers.resolve(s.layers);
+        s.method = spec.method.name;
     } catch (const std::exception&) {
         // The model directory moved or the spec is from elsewhere: the views fall back to what the norms show.
     }
@@ -204,7 +206,7 @@ void MainWindow::attach_queue(std::unique_ptr<RunQueue> queue) {
         if (latency_->run_id() == id) {
             RunShape s;
             if (auto r = store_->run(id)) s = shape_of(*r);
-            latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title);
+            latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title, s.method);
         }
         if (status == "failed") {
             auto* box = new QMessageBox(QMessageBox::Warning, "Latency measurement failed",
@@ -522,7 +524,7 @@ void MainWindow::show_stored_run(qint64 id) {
     if (!r) return;
     RunShape s = shape_of(*r);
     if (id != live_run_) training_->show_run(*store_, id, s.layers, s.title);
-    latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title);
+    latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title, s.method);
     latency_->set_busy(queue_ && queue_->measuring());   // show_run resets it
 }
 

@@ -233,7 +233,8 @@ void SetupPanel::build_ui() {
     method_->setObjectName("method");
     for (auto [label, name] : std::initializer_list<std::pair<const char*, const char*>>{
              {"P-Tuning v2 (deep prompts)", "ptv2"}, {"Prompt tuning", "prompt"}, {"P-tuning (v1, prompt encoder)", "ptuning"},
-             {"LoRA", "lora"}, {"IA³", "ia3"}, {"Full fine-tuning", "full"}, {"Head only (linear probe)", "head"}})
+             {"LoRA", "lora"}, {"IA³", "ia3"}, {"Bottleneck adapters", "adapter"}, {"Full fine-tuning", "full"},
+             {"Head only (linear probe)", "head"}})
         method_->addItem(label, QString(name));
     pf->addRow("Method:", method_);
     prompt_len_ = ispin(1, 4096);
@@ -304,6 +305,20 @@ void SetupPanel::build_ui() {
     targets_->setPlaceholderText("default (LoRA: query, value; IA³: key, value, attention.output.dense, output.dense)");
     targets_->setToolTip("Comma separated: query, key, value, attention.output.dense, intermediate.dense, output.dense");
     pf->addRow("Modules:", targets_);
+    adapter_size_ = ispin(0, 1 << 16);
+    adapter_size_->setObjectName("adapter_size");
+    adapter_size_->setPrefix("size ");
+    adapter_size_->setSpecialValueText("size = hidden / 16");
+    adapter_size_->setToolTip("The bottleneck m of each adapter: Linear(H, m), activation, Linear(m, H), added to the "
+                              "sublayer's output");
+    adapter_place_ = new QComboBox;
+    adapter_place_->setObjectName("adapter_placement");
+    adapter_place_->addItem("Houlsby: after attention and feed-forward", "houlsby");
+    adapter_place_->addItem("Pfeiffer: after feed-forward", "pfeiffer");
+    adapter_act_ = new QComboBox;
+    adapter_act_->addItems({"relu", "gelu", "tanh", "swish"});
+    adapter_act_->setToolTip("The adapters' activation");
+    pf->addRow("Adapters:", row({adapter_size_, adapter_place_, adapter_act_}, false));
     grid->addWidget(method_box, 0, 1);
 
     // ---- Training
@@ -351,6 +366,15 @@ void SetupPanel::build_ui() {
     }
     threads_ = ispin(0, 1024);
     threads_->setSpecialValueText("all cores");
+    latency_ = new QCheckBox("measure inference latency after training");
+    latency_->setObjectName("measure_latency");
+    latency_->setToolTip("The base model against the trained method (and LoRA / IA³ merged), measured side by side "
+                         "and stored with the run: the Compare view's inference overhead");
+    latency_batch_ = ispin(1, 4096);
+    latency_batch_->setPrefix("batch ");
+    latency_len_ = ispin(0, 1 << 20);
+    latency_len_->setPrefix("length ");
+    latency_len_->setSpecialValueText("length = max length");
     int r = 0;
     auto add = [&](const QString& label, QWidget* w, int col) {
         tg->addWidget(new QLabel(label), r, col * 2);
@@ -376,6 +400,9 @@ void SetupPanel::build_ui() {
     ++r;
     add("Device:", device_, 0);
     add("Threads:", threads_, 1);
+    ++r;
+    tg->addWidget(new QLabel("Latency:"), r, 0);
+    tg->addWidget(row({latency_, latency_batch_, latency_len_}, false), r, 1, 1, 3);
     tg->setColumnStretch(1, 1);
     tg->setColumnStretch(3, 1);
     grid->addWidget(train_box, 1, 1);
@@ -450,16 +477,21 @@ void SetupPanel::connect_changes() {
         connect(s, &QSpinBox::valueChanged, this, any);
     for (QDoubleSpinBox* s : {dropout_, init_std_, lr_, clip_, weight_decay_})
         connect(s, &QDoubleSpinBox::valueChanged, this, any);
-    for (QComboBox* c : {init_, schedule_, length_mode_, metric_, device_, prompt_init_, encoder_})
+    for (QComboBox* c : {init_, schedule_, length_mode_, metric_, device_, prompt_init_, encoder_, adapter_place_, adapter_act_})
         connect(c, &QComboBox::currentIndexChanged, this, any);
     connect(method_, &QComboBox::currentIndexChanged, this, [this] {
         show_method_rows();
         changed();
     });
     for (QLineEdit* e : {prompt_text_, targets_}) connect(e, &QLineEdit::textChanged, this, any);
-    for (QSpinBox* sp : {encoder_hidden_, lora_r_}) connect(sp, &QSpinBox::valueChanged, this, any);
+    for (QSpinBox* sp : {encoder_hidden_, lora_r_, adapter_size_, latency_batch_, latency_len_})
+        connect(sp, &QSpinBox::valueChanged, this, any);
     for (QDoubleSpinBox* sp : {lora_alpha_, lora_dropout_}) connect(sp, &QDoubleSpinBox::valueChanged, this, any);
-    for (QCheckBox* c : {mlp_, keep_best_}) connect(c, &QCheckBox::toggled, this, any);
+    for (QCheckBox* c : {mlp_, keep_best_, latency_}) connect(c, &QCheckBox::toggled, this, any);
+    connect(latency_, &QCheckBox::toggled, this, [this](bool on) {
+        latency_batch_->setEnabled(on);
+        latency_len_->setEnabled(on);
+    });
 }
 
 ExperimentSpec SetupPanel::spec() const {
@@ -493,6 +525,9 @@ ExperimentSpec SetupPanel::spec() const {
     for (const QString& t : targets_->text().split(',', Qt::SkipEmptyParts))
         if (!t.trimmed().isEmpty()) dl.target_modules.push_back(s_(t));
     dl.feedforward_modules = feedforward_;
+    dl.adapter_size = adapter_size_->value();
+    dl.adapter_placement = s_(adapter_place_->currentData().toString());
+    dl.adapter_act = s_(adapter_act_->currentText());
     PrefixOptions& p = s.method.prefix;
     p.prompt_len = prompt_len_->value();
     if (strip_->layer_count() > 0)
@@ -529,6 +564,11 @@ ExperimentSpec SetupPanel::spec() const {
     t.device = device_->currentData().toString().toStdString();
     if (t.device.empty()) t.device = s_(device_->currentText());
     t.threads = threads_->value();
+    s.latency.measure = latency_->isChecked();
+    s.latency.batch_size = latency_batch_->value();
+    s.latency.seq_len = latency_len_->value();
+    s.latency.repeats = latency_repeats_;
+    s.latency.warmup = latency_warmup_;
 
     for (const QString& tag : tags_->text().split(',', Qt::SkipEmptyParts))
         if (!tag.trimmed().isEmpty()) s.tags.push_back(s_(tag));
@@ -567,6 +607,9 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     QStringList targets;
     for (auto& t : dl.target_modules) targets << q(t);
     targets_->setText(targets.join(", "));
+    adapter_size_->setValue((int)dl.adapter_size);
+    adapter_place_->setCurrentIndex(std::max(0, adapter_place_->findData(q(dl.adapter_placement))));
+    adapter_act_->setCurrentIndex(std::max(0, adapter_act_->findText(q(dl.adapter_act))));
     const PrefixOptions& p = s.method.prefix;
     prompt_len_->setValue((int)p.prompt_len);
     layers_text_ = p.layers.text;
@@ -601,6 +644,13 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     }
     device_->setCurrentIndex(dev);
     threads_->setValue(t.threads);
+    latency_->setChecked(s.latency.measure);
+    latency_batch_->setValue(s.latency.batch_size);
+    latency_len_->setValue(s.latency.seq_len);
+    latency_batch_->setEnabled(s.latency.measure);
+    latency_len_->setEnabled(s.latency.measure);
+    latency_repeats_ = s.latency.repeats;
+    latency_warmup_ = s.latency.warmup;
 
     QStringList tags;
     for (auto& tag : s.tags) tags << q(tag);
@@ -1032,6 +1082,7 @@ void SetupPanel::show_method_rows() {
     show(encoder_, m == "ptuning");
     show(lora_r_, m == "lora");
     show(targets_, m == "lora" || m == "ia3");
+    show(adapter_size_, m == "adapter");
 }
 
 }  // namespace ptune::ui

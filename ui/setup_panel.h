@@ -107,6 +107,9 @@ private:
     QDoubleSpinBox* lora_alpha_ = nullptr;
     QDoubleSpinBox* lora_dropout_ = nullptr;
     QLineEdit* targets_ = nullptr;
+    QSpinBox* adapter_size_ = nullptr;
+    QComboBox* adapter_place_ = nullptr;
+    QComboBox* adapter_act_ = nullptr;
     bool rslora_ = false;
     std::vector<std::string> feedforward_;
     QSpinBox* prompt_len_ = nullptr;
@@ -121,6 +124,10 @@ private:
     QDoubleSpinBox* init_std_ = nullptr;
     QLineEdit* init_adapter_ = nullptr;
     // Training
+    QCheckBox* latency_ = nullptr;
+    QSpinBox* latency_batch_ = nullptr;
+    QSpinBox* latency_len_ = nullptr;
+    int latency_repeats_ = 20, latency_warmup_ = 3;   // kept from a spec file (no widgets)
     QDoubleSpinBox* lr_ = nullptr;
     QComboBox* schedule_ = nullptr;
     QSpinBox* warmup_ = nullptr;

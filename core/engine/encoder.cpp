@@ -303,6 +303,9 @@ void EncoderClassifier::merge(const Adaptation& a) {
     if (a.prefix || a.input_prompt.defined())
         throw Error("merge: deep prompts and virtual tokens cannot be merged into the weights");
     if (a.layers.empty()) return;
+    for (const auto& layer : a.layers)
+        for (const LinearDelta& d : layer)
+            if (d.has_adapter()) throw Error("merge: bottleneck adapters cannot be merged into the weights (their activation is not linear)");
     if (a.layers.size() != layers_.size())
         throw Error("merge: adaptation for " + std::to_string(a.layers.size()) + " layers on a model with " +
                     std::to_string(layers_.size()));
@@ -332,6 +335,14 @@ at::Tensor LinearDelta::apply(const Linear& lin, const at::Tensor& x, bool train
         y = y + at::linear(at::linear(xd, lora_A), lora_B) * lora_scaling;
     }
     if (ia3_out.defined()) y = y * ia3_out;
+    if (has_adapter()) {
+        at::Tensor h = adapter_down(y);
+        if (adapter_act == "relu") h = at::relu(h);
+        else if (adapter_act == "gelu") h = at::gelu(h);
+        else if (adapter_act == "tanh") h = at::tanh(h);
+        else h = at::silu(h);   // swish
+        y = y + adapter_up(h);
+    }
     return y;
 }
 

@@ -51,14 +51,19 @@ const char* site_name(Site s);
 
 // What other PEFT methods change in one linear layer y = W x + b:
 //   LoRA: y += dropout(x) A^T B^T * scaling (A [r, in], B [out, r]);
-//   IA3 on an attention module: y = (W x + b) * l_out; on a feed-forward module: y = W (x * l_in) + b.
+//   IA3 on an attention module: y = (W x + b) * l_out; on a feed-forward module: y = W (x * l_in) + b;
+//   a bottleneck adapter (Houlsby et al. 2019) on the module's output, before the residual connection and
+//   LayerNorm: y += up(act(down(y))) (down [m, out], up [out, m]; not mergeable: act is not linear).
 struct LinearDelta {
     at::Tensor lora_A, lora_B;
     double lora_scaling = 1.0;
     double lora_dropout = 0.0;
     at::Tensor ia3_out;   // [out]
     at::Tensor ia3_in;    // [in]
-    bool empty() const { return !lora_A.defined() && !ia3_out.defined() && !ia3_in.defined(); }
+    Linear adapter_down, adapter_up;
+    std::string adapter_act = "relu";   // relu | gelu | tanh | swish
+    bool has_adapter() const { return adapter_down.weight.defined(); }
+    bool empty() const { return !lora_A.defined() && !ia3_out.defined() && !ia3_in.defined() && !has_adapter(); }
     at::Tensor apply(const Linear& lin, const at::Tensor& x, bool training) const;
 };
 
@@ -123,8 +128,8 @@ public:
 
     // Folds an adaptation's LoRA and IA3 changes into the linear layers' weights (PEFT's merge_and_unload):
     // W += scaling * B A; IA3 at the output scales W's rows and the bias, at the input W's columns. Afterwards
-    // forward(b, Adaptation{}) computes what forward(b, a) computed (up to rounding). Prefixes and virtual
-    // tokens cannot be merged (throws).
+    // forward(b, Adaptation{}) computes what forward(b, a) computed (up to rounding). Prefixes, virtual
+    // tokens and bottleneck adapters cannot be merged (throws).
     void merge(const Adaptation& a);
 
 private:

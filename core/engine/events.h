@@ -17,6 +17,7 @@ struct StepEvent {
     double lr = 0;               // learning rate used for this step's update
     double grad_norm = 0;        // before clipping
     double samples_per_s = 0;    // throughput over this step
+    double step_ms = 0;          // wall time of this step: batch, forward, backward, clipping, optimizer update
     double elapsed_s = 0;        // since training started
     double eta_s = 0;
 };

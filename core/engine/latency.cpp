@@ -18,13 +18,22 @@ double percentile(std::vector<double> v, double q) {
     return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
 }
 
+const std::vector<std::string>& latency_method_names() {
+    static const std::vector<std::string> k{"base", "ptv2",        "prompt",  "ptuning", "lora", "lora-merged",
+                                            "ia3",  "ia3-merged",  "adapter", "full",    "head"};
+    return k;
+}
+
 std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::function<void(const LatencyResult&)>& on_result,
                                        const std::function<bool()>& cancelled) {
     if (opt.repeats < 1) throw Error("latency: repeats must be at least 1");
-    const std::vector<std::string> known{"base", "ptv2", "prompt", "ptuning", "lora", "lora-merged", "ia3", "ia3-merged"};
+    const auto& known = latency_method_names();
     for (auto& m : opt.methods) {
-        if (std::find(known.begin(), known.end(), m) == known.end())
-            throw Error("latency: method \"" + m + "\": use base, ptv2, prompt, ptuning, lora, lora-merged, ia3 or ia3-merged");
+        if (std::find(known.begin(), known.end(), m) == known.end()) {
+            std::string all;
+            for (auto& k : known) all += (all.empty() ? "" : ", ") + k;
+            throw Error("latency: method \"" + m + "\": use " + all);
+        }
         if ((m == "ptv2" || m == "prompt" || m == "ptuning") && opt.prompt_lens.empty())
             throw Error("latency: method " + m + " needs at least one prompt length");
     }
@@ -43,6 +52,7 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
         std::shared_ptr<EncoderClassifier> merged;        // lora-merged / ia3-merged: a copy with merged weights
         Batch batch;
         PrefixKV kv;
+        Adaptation ad;                                    // computed once (prompts as PEFT's inference mode has them)
         std::vector<double> ms;
     };
     std::vector<Config> configs;
@@ -61,10 +71,12 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
                 po.layers = LayerSpec{opt.layers};
                 prompt = std::make_shared<DeepPrompt>(cfg, po, opt.seed);
                 prompt->to(dev);
-            } else if (method != "base") {
-                // PEFT's default options of each method; latency does not depend on the values.
+            } else if (method != "base" && method != "full" && method != "head") {
+                // The given options (PEFT's defaults unless set); latency does not depend on the values.
                 const std::string base_name = method.substr(0, method.find('-'));
-                delta = std::shared_ptr<DeltaMethod>(make_method(base_name, *model, P, DeltaOptions{}, {}, opt.seed).release());
+                DeltaOptions d = opt.delta;
+                if (d.prompt_init == "text") d.prompt_init = "random";   // the values do not matter here
+                delta = std::shared_ptr<DeltaMethod>(make_method(base_name, *model, P, d, {}, opt.seed).release());
                 delta->to(dev);
                 if (method.size() > 7 && method.compare(method.size() - 7, 7, "-merged") == 0) {
                     merged = std::shared_ptr<EncoderClassifier>(EncoderClassifier::load(opt.model_dir, -1, opt.seed).release());
@@ -91,14 +103,15 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
                     c.batch.attention_mask = at::ones({B, S}, at::kLong).to(dev);
                     if (prompt) c.kv = prompt->prefix(false);
                     configs.push_back(std::move(c));
+                    if (configs.back().delta) configs.back().ad = configs.back().delta->adaptation(false);
                 }
             }
         }
     }
+    for (auto& c : configs)   // the vector no longer moves: its prefixes can be pointed at
+        if (c.prompt) c.ad.prefix = &c.kv;
     auto once = [&](Config& c) {
-        Adaptation ad = c.delta ? c.delta->adaptation(false) : Adaptation{};
-        if (c.prompt) ad.prefix = &c.kv;
-        at::Tensor y = (c.merged ? *c.merged : *model).forward(c.batch, ad, false);
+        at::Tensor y = (c.merged ? *c.merged : *model).forward(c.batch, c.ad, false);
         if (dev.is_cuda())
             torch::cuda::synchronize(dev.has_index() ? dev.index() : -1);
         else

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/method_options.h"
 #include "core/engine/prompt_options.h"
 
 namespace ptune {
@@ -17,11 +18,13 @@ struct LatencyOptions {
     std::vector<std::string> methods{"base", "ptv2"};
     std::vector<int> batch_sizes{1};
     std::vector<int> seq_lens{128};
-    // base, ptv2, prompt (prompt tuning), ptuning, lora, ia3 (unmerged: the adapter applied on every pass), and
-    // lora-merged / ia3-merged (a copy of the model with the adapter folded into its weights). PEFT's default
-    // options for each method.
+    // base, ptv2, prompt (prompt tuning), ptuning, lora, ia3, adapter (unmerged: the change applied on every
+    // pass), lora-merged / ia3-merged (a copy of the model with the adapter folded into its weights), and full /
+    // head (fine-tuned weights or a new head: the base model's forward pass, measured as a configuration of its
+    // own). Prompts and P-tuning's encoder output are computed once, as PEFT does in inference mode.
     std::vector<int> prompt_lens;       // for ptv2, prompt, ptuning (required with them; Runner::bench_run: empty = the run's P)
-    std::string layers = "all";
+    std::string layers = "all";         // ptv2's layers
+    DeltaOptions delta;                 // the methods' options (default: PEFT's defaults)
     int warmup = 3;
     int repeats = 20;
     std::string device = "cpu";
@@ -30,7 +33,7 @@ struct LatencyOptions {
 };
 
 struct LatencyResult {
-    std::string method;                 // base | ptv2 | prompt | ptuning | lora | lora-merged | ia3 | ia3-merged
+    std::string method;                 // one of LatencyOptions::methods' names
     int batch_size = 0, seq_len = 0, prompt_len = 0;
     double median_ms = 0, p90_ms = 0, mean_ms = 0;
     std::string device;
@@ -42,6 +45,9 @@ struct LatencyResult {
 std::vector<LatencyResult> run_latency(const LatencyOptions& opt,
                                        const std::function<void(const LatencyResult&)>& on_result = {},
                                        const std::function<bool()>& cancelled = {});
+
+// The methods run_latency measures, and whether a name is one of them.
+const std::vector<std::string>& latency_method_names();
 
 // Median and p90 (linear interpolation, numpy's default) of a sample.
 double percentile(std::vector<double> v, double q);

@@ -7,7 +7,7 @@
 namespace ptune {
 
 const std::vector<std::string>& method_names() {
-    static const std::vector<std::string> k{"ptv2", "prompt", "ptuning", "lora", "ia3", "full", "head"};
+    static const std::vector<std::string> k{"ptv2", "prompt", "ptuning", "lora", "ia3", "adapter", "full", "head"};
     return k;
 }
 
@@ -68,7 +68,18 @@ void DeltaOptions::validate(const std::string& method) const {
         for (const auto& f : ia3_ff(*this))
             if (std::find(t.begin(), t.end(), f) == t.end())
                 throw Error("method.feedforward_modules: \"" + f + "\" is not among the target modules");
+    } else if (method == "adapter") {
+        if (adapter_size < 0) throw Error("method.adapter_size: must be 0 (hidden size / 16) or more");
+        if (adapter_placement != "houlsby" && adapter_placement != "pfeiffer")
+            throw Error("method.adapter_placement: \"" + adapter_placement +
+                        "\": use houlsby (after attention and feed-forward) or pfeiffer (after feed-forward)");
+        if (adapter_act != "relu" && adapter_act != "gelu" && adapter_act != "tanh" && adapter_act != "swish")
+            throw Error("method.adapter_act: \"" + adapter_act + "\": use relu, gelu, tanh or swish");
     }
+}
+
+int64_t adapter_bottleneck(const DeltaOptions& d, int64_t H) {
+    return d.adapter_size > 0 ? d.adapter_size : std::max<int64_t>(1, H / 16);
 }
 
 int64_t method_param_count(const std::string& method, const PrefixOptions& prefix, const DeltaOptions& d, int64_t H,
@@ -101,6 +112,11 @@ int64_t method_param_count(const std::string& method, const PrefixOptions& prefi
         }
         return n * L;
     }
+    if (method == "adapter") {
+        const int64_t m = adapter_bottleneck(d, H);
+        const int64_t sites = d.adapter_placement == "pfeiffer" ? 1 : 2;
+        return sites * (H * m + m + m * H + H) * L;
+    }
     if (method == "full") return backbone;
     return 0;   // head
 }
@@ -112,6 +128,8 @@ json delta_options_to_json(const std::string& method, const DeltaOptions& d) {
         return {{"lora_r", d.lora_r}, {"lora_alpha", d.lora_alpha}, {"lora_dropout", d.lora_dropout}, {"rslora", d.rslora},
                 {"target_modules", d.target_modules}};
     if (method == "ia3") return {{"target_modules", d.target_modules}, {"feedforward_modules", d.feedforward_modules}};
+    if (method == "adapter")
+        return {{"adapter_size", d.adapter_size}, {"adapter_placement", d.adapter_placement}, {"adapter_act", d.adapter_act}};
     return json::object();
 }
 
@@ -127,6 +145,9 @@ DeltaOptions delta_options_from_json(const json& j, const std::string& where) {
     d.rslora = get_field_or<bool>(j, "rslora", d.rslora, where);
     d.target_modules = get_field_or<std::vector<std::string>>(j, "target_modules", d.target_modules, where);
     d.feedforward_modules = get_field_or<std::vector<std::string>>(j, "feedforward_modules", d.feedforward_modules, where);
+    d.adapter_size = get_field_or<int64_t>(j, "adapter_size", d.adapter_size, where);
+    d.adapter_placement = get_field_or<std::string>(j, "adapter_placement", d.adapter_placement, where);
+    d.adapter_act = get_field_or<std::string>(j, "adapter_act", d.adapter_act, where);
     return d;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The options of the PEFT methods beside P-Tuning v2, torch-free so specs, the CLI and the workbench share them.
 // Methods: ptv2 (deep prompts; with mlp: prefix tuning), prompt (prompt tuning), ptuning (P-tuning v1),
-// lora, ia3, full (full fine-tuning), head (the linear probe: the head alone).
+// lora, ia3, adapter (bottleneck adapters), full (full fine-tuning), head (the linear probe: the head alone).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +31,10 @@ struct DeltaOptions {
     // ia3: key, value, attention.output.dense, output.dense)
     std::vector<std::string> target_modules;
     std::vector<std::string> feedforward_modules;   // ia3: input-scaled; empty: attention.output.dense, output.dense
+    // adapter: bottleneck adapters (Houlsby et al. 2019), y += up(act(down(y))) on a sublayer's output.
+    int64_t adapter_size = 0;                  // the bottleneck m; 0: hidden size / 16 (reduction factor 16), at least 1
+    std::string adapter_placement = "houlsby"; // houlsby: after attention and after the feed-forward; pfeiffer: after the feed-forward only
+    std::string adapter_act = "relu";          // relu | gelu | tanh | swish
 
     // Throws ptune::Error naming the field ("method.lora_r: ...") for the options `method` uses.
     void validate(const std::string& method) const;
@@ -41,6 +45,9 @@ DeltaOptions delta_options_from_json(const json& j, const std::string& where);
 
 // Trainable parameters of a method (the head excluded) for a model of hidden size H, intermediate size I,
 // L layers and embedding size E; full: the backbone's `backbone` parameters; head: 0.
+// The adapter's bottleneck size for hidden size H (adapter_size, or H / 16).
+int64_t adapter_bottleneck(const DeltaOptions& d, int64_t H);
+
 int64_t method_param_count(const std::string& method, const PrefixOptions& prefix, const DeltaOptions& d, int64_t H,
                            int64_t I, int L, int64_t E, int64_t backbone);
 

@@ -37,7 +37,8 @@ std::pair<int64_t, int64_t> in_out(const ModelConfig& cfg, Site s) {
 
 at::Tensor trainable(at::Tensor t) { return t.set_requires_grad(true); }
 
-// LoRA and IA3: per-layer LinearDelta tensors, all of them trained; the adaptation is the deltas themselves.
+// LoRA, IA3 and bottleneck adapters: per-layer LinearDelta tensors, all of them trained; the adaptation is the
+// deltas themselves.
 class LayerwiseDelta : public DeltaMethod {
 public:
     std::vector<std::pair<std::string, at::Tensor>> parameters() const override {
@@ -50,6 +51,12 @@ public:
                 if (d.lora_B.defined()) out.push_back({base + ".lora_B.weight", d.lora_B});
                 if (d.ia3_out.defined()) out.push_back({base + ".ia3_out", d.ia3_out});
                 if (d.ia3_in.defined()) out.push_back({base + ".ia3_in", d.ia3_in});
+                if (d.has_adapter()) {
+                    out.push_back({base + ".adapter_down.weight", d.adapter_down.weight});
+                    out.push_back({base + ".adapter_down.bias", d.adapter_down.bias});
+                    out.push_back({base + ".adapter_up.weight", d.adapter_up.weight});
+                    out.push_back({base + ".adapter_up.bias", d.adapter_up.bias});
+                }
             }
         return out;
     }
@@ -61,7 +68,8 @@ public:
     void to(const at::Device& device) override {
         for (auto& layer : layers_)
             for (LinearDelta& d : layer)
-                for (at::Tensor* t : {&d.lora_A, &d.lora_B, &d.ia3_out, &d.ia3_in})
+                for (at::Tensor* t : {&d.lora_A, &d.lora_B, &d.ia3_out, &d.ia3_in, &d.adapter_down.weight, &d.adapter_down.bias,
+                                      &d.adapter_up.weight, &d.adapter_up.bias})
                     if (t->defined()) *t = trainable(t->detach().to(device));
     }
 
@@ -106,6 +114,30 @@ public:
             }
     }
     std::string kind() const override { return "ia3"; }
+};
+
+class BottleneckAdapter : public LayerwiseDelta {
+public:
+    BottleneckAdapter(const ModelConfig& cfg, const AdapterOptions& opt, uint64_t seed) {
+        if (opt.sites.empty()) throw Error("adapter: choose at least one place");
+        if (opt.act != "relu" && opt.act != "gelu" && opt.act != "tanh" && opt.act != "swish")
+            throw Error("adapter: activation \"" + opt.act + "\": use relu, gelu, tanh or swish");
+        const int64_t m = opt.size > 0 ? opt.size : std::max<int64_t>(1, cfg.hidden_size / 16);
+        at::manual_seed(seed);
+        layers_.resize((size_t)cfg.num_layers);
+        for (auto& layer : layers_)
+            for (Site s : opt.sites) {
+                if (s != Site::AttnOut && s != Site::Output)
+                    throw Error(std::string("adapter: ") + site_name(s) + " is not a sublayer output (use attention.output.dense or output.dense)");
+                const int64_t H = in_out(cfg, s).second;
+                LinearDelta& d = layer[(size_t)s];
+                const double bound = 1.0 / std::sqrt((double)H);   // kaiming_uniform_(a = sqrt(5)) on [m, H]
+                d.adapter_down = {trainable(at::empty({m, H}).uniform_(-bound, bound)), trainable(at::zeros({m}))};
+                d.adapter_up = {trainable(at::zeros({H, m})), trainable(at::zeros({H}))};
+                d.adapter_act = opt.act;
+            }
+    }
+    std::string kind() const override { return "adapter"; }
 };
 
 class PromptTuning : public DeltaMethod {
@@ -217,6 +249,9 @@ std::unique_ptr<DeltaMethod> make_lora(const ModelConfig& cfg, const LoraOptions
     return std::make_unique<Lora>(cfg, opt, seed);
 }
 std::unique_ptr<DeltaMethod> make_ia3(const ModelConfig& cfg, const Ia3Options& opt) { return std::make_unique<Ia3>(cfg, opt); }
+std::unique_ptr<DeltaMethod> make_adapter(const ModelConfig& cfg, const AdapterOptions& opt, uint64_t seed) {
+    return std::make_unique<BottleneckAdapter>(cfg, opt, seed);
+}
 std::unique_ptr<DeltaMethod> make_prompt_tuning(const EncoderClassifier& model, const PromptTuningOptions& opt, uint64_t seed) {
     return std::make_unique<PromptTuning>(model, opt, seed);
 }
@@ -277,6 +312,13 @@ std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderC
             for (auto& m : d.feedforward_modules) o.feedforward.push_back(site_from_module(m));
         }
         return make_ia3(cfg, o);
+    }
+    if (name == "adapter") {
+        AdapterOptions o;
+        o.size = d.adapter_size;
+        o.act = d.adapter_act;
+        if (d.adapter_placement == "pfeiffer") o.sites = {Site::Output};
+        return make_adapter(cfg, o, seed);
     }
     throw Error("method \"" + name + "\" has no method object (ptv2 uses DeepPrompt; full and head none)");
 }

@@ -9,7 +9,11 @@
 //   - LoRA: per chosen linear layer A [r, in] ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform, a = sqrt(5)) and
 //     B [out, r] = 0, scaling alpha / r (or alpha / sqrt(r) with rsLoRA): the model starts as the base model;
 //   - IA3: scaling vectors initialised to ones (the base model again), on a module's output, or on its input
-//     for feed-forward modules.
+//     for feed-forward modules;
+//   - bottleneck adapters (Houlsby et al. 2019; PEFT has none, AdapterHub's "Adapter" row): per layer, on the
+//     output of attention.output.dense and of output.dense (houlsby) or of output.dense alone (pfeiffer), before
+//     the residual connection and LayerNorm, y += up(act(down(y))) with down Linear(H, m) ~ kaiming_uniform
+//     (a = sqrt(5)) and up Linear(m, H) = 0, biases 0 (AdapterHub's "mam" initialisation): the base model again.
 // Full fine-tuning and the linear probe need no method object: the trainer trains the backbone
 // (EncoderClassifier::set_backbone_trainable) and/or the head alone.
 #include <torch/torch.h>
@@ -29,7 +33,7 @@ namespace ptune {
 class DeltaMethod {
 public:
     virtual ~DeltaMethod() = default;
-    virtual std::string kind() const = 0;   // "prompt" | "ptuning" | "lora" | "ia3"
+    virtual std::string kind() const = 0;   // "prompt" | "ptuning" | "lora" | "ia3" | "adapter"
     // Trainable tensors (requires_grad) by name; the optimizer and best-state snapshots use them.
     virtual std::vector<std::pair<std::string, at::Tensor>> parameters() const = 0;
     // What the forward pass adds (prompt encoders run here; `training` applies dropout).
@@ -55,6 +59,12 @@ struct Ia3Options {
     std::vector<Site> feedforward{Site::AttnOut, Site::Output};
 };
 
+struct AdapterOptions {
+    int64_t size = 0;                   // the bottleneck m; 0: hidden size / 16
+    std::vector<Site> sites{Site::AttnOut, Site::Output};   // houlsby; pfeiffer: {Output}
+    std::string act = "relu";           // relu | gelu | tanh | swish
+};
+
 enum class PromptInit2 { Random, SampleVocab, Text };
 
 struct PromptTuningOptions {
@@ -73,6 +83,7 @@ struct PTuningOptions {
 
 std::unique_ptr<DeltaMethod> make_lora(const ModelConfig& cfg, const LoraOptions& opt, uint64_t seed);
 std::unique_ptr<DeltaMethod> make_ia3(const ModelConfig& cfg, const Ia3Options& opt);
+std::unique_ptr<DeltaMethod> make_adapter(const ModelConfig& cfg, const AdapterOptions& opt, uint64_t seed);
 // The word embeddings are read for SAMPLE_VOCAB and TEXT initialisation.
 std::unique_ptr<DeltaMethod> make_prompt_tuning(const EncoderClassifier& model, const PromptTuningOptions& opt,
                                                 uint64_t seed);
@@ -82,7 +93,7 @@ std::unique_ptr<DeltaMethod> make_ptuning(const ModelConfig& cfg, const PTuningO
 // "attention.self.query" forms) -> Site; throws ptune::Error for another name.
 Site site_from_module(const std::string& name);
 
-// Builds method `name` (prompt, ptuning, lora, ia3) from spec options; `text_ids` are the token ids of
+// Builds method `name` (prompt, ptuning, lora, ia3, adapter) from spec options; `text_ids` are the token ids of
 // options.prompt_init_text (the caller tokenizes: no special tokens).
 std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderClassifier& model, int64_t prompt_len,
                                          const DeltaOptions& options, const std::vector<int64_t>& text_ids, uint64_t seed);

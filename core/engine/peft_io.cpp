@@ -1,9 +1,13 @@
 #include "core/engine/peft_io.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <set>
 
 #include <filesystem>
 
+#include "core/engine/methods.h"
 #include "core/engine/tensor_io.h"
 
 namespace fs = std::filesystem;
@@ -279,10 +283,183 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
     }
     tensors.push_back({"prompt_embeddings", flat});
     save_tensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors);
+    write_peft_labels(dir, label_names);
+}
+
+void write_peft_labels(const std::string& dir, const std::vector<std::string>& label_names) {
     json labels = json::object();
     for (size_t i = 0; i < label_names.size(); ++i) labels[std::to_string(i)] = label_names[i];
     json readme_cfg = {{"id2label", labels}, {"made_by", "ptune"}};
     write_json_file((fs::path(dir) / "ptune_labels.json").string(), readme_cfg);
+}
+
+namespace {
+
+// The name PEFT's lists use for a site: the short names PEFT's defaults use for BERT's attention projections,
+// the full module path for the others.
+std::string peft_site_name(Site s) {
+    switch (s) {
+        case Site::Query: return "query";
+        case Site::Key: return "key";
+        case Site::Value: return "value";
+        default: return site_name(s);
+    }
+}
+
+bool ends_with(const std::string& s, const std::string& t) {
+    return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// What PEFT's list matching selects among an encoder layer's linear layers: target_modules entries match a
+// module key equal to them or ending in "." + entry (check_target_module_exists); IA3's feedforward_modules
+// entries match a key that ends with them, dot or not (_check_target_module_feedforward).
+std::set<Site> peft_list_matches(const std::vector<std::string>& names, bool dot_boundary) {
+    std::set<Site> out;
+    for (int i = 0; i < kSites; ++i) {
+        const std::string key = std::string("bert.encoder.layer.0.") + site_name((Site)i);
+        for (const auto& t : names)
+            if (key == t || ends_with(key, dot_boundary ? "." + t : t)) out.insert((Site)i);
+    }
+    return out;
+}
+
+// A list naming exactly `sites` under PEFT's matching (`within`: the modules a feedforward list is checked
+// against), or a regular expression (PEFT fullmatches a string against the module key) when no list does.
+json peft_modules(const std::vector<Site>& sites, bool dot_boundary, const std::set<Site>& within) {
+    std::vector<std::string> names;
+    for (int i = 0; i < kSites; ++i)
+        if (std::find(sites.begin(), sites.end(), (Site)i) != sites.end()) names.push_back(peft_site_name((Site)i));
+    std::set<Site> want(sites.begin(), sites.end()), got;
+    for (Site s : peft_list_matches(names, dot_boundary))
+        if (within.count(s)) got.insert(s);
+    if (got == want) return names;
+    std::string alt;
+    for (int i = 0; i < kSites; ++i) {
+        if (!want.count((Site)i)) continue;
+        std::string n = site_name((Site)i), esc;
+        for (char c : n) esc += c == '.' ? std::string("\\.") : std::string(1, c);
+        alt += (alt.empty() ? "" : "|") + esc;
+    }
+    return ".*encoder\\.layer\\.[0-9]+\\.(" + alt + ")";
+}
+
+std::set<Site> all_sites() {
+    std::set<Site> s;
+    for (int i = 0; i < kSites; ++i) s.insert((Site)i);
+    return s;
+}
+
+json peft_common(const std::string& peft_type, const std::string& base_model) {
+    return {{"peft_type", peft_type},
+            {"task_type", "SEQ_CLS"},
+            {"auto_mapping", nullptr},
+            {"base_model_name_or_path", base_model.empty() || base_model == "builtin" ? json(nullptr) : json(base_model)},
+            {"revision", nullptr},
+            {"inference_mode", true},
+            {"modules_to_save", {"classifier", "score"}}};
+}
+
+json number_json(double v) { return v == std::floor(v) && std::fabs(v) < 1e15 ? json((int64_t)v) : json(v); }
+
+}  // namespace
+
+json peft_module_fields(const std::vector<Site>& sites, const std::vector<Site>* feedforward) {
+    json j = {{"target_modules", peft_modules(sites, true, all_sites())}};
+    if (feedforward) j["feedforward_modules"] = peft_modules(*feedforward, false, std::set<Site>(sites.begin(), sites.end()));
+    return j;
+}
+
+bool peft_can_express(const std::string& method) {
+    return method == "prompt" || method == "ptuning" || method == "lora" || method == "ia3";
+}
+
+PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const DeltaMethod& delta,
+                        const EncoderClassifier& model, const std::string& tokenizer_dir) {
+    if (!peft_can_express(method)) {
+        if (method == "adapter")
+            throw Error("cannot export bottleneck adapters as a PEFT adapter: PEFT has no bottleneck adapters "
+                        "(they are AdapterHub's). Export in ptune's format instead (--format ptune).");
+        throw Error("cannot export a " + method + " run as a PEFT adapter: PEFT's adapters hold a method's own weights, "
+                    "and this run has none" + std::string(method == "full" ? " (it changed every weight of the model)" : "") +
+                    ". Export in ptune's format instead (--format ptune).");
+    }
+    if (!model.pooler_from_checkpoint())
+        throw Error("cannot export as a PEFT adapter: the base checkpoint has no pooler, so ptune drew one at random "
+                    "(and keeps it in its own format); transformers would draw another when loading the model, and "
+                    "the adapter would compute something else. Export in ptune's format instead (--format ptune).");
+    const ModelConfig& cfg = model.config();
+    const int64_t E = cfg.embedding_size > 0 ? cfg.embedding_size : cfg.hidden_size;
+    at::NoGradGuard g;
+    const Adaptation a = delta.adaptation(false);
+    auto cpu = [](const at::Tensor& t) { return t.detach().to(at::kCPU).to(at::kFloat).contiguous().clone(); };
+    PeftDelta d;
+    if (method == "prompt" || method == "ptuning") {
+        d.peft_type = method == "prompt" ? "PROMPT_TUNING" : "P_TUNING";
+        d.input_prompt = cpu(a.input_prompt);
+        const int64_t P = d.input_prompt.size(0);
+        json c = peft_common(d.peft_type, "");
+        c.update({{"num_virtual_tokens", P},
+                  {"token_dim", E},
+                  {"num_transformer_submodules", 1},
+                  {"num_attention_heads", cfg.num_heads},
+                  {"num_layers", cfg.num_layers}});
+        if (method == "prompt") {
+            const std::string init = o.prompt_init == "vocab" ? "SAMPLE_VOCAB" : o.prompt_init == "text" ? "TEXT" : "RANDOM";
+            c.update({{"prompt_tuning_init", init},
+                      {"prompt_tuning_init_text", o.prompt_init == "text" ? json(o.prompt_init_text) : json(nullptr)},
+                      // PEFT requires a tokenizer for TEXT initialisation (it is not used when loading)
+                      {"tokenizer_name_or_path", o.prompt_init == "text" ? json(tokenizer_dir) : json(nullptr)},
+                      {"tokenizer_kwargs", nullptr}});
+        } else {
+            c.update({{"encoder_reparameterization_type", o.encoder == "lstm" ? "LSTM" : "MLP"},
+                      {"encoder_hidden_size", o.encoder_hidden > 0 ? o.encoder_hidden : cfg.hidden_size},
+                      {"encoder_num_layers", 2},
+                      {"encoder_dropout", 0.0}});
+            d.notes.push_back("P_TUNING: the file holds the prompt encoder's output, as PEFT saves it and uses it in "
+                              "inference mode; the encoder's weights are in ptune's format only");
+        }
+        d.config = c;
+        return d;
+    }
+    d.peft_type = method == "lora" ? "LORA" : "IA3";
+    d.layers.resize(a.layers.size());
+    std::vector<Site> sites, ff;
+    for (size_t l = 0; l < a.layers.size(); ++l)
+        for (int s = 0; s < kSites; ++s) {
+            const LinearDelta& x = a.layers[l][(size_t)s];
+            LinearDelta& y = d.layers[l][(size_t)s];
+            if (x.lora_A.defined()) {
+                y.lora_A = cpu(x.lora_A);
+                y.lora_B = cpu(x.lora_B);
+                y.lora_scaling = x.lora_scaling;
+                y.lora_dropout = x.lora_dropout;
+            }
+            if (x.ia3_out.defined()) y.ia3_out = cpu(x.ia3_out);
+            if (x.ia3_in.defined()) y.ia3_in = cpu(x.ia3_in);
+            if (l == 0 && !x.empty()) sites.push_back((Site)s);
+            if (l == 0 && x.ia3_in.defined()) ff.push_back((Site)s);
+        }
+    json c = peft_common(d.peft_type, "");
+    c["fan_in_fan_out"] = false;
+    c["layers_to_transform"] = nullptr;
+    c["layers_pattern"] = nullptr;
+    if (method == "lora") {
+        c.update({{"r", o.lora_r},
+                  {"lora_alpha", number_json(o.lora_alpha)},
+                  {"lora_dropout", o.lora_dropout},
+                  {"use_rslora", o.rslora},
+                  {"bias", "none"},
+                  {"init_lora_weights", true},
+                  {"use_dora", false},
+                  {"rank_pattern", json::object()},
+                  {"alpha_pattern", json::object()}});
+        c.update(peft_module_fields(sites, nullptr));
+    } else {
+        c["init_ia3_weights"] = true;
+        c.update(peft_module_fields(sites, &ff));
+    }
+    d.config = c;
+    return d;
 }
 
 void export_peft_delta(const std::string& dir, const PeftDelta& d, const EncoderClassifier& model,

@@ -68,6 +68,27 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg);
 void export_peft_delta(const std::string& dir, const PeftDelta& d, const EncoderClassifier& model,
                        const std::string& base_model = "");
 
+class DeltaMethod;
+struct DeltaOptions;
+
+// The PEFT adapter of a trained run of another method: PROMPT_TUNING (prompt), P_TUNING (ptuning: the prompt
+// encoder's output, which is what PEFT saves and what it uses in inference mode; ptune's own format keeps the
+// encoder), LORA (lora) or IA3 (ia3), with adapter_config.json as PEFT 0.21 writes it (target and feed-forward
+// modules as PEFT's suffix lists, or as a regular expression where a list would match more modules than were
+// trained). `tokenizer_dir` is recorded for PROMPT_TUNING's text initialisation (PEFT requires it). Throws
+// ptune::Error saying why for what PEFT cannot express (bottleneck adapters, full fine-tuning, the linear probe,
+// a model whose pooler ptune drew at random).
+PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& options, const DeltaMethod& delta,
+                        const EncoderClassifier& model, const std::string& tokenizer_dir);
+// Whether PEFT can express a trained run of this method (peft_delta_of would not refuse it for its method).
+bool peft_can_express(const std::string& method);
+// PEFT's module list or pattern for these encoder sites: {"target_modules": ..., "feedforward_modules": ...}
+// (the second only when `feedforward` is given, for IA3). Exposed for tests.
+json peft_module_fields(const std::vector<Site>& sites, const std::vector<Site>* feedforward);
+
+// ptune_labels.json beside a PEFT adapter: the label names (PEFT's format has no place for them).
+void write_peft_labels(const std::string& dir, const std::vector<std::string>& label_names);
+
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
 

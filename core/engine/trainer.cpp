@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -304,6 +305,7 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
     };
 
     int64_t step = 0;
+    std::vector<double> step_ms;
     for (int64_t epoch = 0; step < total && !stop; ++epoch) {
         std::vector<size_t> order = epoch_order(train.size(), opt_.shuffle, opt_.seed, epoch);
         for (int64_t b = 0; b < steps_per_epoch && step < total && !stop; ++b) {
@@ -348,6 +350,8 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
             ++step;
             res.last_loss = loss_v;
             const auto te = clock::now();
+            const double dt = std::chrono::duration<double>(te - ts).count();
+            step_ms.push_back(dt * 1000.0);
             if (events_) {
                 StepEvent ev;
                 ev.step = step;
@@ -356,8 +360,8 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
                 ev.loss = loss_v;
                 ev.lr = lr;
                 ev.grad_norm = gnorm;
-                double dt = std::chrono::duration<double>(te - ts).count();
                 ev.samples_per_s = dt > 0 ? double(end - begin) / dt : 0;
+                ev.step_ms = dt * 1000.0;
                 ev.elapsed_s = std::chrono::duration<double>(te - t0).count();
                 ev.eta_s = ev.elapsed_s / double(step) * double(total - step);
                 events_->on_step(ev);
@@ -379,6 +383,15 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
         }
     }
     res.steps_done = step;
+    if (!step_ms.empty()) {
+        std::nth_element(step_ms.begin(), step_ms.begin() + (long)(step_ms.size() / 2), step_ms.end());
+        double hi = step_ms[step_ms.size() / 2];
+        if (step_ms.size() % 2 == 0) {
+            const double lo = *std::max_element(step_ms.begin(), step_ms.begin() + (long)(step_ms.size() / 2));
+            hi = (lo + hi) / 2;
+        }
+        res.median_step_ms = hi;
+    }
     if (res.final_metrics.empty()) res.final_metrics["train_loss"] = res.last_loss;
     if (opt_.keep_best && !best_state_.empty() && res.status != "cancelled") restore_best();
     // A diverged run without a best state to fall back on holds non-finite prompts: say so.

@@ -39,6 +39,7 @@ struct TrainResult {
     int64_t best_step = -1;
     double seconds = 0;
     double last_loss = 0;
+    double median_step_ms = 0;          // median wall time of the optimizer steps (evaluation not included)
 };
 
 // Classification metrics over predictions: accuracy, macro-F1, Matthews correlation (multi-class form).
