@@ -420,6 +420,7 @@ int main(int argc, char** argv) {
                 model = EncoderClassifier::load(dir, nl > 0 ? nl : -1);
                 if (!delta->head.empty()) apply_head(*model, delta->head);
                 else std::cerr << "note: the adapter holds no classification head; using the model's\n";
+                labels = read_peft_labels(pr_adapter);
             } else if (!pr_adapter.empty()) {
                 PromptAdapter a = load_prompt_adapter(pr_adapter, cfg);
                 for (auto& n : a.notes) std::cerr << "note: " << n << "\n";

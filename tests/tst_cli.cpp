@@ -4,6 +4,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -205,6 +206,80 @@ private Q_SLOTS:
         QCOMPARE(lines[0]["prompt_len"].get<int>(), 0);
         QCOMPARE(lines[5]["prompt_len"].get<int>(), 8);
         QCOMPARE(lines[5]["seq_len"].get<int>(), 32);
+    }
+
+    // The comparison headless: runs of three methods measure their latency after training, `ptune compare` prints
+    // one JSON line per method with the stored costs and writes the CSV; `bench --run` measures a stored run again
+    // (stored with it); a LoRA run's PEFT export predicts what its ptune adapter predicts.
+    void compareMethodsHeadless() {
+        const std::string db = dir() + "/compare.sqlite";
+        std::vector<int> ids;
+        for (const char* m : {"ptv2", "lora", "adapter"}) {
+            Result r = run_cli({"train", "--model", q(fixture("bert/model")), "--train", q(fixture("data.tsv")), "--method", m,
+                                "--prompt-len", "4", "--steps", "3", "--batch-size", "4", "--max-len", "24", "--latency",
+                                "--latency-batch-size", "2", "--latency-repeats", "2", "--threads", "1", "--db", q(db)});
+            QVERIFY2(r.code == 0, r.err.c_str());
+            ids.push_back(json::parse(r.out)["run_id"].get<int>());
+        }
+        Result c = run_cli({"compare", "--db", q(db), "--csv", q(dir() + "/methods.csv")});
+        QVERIFY2(c.code == 0, c.err.c_str());
+        auto rows = c.lines();
+        QCOMPARE(rows.size(), size_t(3));
+        QCOMPARE(rows[0]["method"].get<std::string>(), std::string("ptv2"));
+        QCOMPARE(rows[1]["method"].get<std::string>(), std::string("lora"));
+        QCOMPARE(rows[2]["method"].get<std::string>(), std::string("adapter"));
+        for (auto& r : rows) {
+            QCOMPARE(r["completed"].get<int>(), 1);
+            QVERIFY(r["step_ms"]["mean"].get<double>() > 0);
+            QVERIFY(r["peak_mem_bytes"]["mean"].get<double>() > 0);
+            QVERIFY(r["overhead"].is_object());
+            QCOMPARE(r["latency_config"].get<std::string>(), std::string("batch 2 \u00d7 24 tokens, cpu"));
+            QCOMPARE(r["train_device"].get<std::string>(), std::string("cpu"));
+        }
+        QVERIFY(rows[1]["overhead_merged"].is_object());
+        QVERIFY(rows[0]["overhead_merged"].is_null());
+        // The stored run agrees with what compare printed.
+        Result show = run_cli({"runs", "show", QString::number(ids[1]), "--db", q(db)});
+        QVERIFY2(show.code == 0, show.err.c_str());
+        json run = json::parse(show.out);
+        QCOMPARE(run["step_ms"].get<double>(), rows[1]["step_ms"]["mean"].get<double>());
+        QCOMPARE(run["latency"].size(), size_t(3));   // base, lora, lora-merged
+        std::ifstream csv(dir() + "/methods.csv");
+        std::string line;
+        int n = 0;
+        while (std::getline(csv, line)) ++n;
+        QCOMPARE(n, 4);
+        // A second measurement of the stored run, at another length: stored beside the first.
+        Result b = run_cli({"bench", "--run", QString::number(ids[1]), "--db", q(db), "--seq-len", "16", "--batch-size", "1",
+                            "--repeats", "2", "--threads", "1"});
+        QVERIFY2(b.code == 0, b.err.c_str());
+        QCOMPARE(b.lines().size(), size_t(3));
+        QCOMPARE(b.lines()[2]["method"].get<std::string>(), std::string("lora-merged"));
+        QCOMPARE(json::parse(run_cli({"runs", "show", QString::number(ids[1]), "--db", q(db)}).out)["latency"].size(), size_t(6));
+        // PEFT export of the LoRA run predicts what the run's own adapter predicts.
+        Result ex = run_cli({"export", "--db", q(db), "--run", QString::number(ids[1]), "--format", "peft", "--out", q(dir() + "/lora-peft")});
+        QVERIFY2(ex.code == 0, ex.err.c_str());
+        QCOMPARE(read_json_file(dir() + "/lora-peft/adapter_config.json")["peft_type"].get<std::string>(), std::string("LORA"));
+        const std::string own = json::parse(show.out)["artifacts"][0]["path"].get<std::string>();
+        auto predict = [&](const std::string& adapter) {
+            Result p = run_cli({"predict", "--model", q(fixture("bert/model")), "--adapter", q(adapter), "--text", "returns the value",
+                                "--text", "a list of names"});
+            if (p.code != 0) qWarning("%s", p.err.c_str());
+            return p.lines();
+        };
+        auto a = predict(own), e = predict(dir() + "/lora-peft");
+        QCOMPARE(a.size(), size_t(2));
+        QCOMPARE(e.size(), size_t(2));
+        for (size_t i = 0; i < 2; ++i) {
+            for (size_t k = 0; k < 2; ++k)
+                QVERIFY(std::abs(a[i]["logits"][k].get<double>() - e[i]["logits"][k].get<double>()) < 1e-5);
+            QCOMPARE(e[i]["label"], a[i]["label"]);   // the data's label names travel in ptune_labels.json
+            QVERIFY(e[i]["label"].is_string());
+        }
+        // The bottleneck adapters have no PEFT form: refused, naming the way out.
+        Result ad = run_cli({"export", "--db", q(db), "--run", QString::number(ids[2]), "--format", "peft", "--out", q(dir() + "/ad")});
+        QCOMPARE(ad.code, 1);
+        QVERIFY2(ad.err.find("--format ptune") != std::string::npos, ad.err.c_str());
     }
 
     void errorsNameTheirCause() {

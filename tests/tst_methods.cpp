@@ -1,6 +1,6 @@
 // Every trainable PEFT method beside P-Tuning v2 (LoRA, IA3, prompt tuning with its three initialisations,
-// P-tuning with an MLP or LSTM encoder) and the two baselines (full fine-tuning, the linear probe) learns on the
-// built-in data: the loss over the training rows falls. LoRA and IA3 start as the base model exactly; the
+// P-tuning with an MLP or LSTM encoder, bottleneck adapters in both placements) and the two baselines (full fine-tuning, the linear probe) learns on the
+// built-in data: the loss over the training rows falls. LoRA, IA3 and the adapters start as the base model exactly; the
 // parameter counts follow the methods' formulas; the frozen backbone stays bit-identical except under full
 // fine-tuning.
 #include <torch/torch.h>
@@ -9,6 +9,7 @@
 
 #include "core/engine/builtin.h"
 #include "core/engine/encoder.h"
+#include "core/engine/method_options.h"
 #include "core/engine/methods.h"
 #include "core/engine/trainer.h"
 #include "core/io/data.h"
@@ -68,7 +69,8 @@ private Q_SLOTS:
         QTest::addColumn<double>("lr");
         for (auto [m, lr] : std::initializer_list<std::pair<const char*, double>>{
                  {"lora", 5e-3}, {"ia3", 5e-2}, {"prompt-random", 5e-2}, {"prompt-vocab", 2e-2}, {"prompt-text", 5e-2},
-                 {"ptuning-mlp", 3e-2}, {"ptuning-lstm", 3e-2}, {"full", 1e-3}, {"head", 5e-2}})
+                 {"ptuning-mlp", 3e-2}, {"ptuning-lstm", 3e-2}, {"adapter-houlsby", 5e-3}, {"adapter-pfeiffer", 5e-3},
+                 {"full", 1e-3}, {"head", 5e-2}})
             QTest::newRow(m) << QString(m) << lr;
     }
     void lossFalls() {
@@ -93,6 +95,10 @@ private Q_SLOTS:
             o.prompt_len = 8;
             o.encoder = k == "ptuning-mlp" ? "mlp" : "lstm";
             m = make_ptuning(cfg, o, 5);
+        } else if (k.rfind("adapter-", 0) == 0) {
+            AdapterOptions o;
+            if (k == "adapter-pfeiffer") o.sites = {Site::Output};
+            m = make_adapter(cfg, o, 5);
         } else if (k == "full") {
             f.model->set_backbone_trainable(true);
         }
@@ -114,7 +120,8 @@ private Q_SLOTS:
         at::NoGradGuard g;
         Batch b = make_batch({f.data.ids[0], f.data.ids[1], f.data.ids[2]}, f.tok->pad_id());
         at::Tensor base = f.model->forward(b, Adaptation{}, false);
-        for (auto& m : {make_lora(f.model->config(), LoraOptions{}, 1), make_ia3(f.model->config(), Ia3Options{})}) {
+        for (auto& m : {make_lora(f.model->config(), LoraOptions{}, 1), make_ia3(f.model->config(), Ia3Options{}),
+                        make_adapter(f.model->config(), AdapterOptions{}, 1)}) {
             QVERIFY2(at::equal(f.model->forward(b, m->adaptation(false), false), base), m->kind().c_str());
         }
         // Prompt tuning does change the outcome from the start (the head reads the first virtual token).
@@ -148,6 +155,52 @@ private Q_SLOTS:
         bad.sites = {Site::Key};
         bad.feedforward = {Site::Output};
         QVERIFY_THROWS_EXCEPTION(Error, make_ia3(c, bad));
+
+        // Bottleneck adapters: per place, down (H x m + m) and up (m x H + H); m = H / 16 by default.
+        const int64_t m = H / 16;
+        QCOMPARE(make_adapter(c, AdapterOptions{}, 1)->param_count(), L * 2 * (H * m + m + m * H + H));
+        AdapterOptions pf;
+        pf.size = 12;
+        pf.sites = {Site::Output};
+        QCOMPARE(make_adapter(c, pf, 1)->param_count(), L * (H * 12 + 12 + 12 * H + H));
+        // The setup form's formula (no model loaded) gives the same numbers.
+        DeltaOptions d;
+        d.adapter_size = 12;
+        d.adapter_placement = "pfeiffer";
+        QCOMPARE(method_param_count("adapter", PrefixOptions{}, d, H, I, (int)L, H, 0), L * (H * 12 + 12 + 12 * H + H));
+        d.adapter_size = 0;
+        d.adapter_placement = "houlsby";
+        QCOMPARE(method_param_count("adapter", PrefixOptions{}, d, H, I, (int)L, H, 0), L * 2 * (H * m + m + m * H + H));
+        AdapterOptions wrong;
+        wrong.sites = {Site::Query};   // not a sublayer's output
+        QVERIFY_THROWS_EXCEPTION(Error, make_adapter(c, wrong, 1));
+        wrong.sites = {Site::Output};
+        wrong.act = "softmax";
+        QVERIFY_THROWS_EXCEPTION(Error, make_adapter(c, wrong, 1));
+    }
+
+    // A bottleneck adapter adds up(act(down(y))) to the module's output y = W x + b, for each activation; it
+    // cannot be merged into the weights (the activation is not linear), and merge says so.
+    void adapterComputesItsFormula() {
+        at::manual_seed(11);
+        Linear lin{at::randn({6, 5}), at::randn({6})};
+        const at::Tensor x = at::randn({3, 4, 5});
+        LinearDelta d;
+        d.adapter_down = {at::randn({2, 6}), at::randn({2})};
+        d.adapter_up = {at::randn({6, 2}), at::randn({6})};
+        const at::Tensor y = at::matmul(x, lin.weight.t()) + lin.bias;
+        const at::Tensor h = at::matmul(y, d.adapter_down.weight.t()) + d.adapter_down.bias;
+        for (const char* act : {"relu", "gelu", "tanh", "swish"}) {
+            d.adapter_act = act;
+            const std::string a = act;
+            const at::Tensor g = a == "relu" ? at::relu(h) : a == "gelu" ? at::gelu(h) : a == "tanh" ? at::tanh(h) : h * at::sigmoid(h);
+            const at::Tensor want = y + at::matmul(g, d.adapter_up.weight.t()) + d.adapter_up.bias;
+            const double diff = (d.apply(lin, x, false) - want).abs().max().item<double>();
+            QVERIFY2(diff < 1e-5, act);
+        }
+        Fixture f = make_fixture();
+        auto m = make_adapter(f.model->config(), AdapterOptions{}, 1);
+        QVERIFY_THROWS_EXCEPTION(Error, f.model->merge(m->adaptation(false)));
     }
 
     // The best state of a method is kept and restored like the prompts'.

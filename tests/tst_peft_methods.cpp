@@ -9,8 +9,10 @@
 #include <QtTest>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/engine/encoder.h"
+#include "core/engine/methods.h"
 #include "core/engine/peft_io.h"
 #include "core/engine/tensor_io.h"
 #include "core/io/json_util.h"
@@ -126,6 +128,102 @@ private Q_SLOTS:
         json expected = read_json_file(fixture(arch.toStdString() + "/expected.json"));
         Batch b = make_batch({expected["input_ids_96"][0].get<std::vector<int64_t>>()}, again->config().pad_token_id);
         QVERIFY(at::equal(again->forward(b, d2.adaptation(), false), model->forward(b, delta.adaptation(), false)));
+    }
+
+    // A run trained in ptune exports to PEFT's layout: given the reference adapter's values, ptune's LoRA, IA3 and
+    // prompt tuning methods write PEFT's file back tensor for tensor; P-tuning writes the same names and shapes
+    // (its values are the encoder's output). The config holds only keys PEFT 0.21 writes itself, with the same
+    // values where they matter, and target/feed-forward modules that select the same modules under PEFT's rules.
+    void trainedMethodsExportInPeftsLayout_data() { logitsEqualPeft_data(); }
+    void trainedMethodsExportInPeftsLayout() {
+        QFETCH(QString, arch);
+        QFETCH(QString, adapter);
+        const std::string name = adapter.toStdString();
+        const std::string src = fixture(arch.toStdString() + "/adapter_" + name);
+        auto model = EncoderClassifier::load(fixture(arch.toStdString() + "/model"));
+        const ModelConfig& cfg = model->config();
+        PeftDelta ref = peft_delta_from(PeftAdapter::load(src), cfg);
+        apply_head(*model, ref.head);
+        const json ref_cfg = read_json_file(src + "/adapter_config.json");
+        DeltaOptions o;
+        std::string method;
+        int64_t P = 0;
+        if (name == "lora_r4") {
+            method = "lora", o.lora_r = 4, o.lora_alpha = 8, o.target_modules = {"query", "value"};
+        } else if (name == "ia3") {
+            method = "ia3", o.target_modules = {"key", "value", "attention.output.dense", "output.dense"};
+        } else if (name == "prompt_p6") {
+            method = "prompt", P = 6;
+        } else {
+            method = "ptuning", P = 4, o.encoder_hidden = 32;
+        }
+        auto delta = make_method(method, *model, P, o, {}, 1);
+        // The reference's values into ptune's method (its own parameter names).
+        if (method == "prompt") delta->set_parameter("prompt_embeddings", ref.input_prompt);
+        for (size_t l = 0; l < ref.layers.size(); ++l)
+            for (int si = 0; si < kSites; ++si) {
+                const LinearDelta& d = ref.layers[l][(size_t)si];
+                const std::string base = "layer." + std::to_string(l) + "." + site_name((Site)si);
+                if (d.lora_A.defined()) delta->set_parameter(base + ".lora_A.weight", d.lora_A);
+                if (d.lora_B.defined()) delta->set_parameter(base + ".lora_B.weight", d.lora_B);
+                if (d.ia3_out.defined()) delta->set_parameter(base + ".ia3_out", d.ia3_out);
+                if (d.ia3_in.defined()) delta->set_parameter(base + ".ia3_in", d.ia3_in);
+            }
+        QTemporaryDir tmp;
+        const std::string out = tmp.path().toStdString() + "/trained";
+        export_peft_delta(out, peft_delta_of(method, o, *delta, *model, fixture(arch.toStdString() + "/model")), *model);
+        auto want = load_all(src + "/adapter_model.safetensors");
+        auto got = load_all(out + "/adapter_model.safetensors");
+        QCOMPARE(got.size(), want.size());
+        for (auto& [n, t] : want) {
+            QVERIFY2(got.count(n), n.c_str());
+            QCOMPARE(got[n].sizes().vec(), t.sizes().vec());
+            if (method != "ptuning" || n != "prompt_embeddings") QVERIFY2(at::equal(got[n], t.to(at::kFloat)), n.c_str());
+        }
+        const json c = read_json_file(out + "/adapter_config.json");
+        for (auto it = c.begin(); it != c.end(); ++it) QVERIFY2(ref_cfg.contains(it.key()), it.key().c_str());
+        for (const char* k : {"peft_type", "task_type", "inference_mode", "r", "lora_alpha", "lora_dropout", "use_rslora",
+                              "bias", "use_dora", "num_virtual_tokens", "token_dim", "num_layers", "num_attention_heads",
+                              "num_transformer_submodules", "encoder_hidden_size", "encoder_reparameterization_type",
+                              "prompt_tuning_init", "fan_in_fan_out"})
+            if (ref_cfg.contains(k)) QVERIFY2(c.contains(k) && c[k] == ref_cfg[k], k);
+        // PEFT's matching: target_modules entries match a module equal to them or ending in "." + entry; IA3's
+        // feedforward_modules entries match a module ending in them.
+        auto selected = [](const json& names, bool dot) {
+            std::set<int> out;
+            for (int si = 0; si < kSites; ++si) {
+                const std::string key = std::string("bert.encoder.layer.0.") + site_name((Site)si);
+                for (const auto& t : names) {
+                    const std::string e = (dot ? "." : "") + t.get<std::string>();
+                    if (key == t.get<std::string>() || (key.size() >= e.size() && key.compare(key.size() - e.size(), e.size(), e) == 0))
+                        out.insert(si);
+                }
+            }
+            return out;
+        };
+        if (ref_cfg.contains("target_modules") && ref_cfg["target_modules"].is_array())
+            QCOMPARE(selected(c["target_modules"], true), selected(ref_cfg["target_modules"], true));
+        if (ref_cfg.contains("feedforward_modules") && ref_cfg["feedforward_modules"].is_array())
+            QCOMPARE(selected(c["feedforward_modules"], false), selected(ref_cfg["feedforward_modules"], false));
+    }
+
+    // Module choices no PEFT list can name exactly become a regular expression (PEFT fullmatches a string).
+    void moduleListsOrPatterns() {
+        QCOMPARE(peft_module_fields({Site::Query, Site::Value}, nullptr)["target_modules"], json({"query", "value"}));
+        QCOMPARE(peft_module_fields({Site::AttnOut}, nullptr)["target_modules"], json({"attention.output.dense"}));
+        // "output.dense" in a list would also select attention.output.dense.
+        QCOMPARE(peft_module_fields({Site::Query, Site::Output}, nullptr)["target_modules"],
+                 json(".*encoder\\.layer\\.[0-9]+\\.(attention\\.self\\.query|output\\.dense)"));
+        const std::vector<Site> ia3{Site::Key, Site::Value, Site::AttnOut, Site::Output};
+        const std::vector<Site> both{Site::AttnOut, Site::Output}, ffn{Site::Output};
+        json j = peft_module_fields(ia3, &both);
+        QCOMPARE(j["target_modules"], json({"key", "value", "attention.output.dense", "output.dense"}));
+        QCOMPARE(j["feedforward_modules"], json({"attention.output.dense", "output.dense"}));
+        // Only the FFN output scaled at its input while attention.output.dense is a target: a pattern.
+        j = peft_module_fields(ia3, &ffn);
+        QCOMPARE(j["feedforward_modules"], json(".*encoder\\.layer\\.[0-9]+\\.(output\\.dense)"));
+        const std::vector<Site> kv{Site::Key, Site::Value}, none;
+        QCOMPARE(peft_module_fields(kv, &none)["feedforward_modules"], json::array());
     }
 
     // Merging LoRA and IA3 into the weights computes what the unmerged adapter computes.

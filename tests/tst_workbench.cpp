@@ -24,6 +24,7 @@
 #include "ui/latency_view.h"
 #include "ui/layer_strip.h"
 #include "ui/main_window.h"
+#include "ui/methods_view.h"
 #include "ui/run_queue.h"
 #include "ui/runs_browser.h"
 #include "ui/runs_model.h"
@@ -432,6 +433,111 @@ private Q_SLOTS:
         bool found = false;
         for (int c = 0; c < 6; ++c) found = found || w.compare()->group_cell(0, c).startsWith(mean + " ± ");
         QVERIFY2(found, qPrintable(w.compare()->group_cell(0, 2)));
+    }
+
+    // The methods suite from the window: every method trains and measures its latency, and the Compare view's
+    // Methods page holds the database's numbers: trainable share, best accuracy over the two seeds, step time,
+    // inference overhead (merged for LoRA and IA3); the charts draw those; table and charts export. A LoRA run's
+    // Latency tab shows base, LoRA and LoRA merged.
+    void methodsSuiteAndItsComparison() {
+        MainWindow w(db());
+        w.show();
+        fill_form(w, 6, "");
+        child<QComboBox>(w.setup(), "method")->setCurrentIndex(0);
+        wait_checks(w.setup());
+        auto ids = w.start_suite("methods", {1, 2});
+        QCOMPARE(ids.size(), size_t(9 * 2));
+        QTRY_VERIFY_WITH_TIMEOUT(!w.queue()->busy(), 600000);
+        Store store(db().toStdString());
+        std::vector<RunRecord> runs;
+        for (int64_t id : ids) {
+            auto r = store.run(id);
+            QVERIFY2(r->status == "completed", r->status_reason.c_str());
+            QVERIFY(r->step_ms > 0 && r->peak_mem_bytes > 0);
+            QVERIFY(!store.latency(id).empty());
+            runs.push_back(*r);
+        }
+        Q_EMIT w.runs()->compare_requested(QList<qint64>(ids.begin(), ids.end()));
+        CompareView* c = w.compare();
+        QVERIFY(c->methods_page_shown());   // several methods: the Methods page comes up
+        MethodsView* m = c->methods_view();
+        QCOMPARE(m->table_rows(), 9);
+        const QStringList order = {"P-Tuning v2", "Prefix tuning (MLP)", "Prompt tuning", "P-tuning (MLP)", "LoRA",
+                                   QString::fromUtf8("IA\u00b3"), "Adapter (Houlsby)", "Full fine-tuning", "Head only"};
+        m->set_bars(MethodsView::Bars::Overhead);
+        const QVector<double> overhead = m->bar_values();
+        m->set_bars(MethodsView::Bars::Metric);
+        const QVector<double> metric = m->bar_values();
+        for (int row = 0; row < 9; ++row) {
+            QCOMPARE(m->cell(row, 0), order[row]);
+            const RunRecord& a = runs[size_t(2 * row)];
+            const RunRecord& b = runs[size_t(2 * row + 1)];
+            QCOMPARE(a.seed, int64_t(1));
+            QCOMPARE(b.seed, int64_t(2));
+            QCOMPARE(m->cell(row, 2), QString("2"));
+            QCOMPARE(m->cell(row, 4), QString::number(100.0 * double(a.trainable_params) / double(a.total_params), 'g', 3) + " %");
+            const double acc = (json::parse(a.best_metrics_json).at("accuracy").get<double>() +
+                                json::parse(b.best_metrics_json).at("accuracy").get<double>()) / 2;
+            QVERIFY2(m->cell(row, 5).startsWith(QString::number(acc, 'f', 3)), qPrintable(m->cell(row, 5)));
+            QVERIFY(std::abs(metric[row] - acc) < 1e-12);
+            const double step = (a.step_ms + b.step_ms) / 2;
+            QVERIFY2(m->cell(row, 6).startsWith(QString::number(step, 'f', step < 10 ? 2 : 1)), qPrintable(m->cell(row, 6)));
+            // The overhead from the stored latency rows: the method against base at the same configuration.
+            auto over = [&](const RunRecord& r, const std::string& suffix) {
+                double base = 0, meth = 0;
+                for (const LatencyRow& l : store.latency(r.id)) {
+                    if (l.method == "base") base = l.median_ms;
+                    const std::string want = (r.method == "prefix-mlp" ? std::string("ptv2") : r.method) + suffix;
+                    if (l.method == want) meth = l.median_ms;
+                }
+                return meth / base - 1;
+            };
+            const double o = (over(a, "") + over(b, "")) / 2 * 100;
+            QVERIFY2(std::abs(overhead[row] - o) < 1e-9, qPrintable(QString("%1 vs %2").arg(overhead[row]).arg(o)));
+            const bool mergeable = a.method == "lora" || a.method == "ia3";
+            if (mergeable) {
+                const double om = (over(a, "-merged") + over(b, "-merged")) / 2 * 100;
+                const QString t = m->cell(row, 9);
+                QVERIFY2(t.contains(QString::number(std::abs(om), 'f', 1)), qPrintable(t));
+            } else {
+                QCOMPARE(m->cell(row, 9), QString("n/a"));
+            }
+        }
+        // Trainable parameters on a log axis; full fine-tuning is 100 %.
+        m->set_bars(MethodsView::Bars::Trainable);
+        QVERIFY(m->bar_log_scale());
+        QCOMPARE(m->bar_values()[7], 100.0);
+        QCOMPARE(m->scatter_points().size(), 9);
+        QCOMPARE(m->scatter_points()[4].x(), double(runs[8].trainable_params));
+        m->set_scatter_x(MethodsView::ScatterX::Overhead);
+        QCOMPARE(m->scatter_points().size(), 9);
+        QVERIFY(std::abs(m->scatter_points()[4].x() - overhead[4]) < 1e-9);
+        QVERIFY(!m->bars_empty_shown());
+        // Exports.
+        const QString csv = tmp.path() + "/methods.csv";
+        QCOMPARE(m->export_csv(csv), QString());
+        std::ifstream f(csv.toStdString());
+        std::string line;
+        int lines = 0;
+        while (std::getline(f, line)) ++lines;
+        QCOMPARE(lines, 10);
+        for (const char* which : {"bars", "scatter"}) {
+            const QString png = tmp.path() + "/methods-" + which + ".png";
+            QCOMPARE(m->save_chart(which, png), QString());
+            QVERIFY(QFileInfo(png).size() > 1000);
+        }
+        // A LoRA run's Latency tab: base, LoRA and LoRA merged against sequence length; no prompt-length sweep.
+        w.runs()->select_runs({runs[8].id});
+        QTRY_COMPARE(w.latency()->run_id(), runs[8].id);
+        QCOMPARE(w.latency()->method(), std::string("lora"));
+        QVERIFY(!w.latency()->prompted());
+        QCOMPARE(w.latency()->seq_chart_graphs_with_data(), 3);
+        QVERIFY(std::isfinite(w.latency()->overhead_percent("lora-merged", 8, 32, 0)));
+        QVERIFY(w.latency()->sweep().prompt_lens.empty());
+        // Comparing runs of one method keeps the Curves page.
+        Q_EMIT w.runs()->compare_requested(QList<qint64>{qint64(runs[0].id), qint64(runs[1].id)});
+        QVERIFY(!c->methods_page_shown());
+        QCOMPARE(m->table_rows(), 1);
     }
 };
 

@@ -441,10 +441,10 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
         }
     json c = peft_common(d.peft_type, "");
     c["fan_in_fan_out"] = false;
-    c["layers_to_transform"] = nullptr;
-    c["layers_pattern"] = nullptr;
     if (method == "lora") {
-        c.update({{"r", o.lora_r},
+        c.update({{"layers_to_transform", nullptr},
+                  {"layers_pattern", nullptr},
+                  {"r", o.lora_r},
                   {"lora_alpha", number_json(o.lora_alpha)},
                   {"lora_dropout", o.lora_dropout},
                   {"use_rslora", o.rslora},
@@ -565,18 +565,28 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
         return out;
     }
     PromptAdapter out = prompt_adapter_from_peft(PeftAdapter::load(dir), cfg);
-    std::string labels = (fs::path(dir) / "ptune_labels.json").string();
-    if (fs::exists(labels)) {
-        json j = read_json_file(labels);
-        if (j.contains("id2label") && j["id2label"].is_object()) {
-            out.label_names.assign(j["id2label"].size(), "");
-            for (auto it = j["id2label"].begin(); it != j["id2label"].end(); ++it) {
-                size_t k = std::stoul(it.key());
-                if (k < out.label_names.size()) out.label_names[k] = it.value().get<std::string>();
+    out.label_names = read_peft_labels(dir);
+    return out;
+}
+
+std::vector<std::string> read_peft_labels(const std::string& dir) {
+    std::vector<std::string> names;
+    const std::string labels = (fs::path(dir) / "ptune_labels.json").string();
+    if (!fs::exists(labels)) return names;
+    json j = read_json_file(labels);
+    if (j.contains("id2label") && j["id2label"].is_object()) {
+        names.assign(j["id2label"].size(), "");
+        for (auto it = j["id2label"].begin(); it != j["id2label"].end(); ++it) {
+            size_t k = 0;
+            try {
+                k = std::stoul(it.key());
+            } catch (const std::exception&) {
+                throw Error(labels + ": id2label: key \"" + it.key() + "\" is not a label number");
             }
+            if (k < names.size() && it.value().is_string()) names[k] = it.value().get<std::string>();
         }
     }
-    return out;
+    return names;
 }
 
 void apply_base(EncoderClassifier& model, const std::map<std::string, at::Tensor>& base) {

@@ -88,6 +88,8 @@ json peft_module_fields(const std::vector<Site>& sites, const std::vector<Site>*
 
 // ptune_labels.json beside a PEFT adapter: the label names (PEFT's format has no place for them).
 void write_peft_labels(const std::string& dir, const std::vector<std::string>& label_names);
+// The label names of ptune_labels.json in `dir`; empty when there is none.
+std::vector<std::string> read_peft_labels(const std::string& dir);
 
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
