@@ -703,11 +703,11 @@ int main(int argc, char** argv) {
                 for (auto& r : runs) std::cout << dumps(run_json(r)) << "\n";
                 return 0;
             }
-            std::printf("%5s  %-11s  %-8s  %4s  %-8s  %9s  %s\n", "id", "status", "method", "P", "layers", "best", "name");
+            std::printf("%5s  %-11s  %-10s  %4s  %-8s  %9s  %s\n", "id", "status", "method", "P", "layers", "best", "name");
             for (auto& r : runs) {
                 json best = json::parse(r.best_metrics_json.empty() ? "{}" : r.best_metrics_json);
                 std::string b = best.contains("accuracy") ? std::to_string(best["accuracy"].get<double>()).substr(0, 6) : "-";
-                std::printf("%5lld  %-11s  %-8s  %4d  %-8s  %9s  %s\n", (long long)r.id, r.status.c_str(), r.method.c_str(),
+                std::printf("%5lld  %-11s  %-10s  %4d  %-8s  %9s  %s\n", (long long)r.id, r.status.c_str(), r.method.c_str(),
                             r.prompt_len, r.layers.c_str(), b.c_str(), r.name.c_str());
             }
             return 0;

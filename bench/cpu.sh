@@ -25,8 +25,8 @@ echo "== latency (ms; median and p90 of 20 passes after 3 warm-up passes)"
 "$B/bin/ptune" bench --model builtin --method base,ptv2 --prompt-len 16,64 --seq-len 32,96 --batch-size 1,8 --threads "$T"
 "$B/bin/ptune" bench --model "$OUT/bert-base" --method base,ptv2 --prompt-len 16,64 --seq-len 128 --batch-size 1,8 \
    --repeats 10 --threads "$T"
-echo "== latency of every method against the base model (ms; round-robin, PEFT's default options per method)"
-"$B/bin/ptune" bench --model builtin --method base,ptv2,prompt,ptuning,lora,lora-merged,ia3,ia3-merged \
+echo "== latency of every method against the base model (ms; round-robin, PEFT's default options per method; adapters: Houlsby, m = H/16)"
+"$B/bin/ptune" bench --model builtin --method base,ptv2,prompt,ptuning,lora,lora-merged,ia3,ia3-merged,adapter \
    --prompt-len 16 --seq-len 128 --batch-size 8 --repeats 30 --threads "$T"
-"$B/bin/ptune" bench --model "$OUT/bert-base" --method base,ptv2,prompt,ptuning,lora,lora-merged,ia3,ia3-merged \
+"$B/bin/ptune" bench --model "$OUT/bert-base" --method base,ptv2,prompt,ptuning,lora,lora-merged,ia3,ia3-merged,adapter \
    --prompt-len 16 --seq-len 128 --batch-size 8 --repeats 10 --threads "$T"

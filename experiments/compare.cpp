@@ -318,8 +318,10 @@ void describe_method(const RunRecord& r, MethodRow& row) {
         row.settings = (size > 0 ? "m=" + std::to_string(size) : std::string("m=H/16")) + ", " + opt("adapter_act", std::string("relu"));
     } else if (name == "full") {
         row.method_label = "Full fine-tuning";
+        row.settings = "every weight";
     } else if (name == "head") {
         row.method_label = "Head only";
+        row.settings = "linear probe";
     } else {
         row.method_label = name;
     }

@@ -98,7 +98,7 @@ Suite make_ablation(const std::string& kind, const ExperimentSpec& base, int num
         const double lr = base.train.lr;
         s.variants = {
             {{"method", {{"name", "ptv2"}}}},
-            {{"method", {{"name", "ptv2"}, {"mlp", true}}}},
+            {{"method", {{"name", "ptv2"}, {"mlp", true}}}, {"train", {{"lr", lr / 20}}}},
             {{"method", {{"name", "prompt"}}}},
             {{"method", {{"name", "ptuning"}}}},
             {{"method", {{"name", "lora"}}}, {"train", {{"lr", lr / 4}}}},

@@ -68,6 +68,7 @@ private Q_SLOTS:
         auto ms = m.expand();
         QCOMPARE(ms.size(), size_t(9));
         QVERIFY(ms[1].method.prefix.mlp);
+        QCOMPARE(ms[1].train.lr, base.train.lr / 20);
         QCOMPARE(ms[4].method.name, std::string("lora"));
         QCOMPARE(ms[4].train.lr, base.train.lr / 4);
         QCOMPARE(ms[6].method.name, std::string("adapter"));

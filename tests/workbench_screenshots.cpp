@@ -1,7 +1,7 @@
 // Takes the documentation's screenshots of the real workbench (scripts/screenshots.sh runs it under Xvfb): it
 // queues real runs of the built-in experiment from the setup form (three seeds of P-Tuning v2 with P = 16 and
 // one with P = 4 in the last two layers), grabs the Training view while a run trains, measures latency from the
-// window, and grabs every view. Not a test: it writes PNG files into the folder given as its argument.
+// window, runs the methods suite (every method, three seeds) and grabs every view, the method comparison too. Not a test: it writes PNG files into the folder given as its argument.
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
@@ -17,6 +17,7 @@
 #include "ui/compare_view.h"
 #include "ui/latency_view.h"
 #include "ui/main_window.h"
+#include "ui/methods_view.h"
 #include "ui/run_queue.h"
 #include "ui/runs_browser.h"
 #include "ui/setup_panel.h"
@@ -131,7 +132,48 @@ int main(int argc, char** argv) {
     w.runs()->select_runs(all);
     shot(w, out, "runs");
     Q_EMIT w.runs()->compare_requested(QList<qint64>(all.begin(), all.end()));
+    w.compare()->show_page(false);
     shot(w, out, "compare");
+
+    // The method comparison: the ready-made methods suite on the built-in experiment, three seeds each, every run
+    // measuring its inference latency after training; then the Compare view's Methods page over the suite.
+    w.setup()->set_spec(base);
+    if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return 1;
+    const std::vector<int64_t> suite = w.start_suite("methods", {1, 2, 3});
+    if (suite.empty()) {
+        std::fprintf(stderr, "could not start the methods suite\n");
+        return 1;
+    }
+    if (!wait_until([&] { return !w.queue()->busy(); }, 1800000)) return 1;
+    w.tabs()->setCurrentWidget(w.runs());
+    w.runs()->select_runs(suite);
+    Q_EMIT w.runs()->compare_requested(QList<qint64>(suite.begin(), suite.end()));
+    w.compare()->show_page(true);
+    shot(w, out, "compare-methods");
+    w.compare()->methods_view()->set_bars(MethodsView::Bars::Overhead);
+    w.compare()->methods_view()->set_scatter_x(MethodsView::ScatterX::Overhead);
+    shot(w, out, "compare-methods-overhead");
+    w.compare()->methods_view()->set_bars(MethodsView::Bars::Metric);
+    w.compare()->methods_view()->set_scatter_x(MethodsView::ScatterX::Trainable);
+    // A LoRA run of the suite in the Latency tab: base, unmerged and merged.
+    for (int64_t id : suite) {
+        auto r = Store(db.toStdString()).run(id);
+        if (r && r->method == "lora") {
+            w.runs()->select_runs({id});
+            pump(300);
+            w.tabs()->setCurrentWidget(w.latency());
+            LatencySweep lora = w.latency()->sweep();
+            lora.seq_lens = {16, 32, 64, 128};
+            lora.batch_size = 8;
+            lora.repeats = 30;
+            Q_EMIT w.latency()->measure_requested(id, lora);
+            pump(200);
+            if (!wait_until([&] { return !w.queue()->busy(); }, 300000)) return 1;
+            break;
+        }
+    }
+    w.tabs()->setCurrentWidget(w.latency());
+    shot(w, out, "latency-lora");
 
     // A dark desktop palette: every view follows it (charts restyle on QEvent::PaletteChange).
     QPalette dark;

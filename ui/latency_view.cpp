@@ -442,7 +442,8 @@ void LatencyView::rebuild_table() {
         table_->setItem(i, 0, cell(QString::fromStdString(r.method), false));
         table_->setItem(i, 1, cell(QString::number(r.batch_size), true));
         table_->setItem(i, 2, cell(QString::number(r.seq_len), true));
-        table_->setItem(i, 3, cell(r.method == "base" ? QString("—") : QString::number(r.prompt_len), true));
+        const bool has_p = r.method == "ptv2" || r.method == "prompt" || r.method == "ptuning";
+        table_->setItem(i, 3, cell(has_p ? QString::number(r.prompt_len) : QString("—"), true));
         table_->setItem(i, 4, cell(QString::number(r.median_ms, 'f', 3), true));
         table_->setItem(i, 5, cell(QString::number(r.p90_ms, 'f', 3), true));
         QString over;

@@ -180,7 +180,7 @@ void MethodsView::build_ui() {
     split->setObjectName("methods_split");
     split->addWidget(table_box);
     split->addWidget(charts);
-    split->setStretchFactor(0, 2);
+    split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 3);
     split->setChildrenCollapsible(false);
 
@@ -411,7 +411,18 @@ void MethodsView::draw_bars() {
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
     for (size_t i = 0; i < rows_.size(); ++i) ticker->addTick(double(i), short_label(i));
     p->xAxis->setTicker(ticker);
-    p->xAxis->setTickLabelRotation(rows_.size() > 5 ? 30 : 0);
+    const bool rotate = rows_.size() > 5;
+    p->xAxis->setTickLabelRotation(rotate ? 30 : 0);
+    // QCustomPlot drops a tick label the widget's border would cut: room on the right for the last one, which
+    // runs down to the right when rotated.
+    {
+        const QFontMetrics fm(p->xAxis->tickLabelFont());
+        int w = 0;
+        if (!rows_.empty())
+            for (const QString& line : short_label(rows_.size() - 1).split('\n')) w = std::max(w, fm.horizontalAdvance(line));
+        p->axisRect()->setAutoMargins(QCP::msLeft | QCP::msTop | QCP::msBottom);
+        p->axisRect()->setMargins(QMargins(0, 0, std::max(16, rotate ? int(w * 0.9) : w / 2 + 8), 0));
+    }
     p->xAxis->setSubTicks(false);
     p->xAxis->setTickLength(0, 4);
     p->xAxis->grid()->setVisible(false);
