@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <new>
 #include <optional>
 #include <filesystem>
 #include <set>
@@ -122,6 +123,19 @@ std::string adapter_dir_for(const Store& store, const ExperimentSpec& spec, int6
     if (!spec.out_dir.empty()) return spec.out_dir;
     fs::path db = fs::absolute(store.path());
     return (db.parent_path() / (db.stem().string() + "-runs") / ("run-" + std::to_string(id)) / "adapter").string();
+}
+
+// A run's failure as the user reads it: c10's backtrace cut off; running out of memory (std::bad_alloc, the CPU
+// allocator's "can't allocate memory", CUDA's "out of memory") said as such, with what to change.
+std::string failure_message(const std::exception& e, const std::string& device) {
+    std::string what = e.what();
+    if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
+    const bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr || what.find("out of memory") != std::string::npos ||
+                     what.find("can't allocate memory") != std::string::npos;
+    if (!oom) return what;
+    return "out of memory on " + (device.empty() ? std::string("cpu") : device) +
+           ": lower the batch size, the max length, the prompt length or the MLP size, or use a device with more "
+           "memory (" + what + ")";
 }
 
 std::string method_label(const ExperimentSpec& s) {
@@ -452,9 +466,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             sink.flush();
         } catch (...) {
         }
-        std::string what = e.what();
-        // c10 errors carry a C++ backtrace after the first line; keep the message.
-        if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
+        std::string what = failure_message(e, spec.train.device);
         out.status = "failed";
         out.reason = what;
         if (trained) {

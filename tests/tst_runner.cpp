@@ -347,6 +347,28 @@ private Q_SLOTS:
         if (m == "prompt" || m == "ptuning") QCOMPARE(res[1].prompt_len, 8);
     }
 
+    // Running out of memory ends the run failed with a reason that says so and what to change; the store and the
+    // other runs are untouched. (An MLP of 2^40 hidden units asks the CPU allocator for 256 TiB.)
+    void outOfMemoryIsAFailedRunWithItsReason() {
+        ExperimentSpec s = builtin_spec();
+        s.method.prefix.mlp = true;
+        s.method.prefix.mlp_hidden = int64_t(1) << 40;   // 2^48 bytes: beyond any address space, whatever the overcommit policy
+        s.train.steps = 2;
+        Store store(db());
+        const size_t before = store.runs().size();
+        RunOutcome o = Runner().run(s, store);
+        QCOMPARE(o.status, std::string("failed"));
+        QVERIFY2(o.reason.rfind("out of memory on cpu: lower the batch size", 0) == 0, o.reason.c_str());
+        auto r = store.run(o.run_id);
+        QCOMPARE(r->status, std::string("failed"));
+        QCOMPARE(r->status_reason, o.reason);
+        QCOMPARE(store.runs().size(), before + 1);
+        // The next run in the same store trains as usual.
+        ExperimentSpec ok = builtin_spec();
+        ok.train.steps = 2;
+        QCOMPARE(Runner().run(ok, store).status, std::string("completed"));
+    }
+
     // With latency.measure the run measures its inference cost itself, before it is marked completed.
     void latencyMeasuredAfterTraining() {
         ExperimentSpec s = builtin_spec();

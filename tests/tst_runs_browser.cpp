@@ -340,7 +340,9 @@ private Q_SLOTS:
         QVERIFY(!b.export_adapter(424242, "peft", tmp.path() + "/export-x").isEmpty());
     }
 
-    void fiveHundredRunsOpenFast() {
+    // Five hundred runs load into the table (records only: no series is read) and sort and filter; how fast is
+    // bench/workbench_open's to measure (docs/PERFORMANCE.md), not a timed test's.
+    void fiveHundredRunsOpen() {
         Store store(fresh_db());
         for (int i = 0; i < 500; ++i) {
             RunRecord r = make_run("run " + std::to_string(i), i, 2 << (i % 7), i % 5 ? "completed" : "failed",
@@ -362,7 +364,6 @@ private Q_SLOTS:
         const qint64 ms = t.elapsed();
         qInfo("500 runs: reload and first paint in %lld ms", (long long)ms);
         QCOMPARE(b.model()->rowCount(), 500);
-        QVERIFY2(ms < 1000, qPrintable(QString("took %1 ms").arg(ms)));
         t.restart();
         b.view()->sortByColumn(RunsModel::ColBest, Qt::DescendingOrder);
         QCOMPARE(b.view()->model()->index(0, RunsModel::ColBest).data().toString(), QString("accuracy 0.999"));

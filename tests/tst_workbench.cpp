@@ -6,7 +6,9 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -63,6 +65,7 @@ void click_layer(LayerStrip* strip, int layer) {
 void fill_form(MainWindow& w, int steps, const QString& name) {
     SetupPanel* s = w.setup();
     wait_checks(s);
+    child<QLineEdit>(s, "train")->setText("builtin");   // the last setup may be another test's
     QLineEdit* nm = child<QLineEdit>(s, "name");
     nm->clear();
     QTest::keyClicks(nm, name);
@@ -433,6 +436,89 @@ private Q_SLOTS:
         bool found = false;
         for (int c = 0; c < 6; ++c) found = found || w.compare()->group_cell(0, c).startsWith(mean + " ± ");
         QVERIFY2(found, qPrintable(w.compare()->group_cell(0, 2)));
+    }
+
+    // A spec file opened into the form and saved back holds every setting, those the form has no widget for too
+    // (AdamW's betas and epsilon, shuffling, the norm interval, a seed beyond a spin box); a bad spec file is
+    // refused with its file and field named, and the form keeps what it had.
+    void specFilesRoundTripThroughTheForm() {
+        MainWindow w(db());
+        ExperimentSpec s = MainWindow::default_spec();
+        s.name = "round trip";
+        s.train.beta1 = 0.8;
+        s.train.beta2 = 0.95;
+        s.train.eps = 1e-6;
+        s.train.shuffle = false;
+        s.train.norms_every = 5;
+        s.train.seed = 5000000000ULL;
+        s.data.split_seed = 7;
+        s.method.name = "adapter";
+        s.method.delta.adapter_size = 6;
+        s.method.delta.adapter_placement = "pfeiffer";
+        s.method.delta.adapter_act = "gelu";
+        s.latency.measure = true;
+        s.latency.batch_size = 4;
+        s.latency.repeats = 7;
+        s.tags = {"a", "b"};
+        const QString in = tmp.path() + "/in.json";
+        s.save(in.toStdString());
+        QCOMPARE(w.open_spec(in), QString());
+        wait_checks(w.setup());
+        QCOMPARE(w.setup()->spec().to_json().dump(), s.to_json().dump());
+        QVERIFY(child<QSpinBox>(w.setup(), "adapter_size")->isVisibleTo(w.setup()));
+        // Saved without a suffix: NAME.json, equal to what was opened.
+        QCOMPARE(w.save_spec(tmp.path() + "/out"), QString());
+        QCOMPARE(ExperimentSpec::load((tmp.path() + "/out.json").toStdString()).to_json().dump(), s.to_json().dump());
+        // A changed seed replaces the one beyond the spin box's range.
+        child<QSpinBox>(w.setup(), "seed")->setValue(3);
+        QCOMPARE(w.setup()->spec().train.seed, uint64_t(3));
+        write_json_file((tmp.path() + "/bad.json").toStdString(), json{{"ptune_spec", 1}, {"train", {{"lr", "fast"}}}});
+        const QString err = w.open_spec(tmp.path() + "/bad.json");
+        QVERIFY2(err.contains(tmp.path() + "/bad.json") && err.contains("train.lr"), qPrintable(err));
+        QCOMPARE(w.setup()->spec().name, std::string("round trip"));
+    }
+
+    // An error during a run reaches the user: a data file removed while its run waits in the queue makes that run
+    // fail with the file named, in the store, in the runs table and in a message box; the run before it completes
+    // and the window goes on.
+    void failedRunIsShownWithItsReason() {
+        MainWindow w(db());
+        w.show();
+        fill_form(w, 200, "before the failure");
+        QSignalSpy finished(w.queue(), &RunQueue::run_finished);
+        const qint64 first = w.start_run();
+        QVERIFY(first > 0);
+        const QString data = tmp.path() + "/vanishing.tsv";
+        QFile::remove(data);
+        QVERIFY(QFile::copy(QString::fromStdString(resolve_model_dir("builtin")) + "/../data/train.tsv", data));
+        QLineEdit* train = child<QLineEdit>(w.setup(), "train");
+        train->setText(data);
+        child<QLineEdit>(w.setup(), "name")->setText("its data goes away");
+        wait_checks(w.setup());
+        QVERIFY2(w.setup()->errors().isEmpty(), qPrintable(w.setup()->errors().join("; ")));
+        const qint64 second = w.start_run();
+        QVERIFY(second > 0);
+        QVERIFY(QFile::remove(data));
+        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 2, 120000);
+        QCOMPARE(finished[0][0].toLongLong(), first);
+        QCOMPARE(finished[0][1].toString(), QString("completed"));
+        QCOMPARE(finished[1][0].toLongLong(), second);
+        QCOMPARE(finished[1][1].toString(), QString("failed"));
+        QVERIFY2(finished[1][2].toString().contains(data), qPrintable(finished[1][2].toString()));
+        Store store(db().toStdString());
+        QCOMPARE(store.run(second)->status, std::string("failed"));
+        QVERIFY(store.run(second)->status_reason.find(data.toStdString()) != std::string::npos);
+        QCOMPARE(store.run(first)->status, std::string("completed"));
+        bool boxed = false;
+        for (QMessageBox* b : w.findChildren<QMessageBox*>())
+            boxed = boxed || (b->windowTitle() == "Run failed" && b->text().contains(data));
+        QVERIFY(boxed);
+        RunsModel* m = w.runs()->model();
+        bool row = false;
+        for (int r = 0; r < m->rowCount(); ++r)
+            row = row || (m->index(r, RunsModel::ColId).data().toString() == QString::number(second) &&
+                          m->index(r, RunsModel::ColStatus).data().toString().contains("failed", Qt::CaseInsensitive));
+        QVERIFY(row);
     }
 
     // The methods suite from the window: every method trains and measures its latency, and the Compare view's

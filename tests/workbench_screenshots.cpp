@@ -114,6 +114,13 @@ int main(int argc, char** argv) {
     pump(300);
     w.tabs()->setCurrentWidget(w.training());
     shot(w, out, "training");
+    // The run with prompts in the last two layers only: the heat map's grey bands are the layers without.
+    const int64_t shallow_id = Store(db.toStdString()).runs().front().id;
+    w.runs()->select_runs({shallow_id});
+    pump(300);
+    shot(w, out, "training-shallow");
+    w.runs()->select_runs({first});
+    pump(300);
     w.tabs()->setCurrentWidget(w.latency());
     LatencySweep sweep = w.latency()->sweep();
     sweep.seq_lens = {16, 32, 64, 128};

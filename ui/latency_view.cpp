@@ -518,8 +518,10 @@ void LatencyView::rebuild_charts() {
     if (seq_data) {
         seq_plot_->xAxis->setRange(*seqs.begin() / 1.25, *seqs.rbegin() * 1.25);
         double hi = 0;
-        for (int i = 0; i < by.size(); ++i) hi = std::max(hi, by[i] + bp[i]);
-        for (int i = 0; i < py.size(); ++i) hi = std::max(hi, py[i] + pp[i]);
+        // The range follows the medians: a whisker longer than its median (a p90 spike: the machine was busy)
+        // is cut at the top instead of flattening every line.
+        for (int i = 0; i < by.size(); ++i) hi = std::max(hi, by[i] + std::min(bp[i], by[i]));
+        for (int i = 0; i < py.size(); ++i) hi = std::max(hi, py[i] + std::min(pp[i], py[i]));
         for (int i = 0; i < my.size(); ++i) hi = std::max(hi, my[i]);
         seq_plot_->yAxis->setRange(0, hi > 0 ? hi * 1.1 : 1);
     }
@@ -554,7 +556,7 @@ void LatencyView::rebuild_charts() {
     if (prompt_data) {
         prompt_plot_->xAxis->setRange(-pmax * 0.05, pmax * 1.05);
         double hi = base ? base->median_ms : 0;
-        for (int i = 0; i < qy.size(); ++i) hi = std::max(hi, qy[i] + qp[i]);
+        for (int i = 0; i < qy.size(); ++i) hi = std::max(hi, qy[i] + std::min(qp[i], qy[i]));
         prompt_plot_->yAxis->setRange(0, hi > 0 ? hi * 1.1 : 1);
     }
 

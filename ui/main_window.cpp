@@ -30,6 +30,8 @@
 #include "experiments/suite.h"
 #include "ui/compare_view.h"
 #include "ui/latency_view.h"
+#include "ui/methods_view.h"
+#include "ui/plot_util.h"
 #include "ui/run_queue.h"
 #include "ui/runs_browser.h"
 #include "ui/setup_panel.h"
@@ -572,10 +574,15 @@ void MainWindow::export_adapter() {
     }
     auto r = store_->run(id);
     if (!r) return;
-    QStringList formats{"PEFT (Hugging Face peft loads it unchanged)", "ptune (every option, resumable)"};
+    // PEFT first where the run has PEFT files; else ptune's format is proposed (PEFT's export would be refused).
+    bool peft = false;
+    for (const ArtifactRow& a : store_->artifacts(id)) peft = peft || a.kind == "peft_adapter";
+    QStringList formats{peft ? "PEFT (Hugging Face peft loads it unchanged)"
+                             : "PEFT (this run has none: PEFT cannot express it, the export says why)",
+                        "ptune (every option, resumable)"};
     bool ok = false;
     QString f = QInputDialog::getItem(this, "Export adapter", QString("Format for run #%1 %2:").arg(id).arg(q(r->name)),
-                                      formats, 0, false, &ok);
+                                      formats, peft ? 0 : 1, false, &ok);
     if (!ok) return;
     QString dir = QFileDialog::getExistingDirectory(this, "Export into folder");
     if (dir.isEmpty()) return;
@@ -589,48 +596,67 @@ void MainWindow::export_adapter() {
 
 void MainWindow::export_chart() {
     QWidget* cur = tabs_->currentWidget();
+    const bool methods = cur == compare_ && compare_->methods_page_shown();
     QStringList charts;
     if (cur == training_) charts = {"loss", "metric", "norms", "norm_bars"};
     else if (cur == latency_) charts = {"seq", "prompt"};
+    else if (methods) charts = {"bars", "scatter"};
     else if (cur == compare_) charts = {"loss", "metric"};
-    else {
-        cur = training_;
-        charts = {"loss", "metric", "norms", "norm_bars"};
+    if (charts.isEmpty()) {
+        QMessageBox::information(this, "Export chart",
+                                 "File > Export Chart saves a chart of the tab shown: open the Training, Latency or "
+                                 "Compare tab first.");
+        return;
     }
     bool ok = false;
     QString which = QInputDialog::getItem(this, "Export chart", "Chart:", charts, 0, false, &ok);
     if (!ok) return;
-    QString path = QFileDialog::getSaveFileName(this, "Export chart", QDir::home().filePath(which + ".png"),
-                                                "PNG (*.png);;PDF (*.pdf);;SVG (*.svg)");
+    const QString path = ask_chart_path(this, which);
     if (path.isEmpty()) return;
     QString err = cur == latency_   ? latency_->save_chart(which, path)
+                  : methods         ? compare_->methods_view()->save_chart(which, path)
                   : cur == compare_ ? compare_->save_chart(which, path)
                                     : training_->save_chart(which, path);
     if (!err.isEmpty()) QMessageBox::warning(this, "Export chart", err);
     else statusBar()->showMessage("Saved " + path, 5000);
 }
 
+QString MainWindow::open_spec(const QString& path, bool interactive) {
+    try {
+        setup_->set_spec(ExperimentSpec::load(path.toStdString()));
+        tabs_->setCurrentWidget(setup_);
+        statusBar()->showMessage("Opened " + path, 5000);
+        return QString();
+    } catch (const std::exception& e) {
+        const QString err = q(e.what());
+        if (interactive) QMessageBox::warning(this, "Open experiment spec", err);
+        return err;
+    }
+}
+
+QString MainWindow::save_spec(const QString& path0, bool interactive) {
+    QString path = path0;
+    if (QFileInfo(path).suffix().isEmpty()) path += ".json";
+    try {
+        setup_->spec().save(path.toStdString());
+        statusBar()->showMessage("Saved " + path, 5000);
+        return QString();
+    } catch (const std::exception& e) {
+        const QString err = q(e.what());
+        if (interactive) QMessageBox::warning(this, "Save experiment spec", err);
+        return err;
+    }
+}
+
 void MainWindow::load_spec_file() {
     QString f = QFileDialog::getOpenFileName(this, "Open experiment spec", QString(), "Experiment spec (*.json);;All files (*)");
-    if (f.isEmpty()) return;
-    try {
-        setup_->set_spec(ExperimentSpec::load(f.toStdString()));
-        tabs_->setCurrentWidget(setup_);
-    } catch (const std::exception& e) {
-        QMessageBox::warning(this, "Open experiment spec", q(e.what()));
-    }
+    if (!f.isEmpty()) open_spec(f, true);
 }
 
 void MainWindow::save_spec_file() {
     QString f = QFileDialog::getSaveFileName(this, "Save experiment spec", QDir::home().filePath("experiment.json"),
                                              "Experiment spec (*.json)");
-    if (f.isEmpty()) return;
-    try {
-        setup_->spec().save(f.toStdString());
-        statusBar()->showMessage("Saved " + f, 5000);
-    } catch (const std::exception& e) {
-        QMessageBox::warning(this, "Save experiment spec", q(e.what()));
-    }
+    if (!f.isEmpty()) save_spec(f, true);
 }
 
 void MainWindow::about() {

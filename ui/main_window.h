@@ -57,6 +57,10 @@ public:
     static ExperimentSpec default_spec();
     // Opens another database (refused while runs are going). Returns false with a message when it cannot.
     bool open_database(const QString& path);
+    // File > Open / Save Experiment Spec without the dialogs: "" on success, else the error (naming the file
+    // and field), also shown in a message box when `interactive`. Save adds ".json" to a name without a suffix.
+    QString open_spec(const QString& path, bool interactive = false);
+    QString save_spec(const QString& path, bool interactive = false);
 
 protected:
     void closeEvent(QCloseEvent* e) override;

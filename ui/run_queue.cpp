@@ -68,17 +68,26 @@ void RunWorker::execute(qint64 run_id, const QString& spec_json) {
     buffer_->reset(run_id);
     Q_EMIT started(run_id);
     QString status = "failed", reason;
+    std::unique_ptr<Store> store;
     try {
-        Store store(db_path_.toStdString());
+        store = std::make_unique<Store>(db_path_.toStdString());
         ExperimentSpec spec = ExperimentSpec::from_json(json::parse(spec_json.toStdString()), "run " + std::to_string(run_id));
         BufferObserver obs(*buffer_);
-        RunOutcome o = Runner().run(spec, store, &obs, &cancel_, run_id);
+        RunOutcome o = Runner().run(spec, *store, &obs, &cancel_, run_id);
         status = QString::fromStdString(o.status);
         reason = QString::fromStdString(o.reason);
     } catch (const std::exception& e) {
-        // The store could not be opened or written: the run row may still say queued/running; the next open of
-        // the store marks a running one interrupted.
         reason = QString::fromStdString(e.what());
+        // The spec did not read back, or the store failed under the run: the row says failed with the reason where
+        // the store can still be written (if not, the next open marks a running row interrupted).
+        try {
+            if (store) {
+                auto r = store->run(run_id);
+                if (r && (r->status == "queued" || r->status == "running"))
+                    store->finish_run(run_id, "failed", e.what(), "{}", "{}", -1);
+            }
+        } catch (const std::exception&) {
+        }
     }
     Q_EMIT finished(run_id, status, reason);
 }

@@ -1,5 +1,7 @@
 #include "ui/setup_panel.h"
 
+#include <limits>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
@@ -177,7 +179,7 @@ void SetupPanel::build_ui() {
     valid_fraction_ = dspin(0, 90, 1, 5);
     valid_fraction_->setSuffix(" %");
     valid_fraction_->setObjectName("valid_fraction");
-    split_seed_ = ispin(0, 1 << 30);
+    split_seed_ = ispin(0, std::numeric_limits<int>::max());
     split_seed_->setPrefix("seed ");
     valid_edit_ = new QLineEdit;
     valid_edit_->setObjectName("valid");
@@ -342,7 +344,7 @@ void SetupPanel::build_ui() {
     max_len_ = ispin(4, 1 << 20);
     max_len_->setObjectName("max_len");
     max_len_->setToolTip("Tokens per input, special tokens included. max length + P must fit the model's position table.");
-    seed_ = ispin(0, 1 << 30);
+    seed_ = ispin(0, std::numeric_limits<int>::max());
     seed_->setObjectName("seed");
     clip_ = dspin(0, 1000, 2, 0.5);
     clip_->setSpecialValueText("off");
@@ -495,7 +497,11 @@ void SetupPanel::connect_changes() {
 }
 
 ExperimentSpec SetupPanel::spec() const {
-    ExperimentSpec s;
+    // What has no widget stays as the loaded spec had it; every field with a widget is set below.
+    ExperimentSpec s = base_;
+    s.method.delta = DeltaOptions{};   // lists below are appended to
+    s.tags.clear();
+    s.suite.clear();                   // a run started from the form is not part of the suite it came from
     s.name = s_(name_->text());
     s.model = s_(model_edit_->text());
     if (s.model.empty()) s.model = "builtin";
@@ -504,7 +510,12 @@ ExperimentSpec SetupPanel::spec() const {
     const bool separate = valid_mode_->currentIndex() == 1;
     s.data.valid = separate ? s_(valid_edit_->text()) : std::string();
     s.data.valid_fraction = separate ? 0.0 : valid_fraction_->value() / 100.0;
-    s.data.split_seed = (uint64_t)split_seed_->value();
+    // A seed beyond the spin box's range is kept as it was unless the box was changed.
+    auto seed_of = [](const QSpinBox* box, uint64_t was) {
+        const uint64_t shown = was > (uint64_t)box->maximum() ? (uint64_t)box->maximum() : was;
+        return (uint64_t)box->value() == shown ? was : (uint64_t)box->value();
+    };
+    s.data.split_seed = seed_of(split_seed_, base_.data.split_seed);
     s.data.format = s_(format_->currentText());
     s.data.text_column = s_(combo_value(text_col_));
     s.data.text_pair_column = s_(combo_value(pair_col_));
@@ -554,7 +565,7 @@ ExperimentSpec SetupPanel::spec() const {
         t.epochs = 0;
     }
     t.max_len = max_len_->value();
-    t.seed = (uint64_t)seed_->value();
+    t.seed = seed_of(seed_, base_.train.seed);
     t.max_grad_norm = clip_->value();
     t.weight_decay = weight_decay_->value();
     t.eval_every = eval_every_->value();
@@ -579,13 +590,14 @@ ExperimentSpec SetupPanel::spec() const {
 
 void SetupPanel::set_spec(const ExperimentSpec& s) {
     filling_ = true;
+    base_ = s;
     name_->setText(q(s.name));
     model_edit_->setText(q(s.model));
     train_edit_->setText(q(s.data.train));
     valid_mode_->setCurrentIndex(s.data.valid.empty() ? 0 : 1);
     valid_edit_->setText(q(s.data.valid));
     valid_fraction_->setValue(s.data.valid.empty() ? s.data.valid_fraction * 100.0 : 10.0);
-    split_seed_->setValue((int)s.data.split_seed);
+    split_seed_->setValue((int)std::min<uint64_t>(s.data.split_seed, (uint64_t)split_seed_->maximum()));
     format_->setCurrentIndex(std::max(0, format_->findText(q(s.data.format))));
     set_combo_text(text_col_, q(s.data.text_column), kAuto);
     set_combo_text(pair_col_, q(s.data.text_pair_column), kNone);
@@ -628,7 +640,7 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     length_mode_->setCurrentIndex(t.steps > 0 ? 1 : 0);
     length_->setValue((int)(t.steps > 0 ? t.steps : t.epochs));
     max_len_->setValue((int)t.max_len);
-    seed_->setValue((int)t.seed);
+    seed_->setValue((int)std::min<uint64_t>(t.seed, (uint64_t)seed_->maximum()));
     clip_->setValue(t.max_grad_norm);
     weight_decay_->setValue(t.weight_decay);
     eval_every_->setValue((int)t.eval_every);

@@ -155,6 +155,9 @@ private:
 
     QTimer* debounce_ = nullptr;
     bool filling_ = false;
+    // The spec last given to set_spec: the fields the form has no widget for (AdamW's betas and epsilon,
+    // shuffling, the norm interval, seeds beyond a spin box's range) come back from it unchanged.
+    ptune::ExperimentSpec base_;
     int pending_checks_ = 0;
     std::vector<QThread*> checks_;
     int model_gen_ = 0, data_gen_ = 0;
