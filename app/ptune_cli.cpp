@@ -93,7 +93,7 @@ public:
     void on_step(const StepEvent& e) override {
         if (log_) {
             json j = {{"step", e.step}, {"loss", e.loss}, {"lr", e.lr}, {"epoch", e.epoch},
-                      {"grad_norm", e.grad_norm}, {"samples_per_s", e.samples_per_s}, {"elapsed_s", e.elapsed_s}};
+                      {"grad_norm", e.grad_norm}, {"samples_per_s", e.samples_per_s}, {"step_ms", e.step_ms}, {"elapsed_s", e.elapsed_s}};
             *log_ << j.dump() << "\n";
             log_->flush();
         }
@@ -302,6 +302,7 @@ int main(int argc, char** argv) {
     SPEC_OPT("--latency-batch-size", latency.batch_size, "batch size of the latency measurement");
     SPEC_OPT("--latency-seq-len", latency.seq_len, "tokens per text of the latency measurement (0: --max-len)");
     SPEC_OPT("--latency-repeats", latency.repeats, "timed passes of the latency measurement");
+    SPEC_OPT("--latency-warmup", latency.warmup, "untimed passes before the latency measurement");
     tr->add_option("--db", tr_db, "the run store (default: $PTUNE_DB or ~/.local/share/ptune/runs.sqlite)");
     tr->add_option("--out", tr_out, "write the trained adapter to this directory (PEFT files when PEFT can express it, and ptune's)");
     tr->add_option("--log-jsonl", tr_log, "one JSON object per step: step, loss (before the update), lr, ...");
@@ -315,13 +316,16 @@ int main(int argc, char** argv) {
     int64_t be_run = 0;
     std::string be_db;
     auto* be_model_opt = be->add_option("--model", be_model, "model directory or builtin");
-    auto* be_run_opt = be->add_option("--run", be_run, "measure a stored run (its model, method and options; stored with it)");
+    auto* be_run_opt = be->add_option("--run", be_run,
+                                      "measure a stored run: the base model against its method with its options, stored "
+                                      "with it");
     be->add_option("--db", be_db, "the run store, with --run");
     be_model_opt->excludes(be_run_opt);
     be->add_option("--method", be_methods,
-                   "a list of base, ptv2, prompt, ptuning, lora, lora-merged, ia3, ia3-merged, adapter, full, head");
-    be->add_option("--prompt-len", be_plen, "prompt lengths, e.g. 8,16,64");
-    be->add_option("--layers", be_layers, "layers with prompts");
+                   "a list of base, ptv2, prompt, ptuning, lora, lora-merged, ia3, ia3-merged, adapter, full, head")
+        ->excludes(be_run_opt);
+    be->add_option("--prompt-len", be_plen, "prompt lengths, e.g. 8,16,64 (with --run: default the run's)");
+    be->add_option("--layers", be_layers, "layers with prompts")->excludes(be_run_opt);
     be->add_option("--batch-size", be_bs, "batch sizes, e.g. 1,8");
     be->add_option("--seq-len", be_seq, "sequence lengths, e.g. 32,128");
     be->add_option("--repeats", be_repeats, "timed passes per configuration")->check(CLI::PositiveNumber);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <utility>
 
 #include "core/io/json_util.h"
 
@@ -335,35 +336,61 @@ struct RunLatency {
     std::string config;
 };
 
-// The run's latest measurement of its method (at its own prompt length) with the base model at the same batch,
-// length and device; and the merged variant at that configuration.
-RunLatency run_latency_of(const std::vector<LatencyRow>& rows, const std::string& method, int prompt_len) {
+// One measurement of a run's method against the base model: run_latency stores a measurement's rows base first,
+// then the method, then its merged form. The row of the method (at the run's own prompt length) is paired with the
+// nearest base row before it at the same batch, length and device (the same measurement) and the merged row after
+// it. `want_batch` / `want_seq` > 0: only a measurement at that configuration (the run's latency settings) counts;
+// else the latest one.
+RunLatency run_latency_of(const std::vector<LatencyRow>& rows, const std::string& method, int prompt_len, int want_batch,
+                          int want_seq) {
     RunLatency out;
     const std::string lm = method == "prefix-mlp" ? "ptv2" : method;
     const bool prompted = lm == "ptv2" || lm == "prompt" || lm == "ptuning";
-    auto find_last = [&](const std::string& name, int batch, int seq, const std::string& device, int plen) -> const LatencyRow* {
-        for (auto it = rows.rbegin(); it != rows.rend(); ++it)
-            if (it->method == name && it->batch_size == batch && it->seq_len == seq && it->device == device &&
-                (plen < 0 || it->prompt_len == plen))
-                return &*it;
-        return nullptr;
+    auto same = [](const LatencyRow& a, const LatencyRow& b) {
+        return a.batch_size == b.batch_size && a.seq_len == b.seq_len && a.device == b.device;
     };
-    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-        if (it->method != lm || (prompted && it->prompt_len != prompt_len)) continue;
-        const LatencyRow* base = find_last("base", it->batch_size, it->seq_len, it->device, -1);
+    for (size_t k = rows.size(); k-- > 0;) {
+        const LatencyRow& m = rows[k];
+        if (m.method != lm || (prompted && m.prompt_len != prompt_len)) continue;
+        if (want_batch > 0 && (m.batch_size != want_batch || m.seq_len != want_seq)) continue;
+        const LatencyRow* base = nullptr;
+        for (size_t b = k; b-- > 0;)
+            if (rows[b].method == "base" && same(rows[b], m)) {
+                base = &rows[b];
+                break;
+            }
         if (!base || base->median_ms <= 0) continue;
         out.found = true;
-        out.method_ms = it->median_ms;
+        out.method_ms = m.median_ms;
         out.base_ms = base->median_ms;
-        out.config = "batch " + std::to_string(it->batch_size) + " \u00d7 " + std::to_string(it->seq_len) + " tokens, " + it->device;
-        if (const LatencyRow* mg = find_last(lm + "-merged", it->batch_size, it->seq_len, it->device, -1)) {
-            out.merged_found = true;
-            out.merged_ms = mg->median_ms;
-            out.merged_base_ms = base->median_ms;
+        out.config = "batch " + std::to_string(m.batch_size) + " \u00d7 " + std::to_string(m.seq_len) + " tokens, " + m.device;
+        for (size_t g = k + 1; g < rows.size(); ++g) {
+            if (rows[g].method == "base" && same(rows[g], m)) break;   // the next measurement
+            if (rows[g].method == lm + "-merged" && same(rows[g], m)) {
+                out.merged_found = true;
+                out.merged_ms = rows[g].median_ms;
+                out.merged_base_ms = base->median_ms;
+                break;
+            }
         }
         break;
     }
     return out;
+}
+
+// The configuration a run measured itself at after training (spec latency.measure): batch and length; 0, 0 when
+// it did not.
+std::pair<int, int> own_latency_config(const RunRecord& r) {
+    const json spec = parse_spec(r.spec_json);
+    if (!spec.is_object()) return {0, 0};
+    const json l = spec.value("latency", json::object());
+    if (!l.is_object() || !l.value("measure", false)) return {0, 0};
+    int seq = l.value("seq_len", 0);
+    if (seq <= 0) {
+        const json t = spec.value("train", json::object());
+        seq = t.is_object() ? t.value("max_len", 0) : 0;
+    }
+    return {l.value("batch_size", 0), seq};
 }
 
 }  // namespace
@@ -397,14 +424,20 @@ std::vector<MethodRow> compare_methods(const Store& store, const std::vector<int
             if (r.step_ms > 0) step.push_back(r.step_ms);
             if (r.peak_mem_bytes > 0) mem.push_back(double(r.peak_mem_bytes));
             if (!r.train_device.empty()) devices.insert(r.train_device);
-            const RunLatency l = run_latency_of(store.latency(id), row.method, r.prompt_len);
+            // The run's own post-training measurement when it made one, else its latest; a group averages runs
+            // measured at one configuration only (the first run's).
+            const auto rows_of = store.latency(id);
+            const auto [wb, ws] = own_latency_config(r);
+            RunLatency l = run_latency_of(rows_of, row.method, r.prompt_len, wb, ws);
+            if (!l.found && wb > 0) l = run_latency_of(rows_of, row.method, r.prompt_len, 0, 0);
+            if (l.found && !row.latency_config.empty() && l.config != row.latency_config) l = RunLatency{};
             if (l.found) {
                 lat.push_back(l.method_ms);
                 base.push_back(l.base_ms);
                 over.push_back(l.method_ms / l.base_ms - 1.0);
                 if (row.latency_config.empty()) row.latency_config = l.config;
+                if (l.merged_found) over_merged.push_back(l.merged_ms / l.merged_base_ms - 1.0);
             }
-            if (l.merged_found) over_merged.push_back(l.merged_ms / l.merged_base_ms - 1.0);
         }
         row.best = stat_of(best);
         row.step_ms = stat_of(step);

@@ -277,8 +277,9 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
     std::optional<TrainResult> trained;  // kept for the record when saving the adapter fails after training
     try {
         // Counts every tensor of the run from here (the model's weights included); declared first, so that it
-        // outlives them all.
-        MemoryTracker memory;
+        // outlives them all. Ended before the latency measurement, which must run without its hook.
+        std::optional<MemoryTracker> memory;
+        memory.emplace();
         spec.validate();
         set_threads(spec.train.threads);
         const std::string model_dir = resolve_model_dir(spec.model);
@@ -388,12 +389,12 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
                   : std::make_unique<PromptTrainer>(*model, prompt.get(), spec.train, tok->pad_id(), &sink, cancel);
         TrainResult res = trainer->train(ttrain, have_valid ? &tvalid : nullptr);
         sink.flush();
-        {
-            const at::Device dev = resolve_device(spec.train.device);
-            store.set_train_stats(out.run_id, dev.str(), memory.peak_bytes(dev.is_cuda()), res.median_step_ms);
-        }
         if (res.status == "failed" && !res.usable) throw Error(res.error);  // nothing worth saving
         trained = res;
+        {
+            const at::Device dev = resolve_device(spec.train.device);
+            store.set_train_stats(out.run_id, dev.str(), memory->peak_bytes(dev.is_cuda()), res.median_step_ms);
+        }
 
         // The adapter: ptune's format always; PEFT's files beside it when PEFT can express the run (else any PEFT
         // files an earlier run left in the directory are removed: they would load other prompts).
@@ -439,6 +440,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             prompt.reset();
             delta.reset();
             model.reset();
+            memory.reset();   // every tensor it counted is gone
             message("measuring inference latency against the base model");
             LatencyOptions lo;
             lo.batch_sizes = {spec.latency.batch_size};
@@ -495,9 +497,11 @@ std::vector<LatencyResult> Runner::bench_run(Store& store, int64_t run_id, const
     LatencyOptions opt = opt0;
     opt.model_dir = resolve_model_dir(spec.model);
     opt.methods = latency_methods_for(spec.method.name);
-    opt.layers = spec.method.prefix.layers.text;
+    // The run's own prompt settings as recorded (a run started from an adapter has the adapter's).
+    opt.layers = spec.method.name == "ptv2" && !rec->layers.empty() ? rec->layers : spec.method.prefix.layers.text;
     opt.delta = spec.method.delta;
-    if (opt.prompt_lens.empty()) opt.prompt_lens = {(int)spec.method.prefix.prompt_len};
+    if (opt.prompt_lens.empty())
+        opt.prompt_lens = {rec->prompt_len > 0 ? rec->prompt_len : (int)spec.method.prefix.prompt_len};
     std::vector<LatencyRow> rows;
     auto results = run_latency(
         opt,

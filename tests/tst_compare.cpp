@@ -287,10 +287,12 @@ private Q_SLOTS:
             return j;
         };
         auto add = [&](const std::string& method, int64_t seed, int64_t P, const std::string& status, double acc,
-                       double step_ms, int64_t peak, int64_t trainable) {
+                       double step_ms, int64_t peak, int64_t trainable, const json& latency = json()) {
             RunRecord r = record(method + " " + std::to_string(seed), seed, P, status);
             r.method = method;
-            r.spec_json = method_spec(method, seed, P).dump();
+            json spec = method_spec(method, seed, P);
+            if (!latency.is_null()) spec["latency"] = latency;
+            r.spec_json = spec.dump();
             r.best_metrics_json = json{{"accuracy", acc}, {"loss", 0.5}}.dump();
             r.trainable_params = trainable;
             r.total_params = 10000;
@@ -299,7 +301,10 @@ private Q_SLOTS:
             return id;
         };
         const int64_t p1 = add("ptv2", 1, 16, "completed", 0.80, 10, 1000, 500);
-        const int64_t p2 = add("ptv2", 2, 16, "completed", 0.70, 12, 3000, 500);
+        // p2 measured itself after training at batch 8 x 64 (its spec says so); the latency section does not
+        // split the seed group.
+        const int64_t p2 = add("ptv2", 2, 16, "completed", 0.70, 12, 3000, 500,
+                               json{{"measure", true}, {"batch_size", 8}, {"seq_len", 64}});
         const int64_t p3 = add("ptv2", 3, 16, "failed", 0.10, 99, 99999, 500);   // not counted
         const int64_t l1 = add("lora", 1, 0, "completed", 0.75, 20, 2000, 800);
         // ptv2: an older sweep at P = 8 and the run's own P = 16 measurement; the overhead uses P = 16.
@@ -307,6 +312,10 @@ private Q_SLOTS:
                                {"ptv2", 8, 64, 8, 10.5, 11.0, "cpu"},
                                {"ptv2", 8, 64, 16, 12.0, 13.0, "cpu"}});
         store.add_latency(p2, {{"base", 8, 64, 0, 20.0, 21.0, "cpu"}, {"ptv2", 8, 64, 16, 22.0, 23.0, "cpu"}});
+        // Later measurements: p1's prompt-length sweep at the same configuration (a newer base row, not paired with
+        // the P = 16 row measured before it), p2's at another configuration (not its own post-training one).
+        store.add_latency(p1, {{"base", 8, 64, 0, 30.0, 31.0, "cpu"}, {"ptv2", 8, 64, 32, 33.0, 34.0, "cpu"}});
+        store.add_latency(p2, {{"base", 1, 16, 0, 1.0, 1.1, "cpu"}, {"ptv2", 1, 16, 16, 5.0, 5.5, "cpu"}});
         store.add_latency(l1, {{"base", 1, 32, 0, 4.0, 4.5, "cpu"},
                                {"lora", 1, 32, 0, 5.0, 5.5, "cpu"},
                                {"lora-merged", 1, 32, 0, 4.2, 4.5, "cpu"}});

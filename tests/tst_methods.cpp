@@ -179,8 +179,9 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, make_adapter(c, wrong, 1));
     }
 
-    // A bottleneck adapter adds up(act(down(y))) to the module's output y = W x + b, for each activation; it
-    // cannot be merged into the weights (the activation is not linear), and merge says so.
+    // A bottleneck adapter adds up(act(down(y))) to a sublayer's output y = W x + b (after its dropout: the
+    // encoder applies it there, the linear layer itself is unchanged), for each activation; it cannot be merged
+    // into the weights (the activation is not linear), and merge says so.
     void adapterComputesItsFormula() {
         at::manual_seed(11);
         Linear lin{at::randn({6, 5}), at::randn({6})};
@@ -195,8 +196,9 @@ private Q_SLOTS:
             const std::string a = act;
             const at::Tensor g = a == "relu" ? at::relu(h) : a == "gelu" ? at::gelu(h) : a == "tanh" ? at::tanh(h) : h * at::sigmoid(h);
             const at::Tensor want = y + at::matmul(g, d.adapter_up.weight.t()) + d.adapter_up.bias;
-            const double diff = (d.apply(lin, x, false) - want).abs().max().item<double>();
+            const double diff = (d.adapt(d.apply(lin, x, false)) - want).abs().max().item<double>();
             QVERIFY2(diff < 1e-5, act);
+            QVERIFY(at::allclose(d.apply(lin, x, false), y));
         }
         Fixture f = make_fixture();
         auto m = make_adapter(f.model->config(), AdapterOptions{}, 1);

@@ -237,7 +237,9 @@ void CompareView::set_runs(const Store& store, const std::vector<int64_t>& ids) 
     std::set<std::string> methods;
     for (const MethodRow& r : rows) methods.insert(r.method);
     methods_->set_rows(std::move(rows));
-    show_page(methods.size() > 1);
+    // Another set of runs picks its page; the same runs again (a refresh as one finishes) keep the user's.
+    if (shown != shown_ids_) show_page(methods.size() > 1);
+    shown_ids_ = shown;
     rebuild_plots();
     fill_tables();
 }
@@ -248,6 +250,7 @@ void CompareView::show_page(bool methods) { pages_->setCurrentIndex(methods ? 1 
 
 void CompareView::clear() {
     store_ = nullptr;
+    shown_ids_.clear();
     runs_.clear();
     groups_.clear();
     methods_->set_rows({});

@@ -115,6 +115,7 @@ private:
     QPushButton* export_chart_ = nullptr;
     QTabWidget* pages_ = nullptr;
     MethodsView* methods_ = nullptr;
+    std::vector<int64_t> shown_ids_;   // the runs of the last set_runs
 };
 
 }  // namespace ptune::ui

@@ -264,6 +264,8 @@ bool LatencyView::prompted() const { return method_ == "ptv2" || method_ == "pro
 void LatencyView::clear() {
     run_id_ = 0;
     method_ = "ptv2";
+    prompt_edit_->setEnabled(true);
+    sweep_seq_spin_->setEnabled(true);
     run_prompt_len_ = 0;
     max_positions_ = 0;
     title_.clear();

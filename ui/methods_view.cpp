@@ -362,6 +362,7 @@ void MethodsView::draw_bars() {
             lo = std::min(lo, v - e);
             hi = std::max(hi, v + e);
         }
+        if (std::isnan(v)) merged[i] = {std::nan(""), 0};   // drawn beside its as-trained bar only
         if (!std::isnan(merged[i].first)) {
             lo = std::min(lo, merged[i].first - merged[i].second);
             hi = std::max(hi, merged[i].first + merged[i].second);

@@ -335,15 +335,17 @@ at::Tensor LinearDelta::apply(const Linear& lin, const at::Tensor& x, bool train
         y = y + at::linear(at::linear(xd, lora_A), lora_B) * lora_scaling;
     }
     if (ia3_out.defined()) y = y * ia3_out;
-    if (has_adapter()) {
-        at::Tensor h = adapter_down(y);
-        if (adapter_act == "relu") h = at::relu(h);
-        else if (adapter_act == "gelu") h = at::gelu(h);
-        else if (adapter_act == "tanh") h = at::tanh(h);
-        else h = at::silu(h);   // swish
-        y = y + adapter_up(h);
-    }
     return y;
+}
+
+at::Tensor LinearDelta::adapt(const at::Tensor& y) const {
+    if (!has_adapter()) return y;
+    at::Tensor h = adapter_down(y);
+    if (adapter_act == "relu") h = at::relu(h);
+    else if (adapter_act == "gelu") h = at::gelu(h);
+    else if (adapter_act == "tanh") h = at::tanh(h);
+    else h = at::silu(h);   // swish
+    return y + adapter_up(h);
 }
 
 at::Tensor EncoderClassifier::embed(const Batch& b, int64_t P, const at::Tensor& input_prompt, bool training) const {
@@ -424,12 +426,14 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool 
         at::Tensor probs = at::softmax(scores, -1);
         probs = at::dropout(probs, cfg_.attention_dropout, training);
         at::Tensor ctx = at::matmul(probs, v).transpose(1, 2).reshape({B, n, H});
+        // Bottleneck adapters sit after a sublayer's dropout, before its residual connection.
+        auto adapter = [&](Site s, const at::Tensor& y) { return d ? (*d)[(size_t)s].adapt(y) : y; };
         at::Tensor a = lin(Site::AttnOut, L.attn_out, ctx);
-        a = at::dropout(a, cfg_.hidden_dropout, training);
+        a = adapter(Site::AttnOut, at::dropout(a, cfg_.hidden_dropout, training));
         x = L.attn_norm(a + x);
         at::Tensor h = act(lin(Site::Intermediate, L.intermediate, x));
         h = lin(Site::Output, L.output, h);
-        h = at::dropout(h, cfg_.hidden_dropout, training);
+        h = adapter(Site::Output, at::dropout(h, cfg_.hidden_dropout, training));
         x = L.out_norm(h + x);
     }
     return x;

@@ -52,8 +52,10 @@ const char* site_name(Site s);
 // What other PEFT methods change in one linear layer y = W x + b:
 //   LoRA: y += dropout(x) A^T B^T * scaling (A [r, in], B [out, r]);
 //   IA3 on an attention module: y = (W x + b) * l_out; on a feed-forward module: y = W (x * l_in) + b;
-//   a bottleneck adapter (Houlsby et al. 2019) on the module's output, before the residual connection and
-//   LayerNorm: y += up(act(down(y))) (down [m, out], up [out, m]; not mergeable: act is not linear).
+//   a bottleneck adapter (Houlsby et al. 2019) on a sublayer's output (attention.output.dense, output.dense)
+//   after its dropout and before the residual connection and LayerNorm, as AdapterHub places it:
+//   y += up(act(down(y))) (down [m, out], up [out, m]; not mergeable: act is not linear). apply() leaves it out;
+//   the encoder calls adapt() after the dropout.
 struct LinearDelta {
     at::Tensor lora_A, lora_B;
     double lora_scaling = 1.0;
@@ -65,6 +67,7 @@ struct LinearDelta {
     bool has_adapter() const { return adapter_down.weight.defined(); }
     bool empty() const { return !lora_A.defined() && !ia3_out.defined() && !ia3_in.defined() && !has_adapter(); }
     at::Tensor apply(const Linear& lin, const at::Tensor& x, bool training) const;
+    at::Tensor adapt(const at::Tensor& y) const;   // y + the adapter's output (y itself without an adapter)
 };
 
 // Everything a forward pass adds to the frozen encoder; each part optional.

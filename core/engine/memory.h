@@ -5,7 +5,9 @@
 // reporting hook (the one torch.profiler's profile_memory uses): on the CPU by the default allocator, on CUDA by
 // the caching allocator (block sizes, so the peak matches torch.cuda.max_memory_allocated for the same work).
 // Counted from zero when the tracker starts: tensors that already existed are not in it (load the model after
-// starting one to include its weights). Torch-free interface.
+// starting one to include its weights). It uses the thread's PROFILER_STATE slot: do not run LibTorch's profiler
+// in a thread while it is tracked. The hook costs each allocation a little time (c10 then keeps a size table):
+// end the tracker before timing anything that must compare with untracked numbers. Torch-free interface.
 #include <cstdint>
 #include <memory>
 

@@ -11,8 +11,8 @@
 //   - IA3: scaling vectors initialised to ones (the base model again), on a module's output, or on its input
 //     for feed-forward modules;
 //   - bottleneck adapters (Houlsby et al. 2019; PEFT has none, AdapterHub's "Adapter" row): per layer, on the
-//     output of attention.output.dense and of output.dense (houlsby) or of output.dense alone (pfeiffer), before
-//     the residual connection and LayerNorm, y += up(act(down(y))) with down Linear(H, m) ~ kaiming_uniform
+//     output of attention.output.dense and of output.dense (houlsby) or of output.dense alone (pfeiffer), after
+//     its dropout and before the residual connection and LayerNorm, y += up(act(down(y))) with down Linear(H, m) ~ kaiming_uniform
 //     (a = sqrt(5)) and up Linear(m, H) = 0, biases 0 (AdapterHub's "mam" initialisation): the base model again.
 // Full fine-tuning and the linear probe need no method object: the trainer trains the backbone
 // (EncoderClassifier::set_backbone_trainable) and/or the head alone.
