@@ -44,3 +44,8 @@ echo "== BERT-base-sized random model: methods suite, seed 1"
 "$B/bin/ptune" suite --ablation methods --spec "$OUT/bert-spec.json" --seeds 1 --db "$OUT/methods-bert.sqlite" >/dev/null
 "$B/bin/ptune" compare --db "$OUT/methods-bert.sqlite" --csv "$OUT/methods-bert.csv"
 echo "CSV: $OUT/methods-builtin.csv $OUT/methods-bert.csv"
+echo "== what the peak-memory hook costs a training step (median of steps with and without it, alternating)"
+cmake --build "$B" --target memory_hook_cost >/dev/null
+"$B/bin/memory_hook_cost" builtin 16
+"$B/bin/memory_hook_cost" builtin 48
+"$B/bin/memory_hook_cost" "$OUT/bert-base" 16 8
