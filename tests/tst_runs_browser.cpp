@@ -440,6 +440,8 @@ private Q_SLOTS:
         QCOMPARE(v.summary_cell(3, 9), QString("30"));
         const double last_loss = store.metrics(ids[3], "train/loss").back().value;
         QCOMPARE(v.summary_cell(3, 10), QString::number(last_loss, 'g', 4));
+        QCOMPARE(v.summary_cell(0, 12), QString("builtin"));   // the model, then the learning rate from the spec
+        QCOMPARE(v.summary_cell(0, 13), QString("0.005"));
 
         // The metrics CSV reads back to the stored points.
         const QString csv = tmp.path() + "/metrics.csv";

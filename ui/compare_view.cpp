@@ -23,6 +23,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/io/json_util.h"
 #include "ui/methods_view.h"
 #include "ui/plot_util.h"
 #include "ui/runs_model.h"
@@ -36,12 +37,30 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 constexpr std::size_t kThinBuckets = 1500;  // min/max buckets per curve for drawing (about the chart's pixels)
 
-const char* const kSummaryHeaders[] = {"ID",          "Name",      "Method",    "P",          "Depth",
-                                       "Seed",        "Trainable", "Trainable %", "Best",     "Best step",
-                                       "Final loss",  "Duration"};
+const char* const kSummaryHeaders[] = {"ID",          "Name",      "Method",      "P",     "Depth",
+                                       "Seed",        "Trainable", "Trainable %", "Best",  "Best step",
+                                       "Final loss",  "Duration",  "Model",       "Learning rate"};
 constexpr int kSummaryColumns = sizeof(kSummaryHeaders) / sizeof(kSummaryHeaders[0]);
 
 QString fmt(double v) { return QString::number(v, 'g', 4); }
+
+// The model directory's name ("builtin" as is; ".../bert-base/model" as bert-base/model).
+QString model_name(const std::string& model) {
+    QString m = QString::fromStdString(model);
+    while (m.size() > 1 && m.endsWith('/')) m.chop(1);
+    const QStringList parts = m.split('/', Qt::SkipEmptyParts);
+    if (parts.size() >= 2 && parts.last() == "model") return parts[parts.size() - 2] + "/model";
+    return parts.isEmpty() ? m : parts.last();
+}
+
+// The run's learning rate from its stored spec ("" when the spec does not say).
+QString learning_rate(const RunRecord& r) {
+    const json j = json::parse(r.spec_json, nullptr, false);
+    if (!j.is_object() || !j.contains("train") || !j["train"].is_object() || !j["train"].contains("lr") ||
+        !j["train"]["lr"].is_number())
+        return QString();
+    return QString::number(j["train"]["lr"].get<double>(), 'g', 3);
+}
 
 QString mean_std(const Stat& s) {
     if (s.n == 0) return QString::fromUtf8("\u2013");
@@ -417,7 +436,9 @@ void CompareView::fill_tables() {
             bit != best.end() ? qs(d.metric) + " " + fmt(bit->second) : QString(),
             r.best_step >= 0 ? QString::number(r.best_step) : QString(),
             std::isnan(final_loss) ? QString() : fmt(final_loss),
-            RunsModel::format_duration(duration_s(r))};
+            RunsModel::format_duration(duration_s(r)),
+            model_name(r.model),
+            learning_rate(r)};
         for (int c = 0; c < kSummaryColumns; ++c) {
             auto* item = new QTableWidgetItem(cells[c]);
             if (c == 0) {
