@@ -143,6 +143,112 @@ std::string method_label(const ExperimentSpec& s) {
     return s.method.prefix.mlp ? "prefix-mlp" : "ptv2";
 }
 
+
+// Another method's starting adapter (spec.method.init_adapter), checked before anything is trained: ptune's format
+// (every tensor, P-tuning's encoder too) or PEFT's PROMPT_TUNING / LORA / IA3 files.
+struct MethodStart {
+    std::string dir;
+    bool ptune = false;                    // ptune's format, else PEFT's
+    std::vector<std::string> label_names;  // empty: PEFT's, numbered as the model's id2label
+    bool has_head = false;
+};
+
+MethodStart check_method_start(const ExperimentSpec& spec) {
+    const std::string& dir = spec.method.init_adapter;
+    const std::string& m = spec.method.name;
+    MethodStart st;
+    st.dir = dir;
+    if (is_method_adapter_dir(dir)) {
+        const std::string where = (fs::path(dir) / "ptune_adapter.json").string();
+        const json c = read_json_file(where);
+        const std::string am = c.value("method", std::string());
+        if (am != m) throw Error(where + ": method: a " + am + " adapter cannot start a " + m + " run");
+        if (spec.method.uses_prompt_len() && c.value("prompt_len", int64_t(0)) != spec.method.prefix.prompt_len)
+            throw Error(where + ": prompt_len: the adapter has P = " + std::to_string(c.value("prompt_len", int64_t(0))) +
+                        ", the run P = " + std::to_string(spec.method.prefix.prompt_len));
+        // The options that shape the tensors or what they compute must be the run's (not the initialisation's).
+        DeltaOptions theirs = delta_options_from_json(c.value("options", json::object()), where + ": options");
+        DeltaOptions ours = spec.method.delta;
+        theirs.prompt_init = ours.prompt_init;
+        theirs.prompt_init_text = ours.prompt_init_text;
+        const json a = delta_options_to_json(m, theirs), b = delta_options_to_json(m, ours);
+        for (auto it = a.begin(); it != a.end(); ++it)
+            if (!b.contains(it.key()) || b[it.key()] != it.value())
+                throw Error(where + ": options." + it.key() + ": the adapter was trained with " + it.value().dump() +
+                            ", the run sets " + (b.contains(it.key()) ? b[it.key()].dump() : std::string("nothing")));
+        st.ptune = true;
+        st.label_names = c.value("label_names", std::vector<std::string>{});
+        st.has_head = true;   // export_method always writes the head
+        return st;
+    }
+    if (fs::exists(fs::path(dir) / "ptune_adapter.json"))
+        throw Error((fs::path(dir) / "ptune_adapter.json").string() + ": a P-Tuning v2 adapter cannot start a " + m + " run");
+    if (is_peft_delta_dir(dir)) {
+        const PeftAdapter a = PeftAdapter::load(dir);
+        const std::string where = (fs::path(dir) / "adapter_config.json").string();
+        if (a.peft_type == "P_TUNING" && m == "ptuning")
+            throw Error(where + ": P_TUNING: PEFT's file holds the prompt encoder's output, not the encoder, so P-tuning "
+                        "cannot resume from it; start from the run's own adapter (ptune_adapter.json beside it)");
+        const std::map<std::string, std::string> types{{"prompt", "PROMPT_TUNING"}, {"lora", "LORA"}, {"ia3", "IA3"}};
+        auto t = types.find(m);
+        if (t == types.end() || t->second != a.peft_type)
+            throw Error(where + ": peft_type " + a.peft_type + " cannot start a " + m + " run");
+        if (m == "lora") {
+            const auto& d = spec.method.delta;
+            if (get_field<int64_t>(a.config, "r", where) != d.lora_r || get_field<double>(a.config, "lora_alpha", where) != d.lora_alpha ||
+                get_field_or<bool>(a.config, "use_rslora", false, where) != d.rslora)
+                throw Error(where + ": r, lora_alpha and use_rslora must be the run's (r " + std::to_string(d.lora_r) +
+                            ", alpha " + std::to_string(d.lora_alpha) + ")");
+        }
+        if (m == "prompt" && get_field<int64_t>(a.config, "num_virtual_tokens", where) != spec.method.prefix.prompt_len)
+            throw Error(where + ": num_virtual_tokens: the adapter has " +
+                        std::to_string(get_field<int64_t>(a.config, "num_virtual_tokens", where)) + ", the run P = " +
+                        std::to_string(spec.method.prefix.prompt_len));
+        st.label_names = read_peft_labels(dir);
+        st.has_head = !a.head_tensors().empty();
+        return st;
+    }
+    throw Error(dir + ": not an adapter directory (no ptune_adapter.json or adapter_config.json)");
+}
+
+// Puts a checked starting adapter's tensors into the run's method, its head when `with_head`, and for full
+// fine-tuning its backbone. Every tensor of the method must come from the adapter.
+void apply_method_start(const MethodStart& st, const ExperimentSpec& spec, DeltaMethod* delta, EncoderClassifier& model,
+                        bool with_head) {
+    std::map<std::string, at::Tensor> have;
+    if (st.ptune) {
+        MethodAdapter a = load_method_adapter(st.dir, model);
+        if (a.delta)
+            for (auto& [n, t] : a.delta->parameters()) have[n] = t;
+        if (!with_head) a.head.clear();
+        apply_method_adapter(model, a);   // the head, and full fine-tuning's backbone
+    } else {
+        PeftDelta d = peft_delta_from(PeftAdapter::load(st.dir), model.config());
+        if (d.input_prompt.defined()) have["prompt_embeddings"] = d.input_prompt;
+        for (size_t l = 0; l < d.layers.size(); ++l)
+            for (int si = 0; si < kSites; ++si) {
+                const LinearDelta& x = d.layers[l][(size_t)si];
+                const std::string base = "layer." + std::to_string(l) + "." + site_name((Site)si);
+                if (x.lora_A.defined()) have[base + ".lora_A.weight"] = x.lora_A;
+                if (x.lora_B.defined()) have[base + ".lora_B.weight"] = x.lora_B;
+                if (x.ia3_out.defined()) have[base + ".ia3_out"] = x.ia3_out;
+                if (x.ia3_in.defined()) have[base + ".ia3_in"] = x.ia3_in;
+            }
+        if (with_head && !d.head.empty()) apply_head(model, d.head);
+    }
+    if (!delta) return;
+    for (auto& [n, t] : delta->parameters()) {
+        auto it = have.find(n);
+        if (it == have.end() || it->second.sizes() != t.sizes())
+            throw Error(st.dir + ": has no " + n + " of this run's shape: the adapter was trained on other modules or "
+                        "with other " + spec.method.name + " options");
+        delta->set_parameter(n, it->second);
+    }
+    if (have.size() != delta->parameters().size())
+        throw Error(st.dir + ": the adapter holds tensors this run's " + spec.method.name + " options do not train "
+                    "(other target modules?)");
+}
+
 }  // namespace
 
 std::string resolve_model_dir(const std::string& model) {
@@ -286,10 +392,15 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         ModelConfig cfg = ModelConfig::from_dir(model_dir);
         auto tok = Tokenizer::from_dir(model_dir);
         // A starting adapter (resume, or prediction-time prompts trained further) brings its own prompt settings.
-        std::optional<PromptAdapter> init;
+        std::optional<PromptAdapter> init;        // P-Tuning v2's
+        std::optional<MethodStart> mstart;        // another method's
         if (!spec.method.init_adapter.empty()) {
-            init = load_prompt_adapter(spec.method.init_adapter, cfg);
-            for (auto& n : init->notes) message(n);
+            if (spec.method.name == "ptv2") {
+                init = load_prompt_adapter(spec.method.init_adapter, cfg);
+                for (auto& n : init->notes) message(n);
+            } else {
+                mstart = check_method_start(spec);
+            }
         }
         // Virtual tokens (deep prompts' P, or prompt tuning's / P-tuning's) take positions before the real tokens.
         cfg.check_fits(spec.train.max_len, init                        ? init->prompt->prompt_len()
@@ -312,10 +423,12 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             return true;
         };
         enum class HeadSource { Adapter, Checkpoint, Fresh } head_source = HeadSource::Fresh;
-        if (init && !init->head.empty() && covers(init->label_names)) {
-            dopt.label_names = init->label_names;
+        const bool start_head = init ? !init->head.empty() : mstart && mstart->has_head;
+        const std::vector<std::string> start_labels = init ? init->label_names : mstart ? mstart->label_names : std::vector<std::string>{};
+        if (start_head && covers(start_labels)) {
+            dopt.label_names = start_labels;
             head_source = HeadSource::Adapter;
-        } else if (init && !init->head.empty() && init->label_names.empty() && covers(cfg.id2label)) {
+        } else if (start_head && start_labels.empty() && covers(cfg.id2label)) {
             // A PEFT adapter names no labels: its head numbers them as the model's config does.
             dopt.label_names = cfg.id2label;
             head_source = HeadSource::Adapter;
@@ -361,6 +474,15 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             delta = make_method(mname, *model, spec.method.prefix.prompt_len, spec.method.delta, text_ids, spec.train.seed);
         } else if (mname == "head") {
             // the linear probe: nothing but the head trains
+        }
+        if (mstart) {
+            const bool with_head = head_source == HeadSource::Adapter;
+            apply_method_start(*mstart, spec, delta.get(), *model, with_head);
+            message("started from " + spec.method.init_adapter + (with_head ? " (its tensors and head)" : " (its tensors; its head was not used: " +
+                    std::string(mstart->has_head ? "the data's labels are not its labels" : "it has none") + ")"));
+        }
+        if (mname != "ptv2") {
+            // the method (or none) is made above
         } else if (init) {
             apply_base(*model, init->base);
             prompt = std::move(init->prompt);

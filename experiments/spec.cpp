@@ -56,6 +56,8 @@ json ExperimentSpec::method_json() const {
     } else if (method.uses_prompt_len()) {
         m["prompt_len"] = p.prompt_len;
     }
+    // Other methods start from an adapter too (written only when set, so that earlier runs' specs read alike).
+    if (method.name != "ptv2" && !method.init_adapter.empty()) m["init_adapter"] = method.init_adapter;
     m.update(delta_options_to_json(method.name, method.delta));
     return m;
 }
@@ -240,8 +242,6 @@ void ExperimentSpec::validate() const {
         }
     } else {
         if (method.uses_prompt_len() && method.prefix.prompt_len < 1) throw Error("method.prompt_len: must be at least 1");
-        if (!method.init_adapter.empty())
-            throw Error("method.init_adapter: starting from an adapter is supported for ptv2 only");
         method.delta.validate(method.name);
     }
     train.validate();

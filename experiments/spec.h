@@ -30,7 +30,10 @@ struct MethodSpec {
     std::string name = "ptv2";
     PrefixOptions prefix;              // ptv2; prefix.prompt_len is also prompt's and ptuning's P
     DeltaOptions delta;                // prompt, ptuning, lora, ia3, adapter
-    std::string init_adapter;          // ptv2: a PEFT or ptune adapter directory to start from
+    // A PEFT or ptune adapter directory to start from (resume, or train further): ptv2 reads PREFIX_TUNING or
+    // ptune's prompts; the other methods ptune's adapter of the same method and options (P-tuning's encoder too),
+    // or PEFT's PROMPT_TUNING, LORA or IA3 files.
+    std::string init_adapter;
     bool uses_prompt_len() const { return name == "ptv2" || name == "prompt" || name == "ptuning"; }
 };
 

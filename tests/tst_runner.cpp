@@ -347,6 +347,76 @@ private Q_SLOTS:
         if (m == "prompt" || m == "ptuning") QCOMPARE(res[1].prompt_len, 8);
     }
 
+    // Training resumes from a run's adapter for every method: ptune's format carries every tensor (P-tuning's
+    // encoder too, which PEFT's P_TUNING file lacks), PEFT's LORA files the low-rank matrices. A resumed run starts
+    // where the adapter ended: one step at a negligible rate evaluates to the adapter's metrics. A starting adapter
+    // of another method or other options is refused, naming the file and field.
+    void resumeFromEveryMethodsAdapter_data() {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<bool>("from_peft");
+        QTest::newRow("ptuning-lstm") << "ptuning" << false;
+        QTest::newRow("lora") << "lora" << false;
+        QTest::newRow("lora-peft") << "lora" << true;
+        QTest::newRow("ia3-peft") << "ia3" << true;
+        QTest::newRow("adapter") << "adapter" << false;
+        QTest::newRow("full") << "full" << false;
+    }
+    void resumeFromEveryMethodsAdapter() {
+        QFETCH(QString, method);
+        QFETCH(bool, from_peft);
+        const std::string m = method.toStdString();
+        ExperimentSpec a = builtin_spec();
+        a.method.name = m;
+        if (m == "ptuning") a.method.delta.encoder = "lstm";
+        a.train.steps = 30;
+        a.train.eval_every = 0;
+        a.train.lr = m == "full" ? 1e-3 : 1e-2;
+        Store store(db());
+        RunOutcome first = Runner().run(a, store);
+        QVERIFY2(first.status == "completed", first.reason.c_str());
+        std::string from = first.adapter_dir;
+        if (from_peft) {
+            from = tmp.path().toStdString() + "/resume-peft-" + m;
+            export_run(store, first.run_id, "peft", from);
+        }
+        ExperimentSpec b = a;
+        b.method.init_adapter = from;
+        b.train.steps = 1;
+        b.train.lr = 1e-12;
+        RunOutcome second = Runner().run(b, store);
+        QVERIFY2(second.status == "completed", second.reason.c_str());
+        QVERIFY2(std::abs(second.best_metrics.at("loss") - first.best_metrics.at("loss")) < 1e-5,
+                 qPrintable(QString("%1 vs %2").arg(second.best_metrics.at("loss")).arg(first.best_metrics.at("loss"))));
+        QCOMPARE(second.best_metrics.at("accuracy"), first.best_metrics.at("accuracy"));
+        // Without the adapter the same short run is elsewhere.
+        ExperimentSpec c = b;
+        c.method.init_adapter.clear();
+        RunOutcome fresh = Runner().run(c, store);
+        QVERIFY(std::abs(fresh.best_metrics.at("loss") - first.best_metrics.at("loss")) > 1e-4);
+        if (m == "lora" && !from_peft) {
+            ExperimentSpec other = b;
+            other.method.delta.lora_r = 4;
+            RunOutcome o = Runner().run(other, store);
+            QCOMPARE(o.status, std::string("failed"));
+            QVERIFY2(o.reason.find(from + "/ptune_adapter.json: options.lora_r") != std::string::npos, o.reason.c_str());
+            other = b;
+            other.method.name = "ia3";
+            o = Runner().run(other, store);
+            QVERIFY2(o.reason.find("a lora adapter cannot start a ia3 run") != std::string::npos, o.reason.c_str());
+        }
+        if (m == "ptuning") {
+            // PEFT's P_TUNING file holds the encoder's output only: no resuming from it, and the reason says where to.
+            const std::string peft = tmp.path().toStdString() + "/ptuning-peft";
+            export_run(store, first.run_id, "peft", peft);
+            ExperimentSpec other = b;
+            other.method.init_adapter = peft;
+            RunOutcome o = Runner().run(other, store);
+            QCOMPARE(o.status, std::string("failed"));
+            QVERIFY2(o.reason.find("ptune_adapter.json") != std::string::npos && o.reason.find("P_TUNING") != std::string::npos,
+                     o.reason.c_str());
+        }
+    }
+
     // Running out of memory ends the run failed with a reason that says so and what to change; the store and the
     // other runs are untouched. (An MLP of 2^40 hidden units asks the CPU allocator for 256 TiB.)
     void outOfMemoryIsAFailedRunWithItsReason() {

@@ -22,6 +22,7 @@
 #include <fstream>
 
 #include "experiments/runner.h"
+#include "experiments/suite.h"
 #include "ui/compare_view.h"
 #include "ui/latency_view.h"
 #include "ui/layer_strip.h"
@@ -620,6 +621,27 @@ private Q_SLOTS:
         QCOMPARE(w.latency()->seq_chart_graphs_with_data(), 3);
         QVERIFY(std::isfinite(w.latency()->overhead_percent("lora-merged", 8, 32, 0)));
         QVERIFY(w.latency()->sweep().prompt_lens.empty());
+        // A suite file from Run > Run Suite File: queued as `ptune suite FILE` would run it; a bad one is refused
+        // with the file and the variant named, and nothing is queued.
+        Suite custom;
+        custom.name = "custom";
+        custom.base = w.setup()->spec();
+        custom.base.name.clear();
+        custom.variants = {json{{"method", {{"name", "lora"}, {"lora_r", 2}}}}, json{{"method", {{"name", "adapter"}}}}};
+        custom.seeds = {5};
+        const QString suite_file = tmp.path() + "/custom-suite.json";
+        custom.save(suite_file.toStdString());
+        QString err;
+        auto queued = w.start_suite_file(suite_file, &err);
+        QVERIFY2(err.isEmpty(), qPrintable(err));
+        QCOMPARE(queued.size(), size_t(2));
+        QTRY_VERIFY_WITH_TIMEOUT(!w.queue()->busy(), 120000);
+        QCOMPARE(store.run(queued[0])->suite, std::string("custom"));
+        QCOMPARE(store.run(queued[1])->method, std::string("adapter"));
+        custom.variants = {json{{"method", {{"name", "lora"}, {"lora_r", 0}}}}};
+        custom.save(suite_file.toStdString());
+        QVERIFY(w.start_suite_file(suite_file, &err).empty());
+        QVERIFY2(err.contains(suite_file) && err.contains("variant 1") && err.contains("lora_r"), qPrintable(err));
         // Comparing runs of one method keeps the Curves page.
         Q_EMIT w.runs()->compare_requested(QList<qint64>{qint64(runs[0].id), qint64(runs[1].id)});
         QVERIFY(!c->methods_page_shown());

@@ -5,6 +5,7 @@
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QPalette>
 #include <QScreen>
 #include <QTabWidget>
@@ -28,10 +29,12 @@ using namespace ptune::ui;
 
 namespace {
 
+// Runs the event loop for `ms`, sleeping between events: a loop that spins on processEvents() would take a
+// core from the worker thread (and show in the latency the window measures).
 void pump(int ms) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 20);
+    QEventLoop loop;
+    QTimer::singleShot(ms, &loop, &QEventLoop::quit);
+    loop.exec();
 }
 
 bool wait_until(const std::function<bool()>& cond, int timeout_ms) {
@@ -39,7 +42,7 @@ bool wait_until(const std::function<bool()>& cond, int timeout_ms) {
     t.start();
     while (!cond()) {
         if (t.elapsed() > timeout_ms) return false;
-        QApplication::processEvents(QEventLoop::AllEvents, 50);
+        pump(50);
     }
     return true;
 }

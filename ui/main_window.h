@@ -52,6 +52,9 @@ public:
     // Queues a ready-made suite (prompt-len, depth or methods; experiments/suite.h) on the setup form's
     // experiment, one run per variant and seed; returns the run ids (empty, with a message, when refused).
     std::vector<int64_t> start_suite(const QString& kind, const std::vector<uint64_t>& seeds);
+    // Queues a suite file ({"ptune_suite": 1, ...}, as `ptune suite FILE` runs it); returns the run ids (empty,
+    // with the error naming the file and field, when refused: nothing is queued then).
+    std::vector<int64_t> start_suite_file(const QString& path, QString* error = nullptr);
     // The built-in default experiment (resources/builtin/experiment.json): the form's content on a first start
     // and after File > New Experiment.
     static ExperimentSpec default_spec();

@@ -1088,7 +1088,7 @@ void SetupPanel::show_method_rows() {
     };
     const bool ptv2 = m == "ptv2";
     show(prompt_len_, ptv2 || m == "prompt" || m == "ptuning");
-    for (QWidget* w : std::initializer_list<QWidget*>{depth_preset_, strip_, depth_info_, mlp_, dropout_, init_, init_adapter_})
+    for (QWidget* w : std::initializer_list<QWidget*>{depth_preset_, strip_, depth_info_, mlp_, dropout_, init_})
         show(w, ptv2);
     show(prompt_init_, m == "prompt");
     show(encoder_, m == "ptuning");
