@@ -549,8 +549,7 @@ int main(int argc, char** argv) {
             }
             return o.status == "cancelled" ? 130 : 0;
         }
-        if (be->parsed() && be_run > 0) {
-            Store store(be_db.empty() ? default_db_path() : be_db);
+        if (be->parsed()) {
             LatencyOptions o;
             o.batch_sizes = parse_int_list(be_bs, "--batch-size");
             o.seq_lens = parse_int_list(be_seq, "--seq-len");
@@ -558,35 +557,24 @@ int main(int argc, char** argv) {
             o.warmup = be_warmup;
             o.device = be_device;
             o.threads = be_threads;
-            // The run's own prompt length unless --prompt-len was given.
-            if (be->count("--prompt-len")) o.prompt_lens = parse_int_list(be_plen, "--prompt-len");
-            for (const LatencyResult& r : Runner::bench_run(store, be_run, o))
-                std::cout << json{{"run_id", be_run}, {"method", r.method}, {"batch_size", r.batch_size},
-                                  {"seq_len", r.seq_len}, {"prompt_len", r.prompt_len}, {"median_ms", r.median_ms},
-                                  {"p90_ms", r.p90_ms}, {"device", r.device}}
-                                 .dump()
-                          << std::endl;
-            return 0;
-        }
-        if (be->parsed()) {
-            LatencyOptions o;
+            auto print = [&](const LatencyResult& r) {
+                json j = {{"method", r.method}, {"batch_size", r.batch_size}, {"seq_len", r.seq_len},
+                          {"prompt_len", r.prompt_len}, {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms}, {"device", r.device}};
+                if (be_run > 0) j["run_id"] = be_run;
+                std::cout << j.dump() << std::endl;
+            };
+            if (be_run > 0) {
+                // A stored run: its model, method and options; its own prompt length unless --prompt-len was given.
+                Store store(be_db.empty() ? default_db_path() : be_db);
+                if (be->count("--prompt-len")) o.prompt_lens = parse_int_list(be_plen, "--prompt-len");
+                for (const LatencyResult& r : Runner::bench_run(store, be_run, o)) print(r);
+                return 0;
+            }
             o.model_dir = resolve_model_dir(be_model);
             o.methods = parse_str_list(be_methods);
             o.prompt_lens = parse_int_list(be_plen, "--prompt-len");
             o.layers = be_layers;
-            o.batch_sizes = parse_int_list(be_bs, "--batch-size");
-            o.seq_lens = parse_int_list(be_seq, "--seq-len");
-            o.repeats = be_repeats;
-            o.warmup = be_warmup;
-            o.device = be_device;
-            o.threads = be_threads;
-            run_latency(o, [](const LatencyResult& r) {
-                std::cout << json{{"method", r.method}, {"batch_size", r.batch_size}, {"seq_len", r.seq_len},
-                                  {"prompt_len", r.prompt_len}, {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms},
-                                  {"device", r.device}}
-                                 .dump()
-                          << std::endl;
-            });
+            run_latency(o, print);
             return 0;
         }
         if (su->parsed()) {

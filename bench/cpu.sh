@@ -1,15 +1,7 @@
 #!/usr/bin/env bash
 # CPU measurements for docs/PERFORMANCE.md: training throughput and base-vs-P-Tuning-v2 latency, on the
 # built-in model and on a BERT-base-sized random model. Usage: bash bench/cpu.sh [build-dir] [threads]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-B=${1:-build}
-T=${2:-$(nproc)}
-OUT=${OUT:-/tmp/ptune-bench}
-mkdir -p "$OUT"
-cmake --build "$B" --target ptune make_random_bert >/dev/null
-[ -f "$OUT/bert-base/model.safetensors" ] || "$B/bin/make_random_bert" --out "$OUT/bert-base"
-echo "== machine"; nproc; lscpu | grep -E "Model name" || true
+source "$(dirname "$0")/setup.sh"
 echo "== training throughput (samples/s per step: median over steps 6..end)"
 for m in builtin "$OUT/bert-base"; do
   steps=60; [ "$m" = builtin ] || steps=12

@@ -5,15 +5,7 @@
 # after training; then `ptune compare` prints the table. On the built-in experiment (three seeds, as shipped) and on
 # a BERT-base-sized random model (one seed, 12 steps: costs only, its accuracy means nothing).
 # Usage: bash bench/methods.sh [build-dir] [threads]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-B=${1:-build}
-T=${2:-$(nproc)}
-OUT=${OUT:-/tmp/ptune-bench}
-mkdir -p "$OUT"
-cmake --build "$B" --target ptune make_random_bert >/dev/null
-[ -f "$OUT/bert-base/model.safetensors" ] || "$B/bin/make_random_bert" --out "$OUT/bert-base"
-echo "== machine"; nproc; lscpu | grep -E "Model name" || true
+source "$(dirname "$0")/setup.sh"
 rm -f "$OUT/methods-builtin.sqlite" "$OUT/methods-bert.sqlite"
 rm -rf "$OUT/methods-builtin-runs" "$OUT/methods-bert-runs"
 

@@ -86,16 +86,6 @@ QCustomPlot* make_plot(const QString& ylabel) {
     return p;
 }
 
-QCPItemText* make_empty_text(QCustomPlot* p) {
-    auto* t = new QCPItemText(p);
-    t->position->setType(QCPItemPosition::ptAxisRectRatio);
-    t->position->setCoords(0.5, 0.5);
-    t->setPositionAlignment(Qt::AlignCenter);
-    t->setClipToAxisRect(false);
-    t->setColor(p->palette().color(QPalette::PlaceholderText));
-    return t;
-}
-
 }  // namespace
 
 CompareView::CompareView(QWidget* parent) : QWidget(parent) {
@@ -519,37 +509,17 @@ QString CompareView::summary_cell(int row, int col) const {
 
 bool CompareView::empty_state_shown() const { return loss_empty_->visible(); }
 
-namespace {
-
-template <class Write>
-QString write_csv_file(const QString& path, Write write) {
-    std::ostringstream text;
-    try {
-        write(text);
-    } catch (const std::exception& e) {
-        return QString("%1: %2").arg(path, QString::fromUtf8(e.what()));
-    }
-    std::ofstream out(path.toStdString(), std::ios::binary | std::ios::trunc);
-    if (!out) return QString("%1: could not be opened for writing").arg(path);
-    const std::string s = text.str();
-    out.write(s.data(), std::streamsize(s.size()));
-    out.close();
-    if (!out) return QString("%1: could not be written").arg(path);
-    return QString();
-}
-
-}  // namespace
 
 QString CompareView::export_metrics_csv(const QString& path) {
     if (!store_ || runs_.empty()) return QString("%1: no runs to export").arg(path);
     const std::vector<int64_t> ids = run_ids();
-    return write_csv_file(path, [&](std::ostream& o) { write_metrics_csv(*store_, ids, o); });
+    return write_text_file(path, [&](std::ostream& o) { write_metrics_csv(*store_, ids, o); });
 }
 
 QString CompareView::export_summary_csv(const QString& path) {
     if (!store_ || runs_.empty()) return QString("%1: no runs to export").arg(path);
     const std::vector<int64_t> ids = run_ids();
-    return write_csv_file(path, [&](std::ostream& o) { write_summary_csv(*store_, ids, o); });
+    return write_text_file(path, [&](std::ostream& o) { write_summary_csv(*store_, ids, o); });
 }
 
 QString CompareView::save_chart(const QString& which, const QString& path) {
@@ -560,28 +530,16 @@ QString CompareView::save_chart(const QString& which, const QString& path) {
 }
 
 void CompareView::ask_export(int which) {
-    QString path, error;
-    if (which == 0 || which == 1) {
-        path = QFileDialog::getSaveFileName(this, which == 0 ? tr("Export metrics CSV") : tr("Export summary CSV"),
-                                            which == 0 ? "metrics.csv" : "summary.csv", tr("CSV files (*.csv)"));
-        if (path.isEmpty()) return;
-        error = which == 0 ? export_metrics_csv(path) : export_summary_csv(path);
-    } else {
-        path = ask_chart_path(this, "compare-loss");
-        if (path.isEmpty()) return;
-        // The metric chart goes beside the loss chart: NAME-metric.EXT.
-        const QFileInfo fi(path);
-        QString base = fi.completeBaseName();
-        if (base.endsWith("-loss")) base.chop(5);
-        const QString metric_path = fi.dir().filePath(base + "-metric." + fi.suffix());
-        const QString loss_path = fi.dir().filePath(base + "-loss." + fi.suffix());
-        error = save_chart("loss", loss_path);
-        if (error.isEmpty()) error = save_chart("metric", metric_path);
-        if (error.isEmpty()) {
-            QMessageBox::information(this, tr("Export chart"), tr("Saved %1 and %2.").arg(loss_path, metric_path));
-            return;
-        }
+    if (which == 2) {
+        // The metric chart goes beside the loss chart: NAME-loss.EXT and NAME-metric.EXT.
+        export_chart_pair(this, "compare", "loss", "metric",
+                          [this](const QString& w, const QString& path) { return save_chart(w, path); });
+        return;
     }
+    const QString path = QFileDialog::getSaveFileName(this, which == 0 ? tr("Export metrics CSV") : tr("Export summary CSV"),
+                                                      which == 0 ? "metrics.csv" : "summary.csv", tr("CSV files (*.csv)"));
+    if (path.isEmpty()) return;
+    const QString error = which == 0 ? export_metrics_csv(path) : export_summary_csv(path);
     if (!error.isEmpty()) QMessageBox::warning(this, tr("Export"), error);
 }
 

@@ -56,17 +56,6 @@ QString join_ints(const std::vector<int>& v) {
     return s.join(",");
 }
 
-QCPItemText* make_empty_text(QCustomPlot* p) {
-    auto* t = new QCPItemText(p);
-    t->setClipToAxisRect(false);
-    t->position->setType(QCPItemPosition::ptAxisRectRatio);
-    t->position->setCoords(0.5, 0.5);
-    t->setPositionAlignment(Qt::AlignCenter);
-    t->setTextAlignment(Qt::AlignCenter);
-    t->setLayer("overlay");
-    return t;
-}
-
 QTableWidgetItem* cell(const QString& text, bool number) {
     auto* it = new QTableWidgetItem(text);
     it->setFlags(Qt::ItemIsSelectable | Qt::ItemIsEnabled);

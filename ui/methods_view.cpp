@@ -69,16 +69,6 @@ QCustomPlot* make_plot() {
     return p;
 }
 
-QCPItemText* make_empty_text(QCustomPlot* p) {
-    auto* t = new QCPItemText(p);
-    t->position->setType(QCPItemPosition::ptAxisRectRatio);
-    t->position->setCoords(0.5, 0.5);
-    t->setPositionAlignment(Qt::AlignCenter);
-    t->setClipToAxisRect(false);
-    t->setColor(p->palette().color(QPalette::PlaceholderText));
-    return t;
-}
-
 void set_log_axis(QCPAxis* ax, bool on) {
     if (on) {
         ax->setScaleType(QCPAxis::stLogarithmic);
@@ -536,15 +526,7 @@ QString MethodsView::bars_empty_text() const { return bars_empty_->text(); }
 
 QString MethodsView::export_csv(const QString& path) {
     if (rows_.empty()) return QString("%1: no methods to export").arg(path);
-    std::ostringstream text;
-    write_methods_csv(rows_, text);
-    std::ofstream out(path.toStdString(), std::ios::binary | std::ios::trunc);
-    if (!out) return QString("%1: could not be opened for writing").arg(path);
-    const std::string s = text.str();
-    out.write(s.data(), std::streamsize(s.size()));
-    out.close();
-    if (!out) return QString("%1: could not be written").arg(path);
-    return QString();
+    return write_text_file(path, [this](std::ostream& o) { write_methods_csv(rows_, o); });
 }
 
 QString MethodsView::save_chart(const QString& which, const QString& path) {
@@ -554,27 +536,15 @@ QString MethodsView::save_chart(const QString& which, const QString& path) {
 }
 
 void MethodsView::ask_export(int which) {
-    QString error;
-    if (which == 0) {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export comparison table"), "methods.csv", tr("CSV files (*.csv)"));
-        if (path.isEmpty()) return;
-        error = export_csv(path);
-    } else {
-        const QString path = ask_chart_path(this, "methods-bars");
-        if (path.isEmpty()) return;
-        // The scatter plot goes beside the bar chart: NAME-scatter.EXT.
-        const QFileInfo fi(path);
-        QString base = fi.completeBaseName();
-        if (base.endsWith("-bars")) base.chop(5);
-        const QString bars_path = fi.dir().filePath(base + "-bars." + fi.suffix());
-        const QString scatter_path = fi.dir().filePath(base + "-scatter." + fi.suffix());
-        error = save_chart("bars", bars_path);
-        if (error.isEmpty()) error = save_chart("scatter", scatter_path);
-        if (error.isEmpty()) {
-            QMessageBox::information(this, tr("Export charts"), tr("Saved %1 and %2.").arg(bars_path, scatter_path));
-            return;
-        }
+    if (which == 1) {
+        // The scatter plot goes beside the bar chart: NAME-bars.EXT and NAME-scatter.EXT.
+        export_chart_pair(this, "methods", "bars", "scatter",
+                          [this](const QString& w, const QString& path) { return save_chart(w, path); });
+        return;
     }
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export comparison table"), "methods.csv", tr("CSV files (*.csv)"));
+    if (path.isEmpty()) return;
+    const QString error = export_csv(path);
     if (!error.isEmpty()) QMessageBox::warning(this, tr("Export"), error);
 }
 

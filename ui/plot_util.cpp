@@ -1,8 +1,12 @@
 #include "ui/plot_util.h"
 
 #include <QApplication>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QMessageBox>
+#include <fstream>
+#include <sstream>
 #include <QPalette>
 #include <QSvgGenerator>
 #include <qcustomplot.h>
@@ -91,6 +95,51 @@ QColor series_color(int i) {
                                       QColor(227, 119, 194), QColor(127, 127, 127), QColor(188, 189, 34),
                                       QColor(23, 190, 207)};
     return kTableau[((i % 10) + 10) % 10];
+}
+
+QCPItemText* make_empty_text(QCustomPlot* p) {
+    auto* t = new QCPItemText(p);
+    t->setClipToAxisRect(false);
+    t->position->setType(QCPItemPosition::ptAxisRectRatio);
+    t->position->setCoords(0.5, 0.5);
+    t->setPositionAlignment(Qt::AlignCenter);
+    t->setTextAlignment(Qt::AlignCenter);
+    t->setLayer("overlay");
+    t->setColor(p->palette().color(QPalette::PlaceholderText));
+    return t;
+}
+
+void export_chart_pair(QWidget* parent, const QString& base_name, const QString& first, const QString& second,
+                       const std::function<QString(const QString&, const QString&)>& save) {
+    const QString path = ask_chart_path(parent, base_name + "-" + first);
+    if (path.isEmpty()) return;
+    const QFileInfo fi(path);
+    QString base = fi.completeBaseName();
+    if (base.endsWith("-" + first)) base.chop(first.size() + 1);
+    const QString a = fi.dir().filePath(base + "-" + first + "." + fi.suffix());
+    const QString b = fi.dir().filePath(base + "-" + second + "." + fi.suffix());
+    QString error = save(first, a);
+    if (error.isEmpty()) error = save(second, b);
+    if (error.isEmpty())
+        QMessageBox::information(parent, QObject::tr("Export charts"), QObject::tr("Saved %1 and %2.").arg(a, b));
+    else
+        QMessageBox::warning(parent, QObject::tr("Export charts"), error);
+}
+
+QString write_text_file(const QString& path, const std::function<void(std::ostream&)>& write) {
+    std::ostringstream text;
+    try {
+        write(text);
+    } catch (const std::exception& e) {
+        return QString("%1: %2").arg(path, QString::fromUtf8(e.what()));
+    }
+    std::ofstream out(path.toStdString(), std::ios::binary | std::ios::trunc);
+    if (!out) return QString("%1: could not be opened for writing").arg(path);
+    const std::string s = text.str();
+    out.write(s.data(), std::streamsize(s.size()));
+    out.close();
+    if (!out) return QString("%1: could not be written").arg(path);
+    return QString();
 }
 
 }  // namespace ptune::ui

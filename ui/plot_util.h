@@ -4,7 +4,10 @@
 #include <QColor>
 #include <QPalette>
 #include <QString>
+#include <functional>
+#include <ostream>
 
+class QCPItemText;
 class QCustomPlot;
 class QWidget;
 
@@ -29,5 +32,17 @@ void style_plot(QCustomPlot* plot);   // with the plot's own palette
 
 // A qualitative palette (Tableau 10) for runs and series, readable on light and dark backgrounds.
 QColor series_color(int i);
+
+// The centred text a chart shows when it has nothing to draw ("Select runs…"), on the overlay layer, in the
+// palette's placeholder colour; the caller sets its text and visibility.
+QCPItemText* make_empty_text(QCustomPlot* plot);
+
+// Asks for one file name (PNG, PDF or SVG) and saves two charts beside each other as NAME-FIRST.EXT and
+// NAME-SECOND.EXT through `save(which, path)` (each returns "" or an error); says what was saved or what failed.
+void export_chart_pair(QWidget* parent, const QString& base_name, const QString& first, const QString& second,
+                       const std::function<QString(const QString& which, const QString& path)>& save);
+
+// Writes what `write` produces into `path` (all or nothing on a write error): "" or the error naming the file.
+QString write_text_file(const QString& path, const std::function<void(std::ostream&)>& write);
 
 }  // namespace ptune::ui

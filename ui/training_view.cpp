@@ -44,17 +44,12 @@ QString metric_label(const QString& key) {
     return name;
 }
 
-QCPItemText* make_empty_text(QCustomPlot* p) {
-    auto* t = new QCPItemText(p);
-    t->setClipToAxisRect(false);
-    t->position->setType(QCPItemPosition::ptAxisRectRatio);
-    t->position->setCoords(0.5, 0.5);
-    t->setPositionAlignment(Qt::AlignCenter);
-    t->setTextAlignment(Qt::AlignCenter);
+// The shared empty-chart text, a little larger: the Training tab's charts are big.
+QCPItemText* large_empty_text(QCustomPlot* p) {
+    QCPItemText* t = make_empty_text(p);
     QFont f = p->font();
     f.setPointSizeF(f.pointSizeF() * 1.1);
     t->setFont(f);
-    t->setLayer("overlay");
     return t;
 }
 
@@ -188,7 +183,7 @@ void TrainingView::build_ui() {
     loss_plot_->yAxis->setLabel(tr("loss"));
     loss_plot_->legend->setVisible(true);
     loss_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
-    empty_loss_ = make_empty_text(loss_plot_);
+    empty_loss_ = large_empty_text(loss_plot_);
 
     metric_plot_ = new QCustomPlot(split);
     setup_plot(metric_plot_);
@@ -204,7 +199,7 @@ void TrainingView::build_ui() {
     metric_plot_->axisRect()->setRangeZoomAxes({metric_plot_->xAxis}, {metric_plot_->yAxis, metric_plot_->yAxis2});
     metric_plot_->legend->setVisible(true);
     metric_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-    empty_metric_ = make_empty_text(metric_plot_);
+    empty_metric_ = large_empty_text(metric_plot_);
 
     for (QCPGraph* g : {raw_graph_, ema_graph_, val_graph_, metric_graph_, lr_graph_}) g->setAdaptiveSampling(true);
 
@@ -239,7 +234,7 @@ void TrainingView::build_ui() {
     auto* margins = new QCPMarginGroup(heat_plot_);
     heat_plot_->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
     heat_scale_->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
-    empty_heat_ = make_empty_text(heat_plot_);
+    empty_heat_ = large_empty_text(heat_plot_);
 
     bars_plot_ = new QCustomPlot(norm_split);
     setup_plot(bars_plot_);
@@ -272,7 +267,7 @@ void TrainingView::build_ui() {
     bars_plot_->legend->setIconSize(12, 8);
     bars_plot_->legend->setRowSpacing(0);
     bars_plot_->legend->setMargins(QMargins(4, 2, 4, 2));
-    empty_bars_ = make_empty_text(bars_plot_);
+    empty_bars_ = large_empty_text(bars_plot_);
     // Rows stay aligned with the heat map's when it is zoomed or dragged.
     connect(heat_plot_->yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& r) {
         if (bars_plot_->yAxis->range() != r) {
