@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "core/engine/method_options.h"
 #include "core/io/json_util.h"
 
 namespace ptune {
@@ -345,7 +346,7 @@ RunLatency run_latency_of(const std::vector<LatencyRow>& rows, const std::string
                           int want_seq) {
     RunLatency out;
     const std::string lm = method == "prefix-mlp" ? "ptv2" : method;
-    const bool prompted = lm == "ptv2" || lm == "prompt" || lm == "ptuning";
+    const bool prompted = has_prompt_len(lm);
     auto same = [](const LatencyRow& a, const LatencyRow& b) {
         return a.batch_size == b.batch_size && a.seq_len == b.seq_len && a.device == b.device;
     };

@@ -358,7 +358,7 @@ int64_t Runner::enqueue(const ExperimentSpec& spec0, Store& store) {
     r.method = method_label(spec);
     const std::string& m = spec.method.name;
     r.prompt_len = spec.method.uses_prompt_len() ? (int)spec.method.prefix.prompt_len : 0;
-    r.layers = m == "ptv2" ? spec.method.prefix.layers.text : (m == "lora" || m == "ia3") ? "all" : "";
+    r.layers = m == "ptv2" ? spec.method.prefix.layers.text : is_mergeable(m) ? "all" : "";
     r.seed = (int64_t)spec.train.seed;
     r.suite = spec.suite;
     std::string tags;
@@ -499,7 +499,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         RunRecord rec = *store.run(out.run_id);
         const int64_t method_params = prompt ? prompt->param_count() : delta ? delta->param_count() : 0;
         rec.prompt_len = prompt ? (int)prompt->prompt_len() : delta ? (int)delta->virtual_tokens() : 0;
-        rec.layers = prompt ? prompt->options().layers.text : (mname == "lora" || mname == "ia3") ? "all" : "";
+        rec.layers = prompt ? prompt->options().layers.text : is_mergeable(mname) ? "all" : "";
         rec.trainable_params = method_params + model->head_param_count() + (mname == "full" ? model->backbone_param_count() : 0);
         rec.total_params = method_params + model->head_param_count() + model->backbone_param_count();
         store.update_run(rec);
@@ -607,7 +607,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
 }
 
 std::vector<std::string> latency_methods_for(const std::string& method) {
-    if (method == "lora" || method == "ia3") return {"base", method, method + "-merged"};
+    if (is_mergeable(method)) return {"base", method, method + "-merged"};
     return {"base", method};   // ptv2 with its MLP too: its prompts are computed once, as in PEFT's inference mode
 }
 

@@ -34,7 +34,7 @@ struct MethodSpec {
     // ptune's prompts; the other methods ptune's adapter of the same method and options (P-tuning's encoder too),
     // or PEFT's PROMPT_TUNING, LORA or IA3 files.
     std::string init_adapter;
-    bool uses_prompt_len() const { return name == "ptv2" || name == "prompt" || name == "ptuning"; }
+    bool uses_prompt_len() const { return has_prompt_len(name); }
 };
 
 // Inference latency measured right after training (Runner::run), stored with the run: the base model against the

@@ -248,7 +248,7 @@ void LatencyView::changeEvent(QEvent* e) {
 
 // ---------------------------------------------------------------------------------------------------- data
 
-bool LatencyView::prompted() const { return method_ == "ptv2" || method_ == "prompt" || method_ == "ptuning"; }
+bool LatencyView::prompted() const { return has_prompt_len(method_); }
 
 void LatencyView::clear() {
     run_id_ = 0;
@@ -433,8 +433,7 @@ void LatencyView::rebuild_table() {
         table_->setItem(i, 0, cell(QString::fromStdString(r.method), false));
         table_->setItem(i, 1, cell(QString::number(r.batch_size), true));
         table_->setItem(i, 2, cell(QString::number(r.seq_len), true));
-        const bool has_p = r.method == "ptv2" || r.method == "prompt" || r.method == "ptuning";
-        table_->setItem(i, 3, cell(has_p ? QString::number(r.prompt_len) : QString("—"), true));
+        table_->setItem(i, 3, cell(has_prompt_len(r.method) ? QString::number(r.prompt_len) : QString("—"), true));
         table_->setItem(i, 4, cell(QString::number(r.median_ms, 'f', 3), true));
         table_->setItem(i, 5, cell(QString::number(r.p90_ms, 'f', 3), true));
         QString over;

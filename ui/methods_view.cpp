@@ -22,6 +22,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/engine/method_options.h"
 #include "ui/plot_util.h"
 
 namespace ptune::ui {
@@ -244,7 +245,7 @@ void MethodsView::fill_table() {
     for (int row = 0; row < int(rows_.size()); ++row) {
         const MethodRow& r = rows_[row];
         if (!r.latency_config.empty()) configs.insert(r.latency_config);
-        const bool mergeable = r.method == "lora" || r.method == "ia3";
+        const bool mergeable = is_mergeable(r.method);
         QString runs = QString::number(r.group.completed);
         if (size_t(r.group.completed) != r.group.run_ids.size()) runs += QString(" / %1").arg(r.group.run_ids.size());
         const QString cells[cCount] = {

@@ -34,7 +34,7 @@ void style_plot(QCustomPlot* plot);   // with the plot's own palette
 QColor series_color(int i);
 
 // The centred text a chart shows when it has nothing to draw ("Select runs…"), on the overlay layer, in the
-// palette's placeholder colour; the caller sets its text and visibility.
+// colour of the palette's PlaceholderText role (Qt's role for hint text); the caller sets its text and visibility.
 QCPItemText* make_empty_text(QCustomPlot* plot);
 
 // Asks for one file name (PNG, PDF or SVG) and saves two charts beside each other as NAME-FIRST.EXT and

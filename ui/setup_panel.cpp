@@ -990,7 +990,7 @@ void SetupPanel::update_counts() {
         const int64_t total = s.train.steps > 0 ? s.train.steps : per_epoch * s.train.epochs;
         steps = QString(" &nbsp;·&nbsp; %1 steps (%2 per epoch)").arg(total).arg(per_epoch);
     }
-    const QString part = s.method.name == "ptv2" || s.method.name == "prompt" || s.method.name == "ptuning" ? "prompts"
+    const QString part = has_prompt_len(s.method.name) ? "prompts"
                          : s.method.name == "full"                                                   ? "backbone"
                                                                                                      : q(s.method.name);
     counts_info_->setText(QString("<b>Trainable: %1</b> (%7 %2 + head %3) of %4 = <b>%5 %</b>%6")
@@ -1087,13 +1087,13 @@ void SetupPanel::show_method_rows() {
         }
     };
     const bool ptv2 = m == "ptv2";
-    show(prompt_len_, ptv2 || m == "prompt" || m == "ptuning");
+    show(prompt_len_, has_prompt_len(m.toStdString()));
     for (QWidget* w : std::initializer_list<QWidget*>{depth_preset_, strip_, depth_info_, mlp_, dropout_, init_})
         show(w, ptv2);
     show(prompt_init_, m == "prompt");
     show(encoder_, m == "ptuning");
     show(lora_r_, m == "lora");
-    show(targets_, m == "lora" || m == "ia3");
+    show(targets_, is_mergeable(m.toStdString()));   // LoRA's and IA3's module choice
     show(adapter_size_, m == "adapter");
 }
 

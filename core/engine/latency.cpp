@@ -34,7 +34,7 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
             for (auto& k : known) all += (all.empty() ? "" : ", ") + k;
             throw Error("latency: method \"" + m + "\": use " + all);
         }
-        if ((m == "ptv2" || m == "prompt" || m == "ptuning") && opt.prompt_lens.empty())
+        if (has_prompt_len(m) && opt.prompt_lens.empty())
             throw Error("latency: method " + m + " needs at least one prompt length");
     }
     set_threads(opt.threads);
@@ -59,7 +59,7 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
     at::NoGradGuard no_grad;
     at::manual_seed(opt.seed);
     for (const auto& method : opt.methods) {
-        const bool prompted = method == "ptv2" || method == "prompt" || method == "ptuning";
+        const bool prompted = has_prompt_len(method);
         std::vector<int> plens = prompted ? opt.prompt_lens : std::vector<int>{0};
         for (int P : plens) {
             std::shared_ptr<DeepPrompt> prompt;

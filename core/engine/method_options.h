@@ -13,6 +13,10 @@ namespace ptune {
 
 const std::vector<std::string>& method_names();   // in the order above
 bool is_method_name(const std::string& name);
+// The methods with a prompt length P (ptv2, prompt, ptuning), and those that fold into the weights (lora, ia3).
+// Inline: the torch-free store (experiments/compare.cpp) uses them without linking the engine.
+inline bool has_prompt_len(const std::string& m) { return m == "ptv2" || m == "prompt" || m == "ptuning"; }
+inline bool is_mergeable(const std::string& m) { return m == "lora" || m == "ia3"; }
 
 struct DeltaOptions {
     // prompt: how the P virtual tokens start: random (N(0, 1)), vocab (sampled word embeddings), text
