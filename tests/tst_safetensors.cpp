@@ -517,6 +517,40 @@ private Q_SLOTS:
     void missingFile() {
         expectError([&] { st::File::open(path("absent.safetensors")); }, "absent.safetensors", {"cannot open"});
     }
+
+    // A clone without Git LFS holds small pointer files in place of the weights (and of any large JSON): said as
+    // such, with the command that fetches them, instead of a nonsense header size or a JSON parse error.
+    void gitLfsPointerIsNamed() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString();
+        const std::string pointer =
+            "version https://git-lfs.github.com/spec/v1\n"
+            "oid sha256:2a7a9c5c5b4f8e1d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d\n"
+            "size 440449768\n";
+        write_bytes(d + "/model.safetensors", pointer);
+        write_bytes(d + "/tokenizer.json", pointer);
+        auto error_of = [](auto f) {
+            try {
+                f();
+            } catch (const Error& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        };
+        for (const std::string& e : {error_of([&] { st::File::open(d + "/model.safetensors"); }),
+                                     error_of([&] { st::Checkpoint::open(d); })}) {
+            QVERIFY2(e.find(d + "/model.safetensors: a Git LFS pointer") != std::string::npos, e.c_str());
+            QVERIFY2(e.find("git lfs pull") != std::string::npos && e.find(" in " + d) != std::string::npos, e.c_str());
+            QVERIFY2(e.find("440449768 bytes") != std::string::npos, e.c_str());
+            QVERIFY2(e.find("header size") == std::string::npos, e.c_str());
+        }
+        const std::string j = error_of([&] { read_json_file(d + "/tokenizer.json"); });
+        QVERIFY2(j.find(d + "/tokenizer.json: a Git LFS pointer") != std::string::npos, j.c_str());
+        QVERIFY2(j.find("git lfs pull") != std::string::npos, j.c_str());
+        // A text that merely mentions it is read as it is.
+        write_bytes(d + "/notes.txt", "see version https://git-lfs.github.com/spec/v1\n");
+        QCOMPARE(read_text_file(d + "/notes.txt"), std::string("see version https://git-lfs.github.com/spec/v1\n"));
+    }
 };
 
 QTEST_APPLESS_MAIN(TstSafetensors)

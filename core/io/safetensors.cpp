@@ -178,6 +178,8 @@ File File::open(const std::string& path) {
     im.map = static_cast<const uint8_t*>(m);
     im.size = size;
 
+    if (is_git_lfs_pointer(reinterpret_cast<const char*>(im.map), size))
+        throw Error(git_lfs_pointer_message(path, reinterpret_cast<const char*>(im.map), size));
     uint64_t n = 0;
     std::memcpy(&n, im.map, 8);  // little-endian host (checked at compile time)
     if (n > kMaxHeaderSize)
