@@ -66,6 +66,68 @@ private Q_SLOTS:
             QVERIFY(max_abs_diff(out[i], exp["logits_base"][i].get<std::vector<float>>()) < 1e-4);
     }
 
+    // The two attention kernels (manual: matmul/softmax/matmul; fused: at::scaled_dot_product_attention on
+    // LibTorch 2.x) give the same logits, on a padded batch with a deep prompt in every other layer.
+    void attentionKernelsAgree_data() { baseLogits_data(); }
+    void attentionKernelsAgree() {
+        if (!fused_attention_available()) QSKIP("LibTorch 1.x has no fused attention (the Debian 13 leg runs this)");
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        json exp = read_json_file(fixture(a + "/expected.json"));
+        auto model = EncoderClassifier::load(fixture(a + "/model"));
+        const auto& cfg = model->config();
+        std::vector<std::vector<int64_t>> ids;
+        for (size_t i = 0; i < 10; ++i) ids.push_back(exp["input_ids"][i].get<std::vector<int64_t>>());
+        Batch b = make_batch(ids, cfg.pad_token_id);
+        at::manual_seed(3);
+        PrefixKV prefix;
+        prefix.length = 5;
+        for (int64_t l = 0; l < cfg.num_layers; ++l) {
+            const bool on = l % 2 == 0;
+            prefix.key.push_back(on ? at::randn({1, cfg.num_heads, 5, cfg.head_dim()}) : at::Tensor());
+            prefix.value.push_back(on ? at::randn({1, cfg.num_heads, 5, cfg.head_dim()}) : at::Tensor());
+        }
+        at::NoGradGuard g;
+        model->set_attention_kernel(AttentionKernel::Manual);
+        at::Tensor manual = model->forward(b, &prefix, false), manual_base = model->forward(b, nullptr, false);
+        model->set_attention_kernel(AttentionKernel::Fused);
+        at::Tensor fused = model->forward(b, &prefix, false), fused_base = model->forward(b, nullptr, false);
+        const double d = (manual - fused).abs().max().item<double>();
+        const double d_base = (manual_base - fused_base).abs().max().item<double>();
+        qInfo("%s: max |manual - fused| = %.3g with the prompt, %.3g without", a.c_str(), d, d_base);
+        QVERIFY2(d < 1e-5, qPrintable(QString::number(d)));
+        QVERIFY2(d_base < 1e-5, qPrintable(QString::number(d_base)));
+        // The prompt changes the logits, so the comparison above covers the prefixed keys.
+        QVERIFY((fused - fused_base).abs().max().item<double>() > 1e-3);
+    }
+
+    // Masked keys get the lowest finite value of the compute dtype: float's lowest becomes -inf in bfloat16 and
+    // half, and a row whose keys are all masked would then turn into NaN.
+    void maskValueStaysFinite() {
+        for (auto dt : {at::kFloat, at::kBFloat16, at::kHalf}) {
+            at::Tensor m = at::full({1}, mask_lowest(dt), at::TensorOptions().dtype(dt));
+            QVERIFY2(std::isfinite(m.to(at::kDouble).item<double>()), c10::toString(dt));
+            QVERIFY(m.to(at::kDouble).item<double>() < -6e4);
+        }
+        QCOMPARE(mask_lowest(at::kFloat), (double)std::numeric_limits<float>::lowest());
+        QCOMPARE(mask_lowest(at::kHalf), -65504.0);
+    }
+
+    void attentionKernelNames() {
+        QVERIFY(parse_attention_kernel("manual", "x") == AttentionKernel::Manual);
+        try {
+            parse_attention_kernel("flash", "--attention");
+            QFAIL("accepted an unknown kernel");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("--attention") != std::string::npos, e.what());
+        }
+        if (fused_attention_available()) {
+            QVERIFY(parse_attention_kernel("fused", "x") == AttentionKernel::Fused);
+        } else {
+            QVERIFY_EXCEPTION_THROWN(parse_attention_kernel("fused", "x"), Error);
+        }
+    }
+
     // Checkpoints without the "bert." prefix and with legacy LayerNorm gamma/beta load to the same model.
     void legacyNames() {
         QTemporaryDir tmp;
@@ -174,6 +236,51 @@ private Q_SLOTS:
         ModelConfig b = ModelConfig::from_dir(fixture("bert/model"));     // 128 positions
         b.check_fits(120, 8);
         QVERIFY_THROWS_EXCEPTION(Error, b.check_fits(121, 8));
+    }
+
+    // A model path that is not there, or a file where the directory belongs, says so (not "no config.json").
+    void missingOrFileModelPathIsNamed() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString();
+        auto error_of = [](const std::string& dir) {
+            try {
+                ModelConfig::from_dir(dir);
+            } catch (const Error& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        };
+        const std::string none = error_of(d + "/nonexistent");
+        QVERIFY2(none.find(d + "/nonexistent: no such directory") != std::string::npos, none.c_str());
+        QVERIFY2(none.find("config.json") == std::string::npos, none.c_str());
+        std::ofstream(d + "/weights.bin") << "x";
+        const std::string file = error_of(d + "/weights.bin");
+        QVERIFY2(file.find("not a directory") != std::string::npos, file.c_str());
+        fs::create_directories(d + "/empty");
+        const std::string empty = error_of(d + "/empty");
+        QVERIFY2(empty.find("no config.json") != std::string::npos, empty.c_str());
+    }
+
+    // An untrained save (every weight zero) loads, with a warning naming the file; a trained model has none.
+    void allZeroCheckpointIsWarned() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString();
+        fs::copy_file(fixture("bert/model/config.json"), d + "/config.json");
+        std::vector<std::pair<std::string, at::Tensor>> zeros;
+        for (auto& [n, t] : load_all(fixture("bert/model/model.safetensors"))) zeros.push_back({n, at::zeros_like(t)});
+        save_tensors(d + "/model.safetensors", zeros);
+        auto z = EncoderClassifier::load(d);
+        QCOMPARE(z->load_warnings().size(), size_t(1));
+        const std::string& w = z->load_warnings()[0];
+        QVERIFY2(w.find(d + "/model.safetensors") != std::string::npos, w.c_str());
+        QVERIFY2(w.find("zero") != std::string::npos, w.c_str());
+        QVERIFY(EncoderClassifier::load(fixture("bert/model"))->load_warnings().empty());
+        // One non-zero weight in the last layer is enough to count as trained.
+        zeros.clear();
+        for (auto& [n, t] : load_all(fixture("bert/model/model.safetensors")))
+            zeros.push_back({n, n.find("layer.1.output.dense.weight") != std::string::npos ? t : at::zeros_like(t)});
+        save_tensors(d + "/model.safetensors", zeros);
+        QVERIFY(EncoderClassifier::load(d)->load_warnings().empty());
     }
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/engine/attention.h"
 #include "core/engine/tensor_io.h"
 
 namespace ptune {
@@ -103,6 +104,22 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
         L.out_norm = ln(p + "output.LayerNorm", H);
         layers_.push_back(std::move(L));
     }
+    // An untrained save (every weight zero) loads like any checkpoint: say so. Cheap: stops at the first weight
+    // matrix with a non-zero entry, the first one in any trained model.
+    warnings_.clear();
+    bool all_zero = !layers_.empty();
+    for (const auto& L : layers_) {
+        for (const Linear* l : {&L.query, &L.key, &L.value, &L.attn_out, &L.intermediate, &L.output})
+            if (l->weight.ne(0).any().item<bool>()) {
+                all_zero = false;
+                break;
+            }
+        if (!all_zero) break;
+    }
+    if (all_zero)
+        warnings_.push_back(source + ": every weight matrix of the encoder's " + std::to_string(c.num_layers) +
+                            " layers is exactly zero (an untrained or unfinished save?): training or predicting with "
+                            "it will not give meaningful results");
     if (c.arch == Arch::Bert) {
         at::Tensor w = find("pooler.dense.weight"), b = find("pooler.dense.bias");
         if (w.defined() && b.defined()) {
@@ -400,11 +417,9 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool 
     // Additive masks [B, 1, 1, keys]: 0 where attended, the dtype's lowest where masked (transformers' convention).
     at::Tensor mask = b.attention_mask.to(x.scalar_type());
     if (Pv > 0) mask = at::cat({at::ones({B, Pv}, mask.options()), mask}, 1);
-    const double lowest = std::numeric_limits<float>::lowest();
-    at::Tensor add_mask = ((1.0 - mask) * lowest).view({B, 1, 1, n});
+    at::Tensor add_mask = ((1.0 - mask) * mask_lowest(x.scalar_type())).view({B, 1, 1, n});
     at::Tensor add_mask_prefixed;
     if (P > 0) add_mask_prefixed = at::cat({at::zeros({B, 1, 1, P}, add_mask.options()), add_mask}, 3);
-    const double scale = 1.0 / std::sqrt((double)hd);
     auto split_heads = [&](const at::Tensor& t) { return t.view({B, n, heads, hd}).transpose(1, 2); };
     for (size_t l = 0; l < layers_.size(); ++l) {
         const EncoderLayer& L = layers_[l];
@@ -422,10 +437,9 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool 
             v = at::cat({prefix->value[l].expand({B, heads, P, hd}), v}, 2);
             m = &add_mask_prefixed;
         }
-        at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale + *m;
-        at::Tensor probs = at::softmax(scores, -1);
-        probs = at::dropout(probs, cfg_.attention_dropout, training);
-        at::Tensor ctx = at::matmul(probs, v).transpose(1, 2).reshape({B, n, H});
+        at::Tensor ctx = attention(q, k, v, *m, cfg_.attention_dropout, training, attention_)
+                             .transpose(1, 2)
+                             .reshape({B, n, H});
         // Bottleneck adapters sit after a sublayer's dropout, before its residual connection.
         auto adapter = [&](Site s, const at::Tensor& y) { return d ? (*d)[(size_t)s].adapt(y) : y; };
         at::Tensor a = lin(Site::AttnOut, L.attn_out, ctx);

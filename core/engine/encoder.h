@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/attention.h"
 #include "core/engine/model_config.h"
 
 namespace ptune {
@@ -102,6 +103,9 @@ public:
     int64_t num_labels() const { return num_labels_; }
     bool head_from_checkpoint() const { return head_from_checkpoint_; }
     const std::vector<std::string>& load_notes() const { return notes_; }
+    // What is wrong with the checkpoint but does not stop it loading (every layer weight zero: an untrained save),
+    // each naming the file; the CLI prints them as warnings, the runner reports them as messages.
+    const std::vector<std::string>& load_warnings() const { return warnings_; }
 
     // Last hidden states [B, n, H] ([B, Pv + n, H] with an input prompt).
     at::Tensor encode(const Batch& b, const PrefixKV* prefix, bool training) const;
@@ -110,6 +114,9 @@ public:
     at::Tensor forward(const Batch& b, const PrefixKV* prefix, bool training) const;
     at::Tensor forward(const Batch& b, const Adaptation& a, bool training) const;
     at::Tensor head(const at::Tensor& hidden, bool training) const;
+    // The attention kernel (default_attention_kernel(): fused on LibTorch 2.x, else manual).
+    AttentionKernel attention_kernel() const { return attention_; }
+    void set_attention_kernel(AttentionKernel k) { attention_ = k; }
 
     // The classification head's tensors under transformers' names ("classifier.weight", or
     // "classifier.dense.weight" ... for RoBERTa/ELECTRA); trainable.
@@ -147,7 +154,9 @@ private:
     bool head_from_checkpoint_ = false;
     bool pooler_from_checkpoint_ = true;
     std::vector<std::string> notes_;
+    std::vector<std::string> warnings_;
     at::Device device_ = at::kCPU;
+    AttentionKernel attention_ = default_attention_kernel();
 
     at::Tensor word_emb_, pos_emb_, type_emb_;
     LayerNorm emb_norm_;

@@ -46,8 +46,14 @@ int64_t ModelConfig::encoder_param_count(bool with_pooler) const {
 }
 
 ModelConfig ModelConfig::from_dir(const std::string& dir) {
-    std::string path = (std::filesystem::path(dir) / "config.json").string();
-    if (!std::filesystem::exists(path)) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (dir.empty()) throw Error("no model directory given");
+    if (!fs::exists(dir, ec)) throw Error(dir + ": no such directory");
+    if (!fs::is_directory(dir, ec))
+        throw Error(dir + ": a file, not a directory: give the model's directory (the one holding config.json)");
+    std::string path = (fs::path(dir) / "config.json").string();
+    if (!fs::exists(path, ec)) {
         throw Error(dir + ": not a Hugging Face model directory (no config.json)");
     }
     ModelConfig c = from_json_file(path);
