@@ -121,7 +121,8 @@ std::unique_ptr<PostProcessor> make_roberta_processing(std::pair<std::string, in
                                                        std::pair<std::string, int64_t> cls);
 
 // JSON helpers shared by the builders: they throw ptune::Error("<where>: <path>.<key> ...").
-const json& need(const json& j, const std::string& key, const std::string& where, const std::string& path);
+// The key is a C string so that a literal makes no temporary (GCC 13+ would take the result for a dangling one).
+const json& need(const json& j, const char* key, const std::string& where, const std::string& path);
 std::string need_string(const json& j, const std::string& key, const std::string& where, const std::string& path);
 bool opt_bool(const json& j, const std::string& key, bool def, const std::string& where, const std::string& path);
 std::optional<std::string> opt_string(const json& j, const std::string& key, const std::string& where,

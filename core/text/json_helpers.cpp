@@ -2,7 +2,7 @@
 
 namespace ptune::text {
 
-const json& need(const json& j, const std::string& key, const std::string& where, const std::string& path) {
+const json& need(const json& j, const char* key, const std::string& where, const std::string& path) {
     if (!j.is_object()) throw Error(where + ": " + path + " must be an object, not " + j.type_name());
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) throw Error(where + ": missing field " + path + "." + key);
@@ -10,7 +10,7 @@ const json& need(const json& j, const std::string& key, const std::string& where
 }
 
 std::string need_string(const json& j, const std::string& key, const std::string& where, const std::string& path) {
-    const json& v = need(j, key, where, path);
+    const json& v = need(j, key.c_str(), where, path);
     if (!v.is_string())
         throw Error(where + ": " + path + "." + key + " must be a string, not " + std::string(v.type_name()));
     return v.get<std::string>();

@@ -150,7 +150,7 @@ private:
 
 std::pair<std::string, int64_t> token_pair(const json& j, const std::string& key, const std::string& where,
                                            const std::string& path) {
-    const json& v = need(j, key, where, path);
+    const json& v = need(j, key.c_str(), where, path);
     if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_number_integer())
         throw Error(where + ": " + path + "." + key + " must be [\"token\", id]");
     return {v[0].get<std::string>(), v[1].get<int64_t>()};
