@@ -40,10 +40,12 @@ public:
             size_t i = 0;
             while (i < s.size()) {
                 unsigned char b = static_cast<unsigned char>(s[i]);
-                if (b < 0x80) {  // ASCII: controls are Cc, whitespace is \t..\r and space
+                // clean_text: remove \0, U+FFFD and controls (Cc, Cf, Co but not \t \n \r), then turn
+                // whitespace (char::is_whitespace) into ' '. U+000B, U+000C and U+0085 are controls first.
+                if (b < 0x80) {
                     ++i;
                     if (clean_text_) {
-                        if (b == ' ' || (b >= 0x09 && b <= 0x0D)) {
+                        if (b == '\t' || b == '\n' || b == '\r' || b == ' ') {
                             out += ' ';
                             continue;
                         }
@@ -54,10 +56,8 @@ public:
                 }
                 char32_t c = next_cp(s, i);
                 if (clean_text_) {
-                    if (c == 0 || c == 0xFFFD) continue;
-                    bool ws = c == '\t' || c == '\n' || c == '\r' || is_whitespace(c);
-                    if (!ws && is_other(c)) continue;
-                    if (ws) c = ' ';
+                    if (c == 0xFFFD || is_bert_control(c)) continue;
+                    if (is_whitespace(c)) c = ' ';
                 }
                 if (chinese_ && is_chinese_char(c)) {
                     out += ' ';

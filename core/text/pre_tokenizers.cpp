@@ -170,7 +170,7 @@ void split_on_chars(std::vector<Split>& splits, Pred pred, Behavior behavior) {
     });
 }
 
-bool is_bert_punc(char32_t c) { return is_ascii_punctuation(c) || is_punctuation(c); }
+bool is_bert_punc(char32_t c) { return is_bert_punctuation(c); }
 
 class BertPreTokenizer : public PreTokenizer {
 public:

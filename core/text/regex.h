@@ -1,5 +1,6 @@
 #pragma once
-// A compiled PCRE2 pattern (UTF + UCP, JIT when available) that is shared between threads.
+// A compiled PCRE2 pattern (UTF + UCP, JIT when available) that is shared between threads. Patterns are
+// read as Oniguruma reads them (see translate()).
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ public:
     // After an empty match the search resumes one character further.
     std::vector<std::pair<size_t, size_t>> find_all(std::string_view s) const;
     const std::string& pattern() const { return pattern_; }
+
+    // The PCRE2 pattern for a pattern written for Oniguruma (the `tokenizers` library's engine).
+    static std::string translate(const std::string& pattern);
 
     // Escapes `s` so that it matches literally.
     static std::string escape(std::string_view s);

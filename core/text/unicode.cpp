@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "core/io/error.h"
@@ -64,6 +65,41 @@ size_t invalid_len(std::string_view s, size_t i) {
 }
 
 int category(char32_t c) { return utf8proc_category(static_cast<utf8proc_int32_t>(c)); }
+
+struct CharRange {
+    char32_t lo, hi;
+};
+
+#include "core/text/unicode_tables.inc"
+
+template <size_t N>
+bool in_table(const CharRange (&table)[N], char32_t c) {
+    size_t lo = 0, hi = N;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (table[mid].hi < c)
+            lo = mid + 1;
+        else if (table[mid].lo > c)
+            hi = mid;
+        else
+            return true;
+    }
+    return false;
+}
+
+template <size_t N>
+std::string class_items(const CharRange (&table)[N]) {
+    std::string out;
+    char buf[40];
+    for (const auto& r : table) {
+        if (r.lo == r.hi)
+            std::snprintf(buf, sizeof(buf), "\\x{%X}", static_cast<unsigned>(r.lo));
+        else
+            std::snprintf(buf, sizeof(buf), "\\x{%X}-\\x{%X}", static_cast<unsigned>(r.lo), static_cast<unsigned>(r.hi));
+        out += buf;
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -154,31 +190,28 @@ bool is_whitespace(char32_t c) {
            c == 0x3000;
 }
 
-bool is_punctuation(char32_t c) {
-    int cat = category(c);
-    return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
-}
+bool is_bert_punctuation(char32_t c) { return in_table(kBertPunctuation, c); }
 
-bool is_ascii_punctuation(char32_t c) {
-    return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
-}
+bool is_bert_control(char32_t c) { return in_table(kBertControl, c); }
 
-bool is_other(char32_t c) {
-    int cat = category(c);
-    return cat == UTF8PROC_CATEGORY_CN || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
-           cat == UTF8PROC_CATEGORY_CS || cat == UTF8PROC_CATEGORY_CO;
-}
+bool is_mark(char32_t c) { return in_table(kMark, c); }
 
-bool is_mark(char32_t c) {
-    int cat = category(c);
-    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
-}
-
-bool is_mark_nonspacing(char32_t c) { return category(c) == UTF8PROC_CATEGORY_MN; }
+bool is_mark_nonspacing(char32_t c) { return in_table(kMarkNonspacing, c); }
 
 bool is_numeric(char32_t c) {
     int cat = category(c);
-    return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
+    return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO ||
+           in_table(kNumericExtra, c);
+}
+
+const std::string& letter_extra_class() {
+    static const std::string s = class_items(kLetterExtra);
+    return s;
+}
+
+const std::string& number_extra_class() {
+    static const std::string s = class_items(kNumberExtra);
+    return s;
 }
 
 bool is_word_char(char32_t c) {
@@ -195,7 +228,7 @@ bool is_word_char(char32_t c) {
     }
     // Join_Control and the Other_Alphabetic symbols (circled / squared / negative letters).
     return c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
-           (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189);
+           (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189) || in_table(kWordExtra, c);
 }
 
 bool is_chinese_char(char32_t c) {
@@ -220,13 +253,20 @@ std::string lowercase(std::string_view s) {
             out += 'i';
             append_utf8(out, 0x307);
         } else {
-            append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+            char32_t lower = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c)));
+            if (lower == c && c >= kLowerExtra[0].first) {
+                for (const auto& [from, to] : kLowerExtra)
+                    if (from == c) lower = to;
+            }
+            append_utf8(out, lower);
         }
     }
     return out;
 }
 
-std::string normalize_form(std::string_view s, NormForm form) {
+namespace {
+
+std::string utf8proc_form(std::string_view s, NormForm form) {
     if (s.empty()) return std::string();
     int options = UTF8PROC_STABLE;
     switch (form) {
@@ -245,6 +285,41 @@ std::string normalize_form(std::string_view s, NormForm form) {
     }
     std::string out(reinterpret_cast<const char*>(dst), static_cast<size_t>(n));
     std::free(dst);
+    return out;
+}
+
+}  // namespace
+
+// The library normalizes with an older Unicode than utf8proc's: the characters whose decomposition or
+// combining class came later stay as they are (as starters), the text between them is normalized on its
+// own, and they are not composed from their parts.
+std::string normalize_form(std::string_view s, NormForm form) {
+    const bool compose = form == NormForm::NFC || form == NormForm::NFKC;
+    std::string out;
+    size_t i = 0, seg = 0;
+    bool split = false;
+    while (i < s.size()) {
+        size_t at = i;
+        unsigned char b = static_cast<unsigned char>(s[i]);
+        if (b < 0xE0) {  // below U+0800: no such character
+            i += utf8_len(b);
+            continue;
+        }
+        char32_t c = next_cp(s, i);
+        if (compose && in_table(kNoComposeBefore, c)) {  // a starter: the text before it is done
+            split = true;
+            out += utf8proc_form(s.substr(seg, at - seg), form);
+            seg = at;
+            continue;
+        }
+        if (!in_table(kNormalizeAsIs, c)) continue;
+        split = true;
+        out += utf8proc_form(s.substr(seg, at - seg), form);
+        out.append(s.substr(at, i - at));
+        seg = i;
+    }
+    if (!split) return utf8proc_form(s, form);
+    out += utf8proc_form(s.substr(seg), form);
     return out;
 }
 

@@ -26,14 +26,21 @@ std::u32string decode(std::string_view s);
 std::string encode(const std::u32string& s);
 size_t count_chars(std::string_view s);
 
+// Character classes as the `tokenizers` library sees them. Where it uses the old, fixed tables of the
+// unicode_categories crate (BertNormalizer, BertPreTokenizer, Punctuation, StripAccents) ptune uses the same
+// tables (unicode_tables.inc, made from the library); elsewhere utf8proc plus what the library's newer
+// Unicode adds.
 bool is_whitespace(char32_t c);      // Rust char::is_whitespace (White_Space property)
-bool is_punctuation(char32_t c);     // general category P*
-bool is_ascii_punctuation(char32_t c);
-bool is_other(char32_t c);           // general category C* (Cc, Cf, Cs, Co, Cn)
-bool is_mark(char32_t c);            // general category M*
-bool is_mark_nonspacing(char32_t c); // general category Mn
+bool is_bert_punctuation(char32_t c);  // ASCII punctuation or P* (BertPreTokenizer, Punctuation)
+bool is_bert_control(char32_t c);    // Cc, Cf, Co (BertNormalizer clean_text removes them; not Cn)
+bool is_mark(char32_t c);            // M* (StripAccents)
+bool is_mark_nonspacing(char32_t c); // Mn (BertNormalizer strip_accents)
 bool is_numeric(char32_t c);         // Nd, Nl, No (Rust char::is_numeric)
 bool is_word_char(char32_t c);       // regex \w (Unicode): Alphabetic, M, Nd, Pc, Join_Control
+// PCRE2 class items (e.g. "\\x{1C89}-\\x{1C8A}") for the letters / numbers that Oniguruma's \p{L} / \p{N}
+// have beyond PCRE2's.
+const std::string& letter_extra_class();
+const std::string& number_extra_class();
 bool is_chinese_char(char32_t c);    // BERT's CJK ideograph ranges
 
 // Rust char::to_lowercase for every character of s.
