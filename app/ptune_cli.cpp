@@ -4,9 +4,11 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -113,10 +115,12 @@ public:
     void on_eval(const EvalEvent& e) override {
         if (tty_) std::cerr << "\n";
         std::cerr << "eval at step " << e.step << ":";
-        for (auto& [k, v] : e.metrics) std::cerr << " " << k << " " << v;
+        for (auto& [k, v] : e.metrics) std::cerr << "  " << metric_display_name(k, e.positive_label) << " " << v;
         std::cerr << (e.is_best ? "  (best)" : "") << "\n";
     }
-    void on_message(const std::string& m) override { std::cerr << (tty_ ? "\n" : "") << "note: " << m << "\n"; }
+    void on_message(const std::string& m) override {
+        std::cerr << (tty_ ? "\n" : "") << (m.rfind("warning: ", 0) == 0 ? "" : "note: ") << m << "\n";
+    }
     void on_run_finished(int64_t id, const std::string& status, const std::string& reason) override {
         if (tty_) std::cerr << "\n";
         std::cerr << "run " << id << " " << status << (reason.empty() ? "" : ": " + reason) << "\n";
@@ -161,31 +165,71 @@ json stat_json(const Stat& s) {
     return {{"mean", s.mean}, {"std", s.std}, {"n", s.n}};
 }
 
-std::vector<std::string> read_input_texts(const std::string& path, const std::string& column) {
-    std::ifstream f(path);
-    if (!f) throw Error(path + ": cannot open for reading");
+// Texts from a file, or from standard input for "-" (--text-file): JSON lines when the first non-empty line starts
+// with '{' (each line an object with a string field `field`), else one text per line, taken as it is (a trailing
+// CR removed). Empty lines are skipped in both. Errors name the file and the line.
+std::vector<std::string> read_text_file_texts(const std::string& path, const std::string& field) {
+    const bool stdin_ = path == "-";
+    const std::string name = stdin_ ? std::string("(stdin)") : path;
+    if (path.empty()) throw Error("--text-file: give a file name, or - for standard input");
+    std::ifstream file;
+    if (!stdin_) {
+        std::error_code ec;
+        if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not a file of texts");
+        file.open(path, std::ios::binary);
+        if (!file) throw Error(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+    }
+    std::istream& in = stdin_ ? std::cin : file;
     std::vector<std::string> texts;
     std::string line;
     int64_t n = 0;
-    while (std::getline(f, line)) {
+    int jsonl = -1;   // undecided until the first non-empty line
+    while (std::getline(in, line)) {
         ++n;
+        if (n == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);   // a UTF-8 byte order mark
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!line.empty() && line[0] == '{') {
-            json j;
-            try {
-                j = json::parse(line);
-            } catch (const std::exception& e) {
-                throw Error(path + ":" + std::to_string(n) + ": invalid JSON: " + e.what());
-            }
-            auto it = j.find(column);
-            if (it == j.end() || !it->is_string())
-                throw Error(path + ":" + std::to_string(n) + ": no string field \"" + column + "\"");
-            texts.push_back(it->get<std::string>());
-        } else {
+        if (line.empty()) continue;
+        if (jsonl < 0) jsonl = line[0] == '{';
+        if (!jsonl) {
             texts.push_back(line);
+            continue;
+        }
+        const std::string where = name + ":" + std::to_string(n) + ": ";
+        json j;
+        try {
+            j = json::parse(line);
+        } catch (const std::exception& e) {
+            throw Error(where + "invalid JSON (the file is read as JSON lines, as its first line starts with '{'): " +
+                        e.what());
+        }
+        if (!j.is_object()) throw Error(where + "not a JSON object (the file is read as JSON lines)");
+        auto it = j.find(field);
+        if (it == j.end() || !it->is_string())
+            throw Error(where + "no string field \"" + field + "\" (--text-field names the field)");
+        texts.push_back(it->get<std::string>());
+    }
+    if (in.bad()) throw Error(name + ": read error");
+    if (texts.empty()) throw Error(name + ": no texts (the file is empty)");
+    return texts;
+}
+
+// CLI11 takes `--text=` (an empty value) as `--text` and makes the next argument its value; here it is the empty
+// text. Each --text is one text as it is: the options are declared without CLI11's list parsing, which would
+// unwrap "[...]" and split it at commas.
+std::vector<std::string> empty_values_kept(int argc, char** argv) {
+    std::vector<std::string> out;
+    for (int i = 0; i < argc; ++i) {
+        const std::string a = argv[i];
+        const std::string prev = i > 0 ? argv[i - 1] : "";
+        const bool is_value = prev == "--text" || prev == "--tag" || prev == "--text-file" || prev == "--input";
+        if (!is_value && (a == "--text=" || a == "--tag=" || a == "--text-file=" || a == "--input=")) {
+            out.push_back(a.substr(0, a.size() - 1));
+            out.push_back("");
+        } else {
+            out.push_back(a);
         }
     }
-    return texts;
+    return out;
 }
 
 }  // namespace
@@ -197,12 +241,19 @@ int main(int argc, char** argv) {
 
     // tokenize
     auto* tk = app.add_subcommand("tokenize", "token ids of texts, one JSON object per line");
-    std::string tk_model = "builtin";
+    std::string tk_model = "builtin", tk_file, tk_field = "text";
     int64_t tk_max = 0;
     std::vector<std::string> tk_texts;
+    const char* text_help = "a text, taken as it is (repeatable: each --text is one text)";
+    const char* file_help =
+        "texts from a file, - for standard input: one text per line, or JSON lines (when the first line starts with "
+        "'{') with a \"text\" field; empty lines are skipped";
     tk->add_option("--model", tk_model, "model directory or builtin")->required();
     tk->add_option("--max-len", tk_max, "truncate to N ids (default 512 or the model's limit)");
-    tk->add_option("--text", tk_texts, "a text (repeatable)")->required()->take_all();
+    auto* tk_text_opt = tk->add_option("--text", tk_texts, text_help)->allow_extra_args(false);
+    auto* tk_file_opt = tk->add_option("--text-file", tk_file, file_help);
+    tk->add_option("--text-field", tk_field, "the JSON field holding the text in --text-file JSON lines");
+    tk_text_opt->excludes(tk_file_opt);
 
     // predict
     auto* pr = app.add_subcommand("predict", "logits and labels, one JSON object per line");
@@ -214,9 +265,9 @@ int main(int argc, char** argv) {
     pr->add_option("--adapter", pr_adapter, "a PEFT or ptune adapter directory");
     pr->add_option("--max-len", pr_max, "truncate to N ids (default 512 or the model's limit)");
     pr->add_option("--batch-size", pr_batch, "texts per forward pass (padded to the longest)")->check(CLI::PositiveNumber);
-    auto* pr_text_opt = pr->add_option("--text", pr_texts, "a text (repeatable)")->take_all();
-    auto* pr_input_opt = pr->add_option("--input", pr_input, "a file: one text per line, or JSON lines with a \"text\" field");
-    pr->add_option("--text-field", pr_column, "the JSON field holding the text in --input JSON lines");
+    auto* pr_text_opt = pr->add_option("--text", pr_texts, text_help)->allow_extra_args(false);
+    auto* pr_input_opt = pr->add_option("--text-file,--input", pr_input, file_help);
+    pr->add_option("--text-field", pr_column, "the JSON field holding the text in --text-file JSON lines");
     pr->add_option("--device", pr_device, "cpu or cuda");
     pr->add_option("--threads", pr_threads, "CPU threads (0: all cores)");
     pr_text_opt->excludes(pr_input_opt);
@@ -294,7 +345,9 @@ int main(int argc, char** argv) {
     SPEC_OPT("--warmup", train.warmup_steps, "warm-up steps");
     SPEC_OPT("--seed", train.seed, "seed for shuffling, initialisation and dropout");
     SPEC_OPT("--eval-every", train.eval_every, "evaluate every N steps (0: at each epoch's end)");
-    SPEC_OPT("--metric", train.metric, "accuracy, f1, mcc or loss: picks the best checkpoint");
+    SPEC_OPT("--metric", train.metric,
+             "accuracy, f1 (macro-F1), f1_pos (two labels: the F1 of label 1, the positive one), mcc or loss: picks "
+             "the best checkpoint");
     SPEC_OPT("--early-stopping", train.early_stopping_patience, "stop after N evaluations without improvement");
     SPEC_OPT("--device", train.device, "cpu or cuda");
     SPEC_OPT("--threads", train.threads, "CPU threads (0: all cores)");
@@ -306,7 +359,7 @@ int main(int argc, char** argv) {
     tr->add_option("--db", tr_db, "the run store (default: $PTUNE_DB or ~/.local/share/ptune/runs.sqlite)");
     tr->add_option("--out", tr_out, "write the trained adapter to this directory (PEFT files when PEFT can express it, and ptune's)");
     tr->add_option("--log-jsonl", tr_log, "one JSON object per step: step, loss (before the update), lr, ...");
-    tr->add_option("--tag", tr_tags, "a tag for the run (repeatable)");
+    tr->add_option("--tag", tr_tags, "a tag for the run (repeatable)")->allow_extra_args(false);
 
     // bench
     auto* be = app.add_subcommand("bench", "inference latency of the base model and with each PEFT method, side by side");
@@ -379,14 +432,19 @@ int main(int argc, char** argv) {
     mb->add_option("--out", mb_out, "output directory")->required();
     mb->add_option("--seed", mb_seed, "seed");
 
-    CLI11_PARSE(app, argc, argv);
+    std::vector<std::string> args = empty_values_kept(argc, argv);
+    std::vector<char*> arg_ptrs;
+    for (auto& a : args) arg_ptrs.push_back(a.data());
+    CLI11_PARSE(app, (int)arg_ptrs.size(), arg_ptrs.data());
 
     try {
         if (tk->parsed()) {
+            if (tk_texts.empty() && !tk->count("--text-file")) throw Error("tokenize: give --text or --text-file");
             std::string dir = resolve_model_dir(tk_model);
             ModelConfig cfg = ModelConfig::from_dir(dir);
             auto tok = Tokenizer::from_dir(dir);
             int64_t max_len = tk_max > 0 ? tk_max : default_max_len(cfg, 0);
+            if (tk->count("--text-file")) tk_texts = read_text_file_texts(tk_file, tk_field);
             for (auto& t : tk_texts) {
                 Encoding e = tok->encode(t, std::nullopt, true, (int)max_len);
                 std::cout << dumps(json{{"text", t}, {"input_ids", e.ids}}) << "\n";
@@ -394,17 +452,18 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (pr->parsed()) {
-            if (pr_texts.empty() && pr_input.empty()) throw Error("predict: give --text or --input");
+            if (pr_texts.empty() && !pr->count("--text-file")) throw Error("predict: give --text or --text-file");
             set_threads(pr_threads);
             std::string dir = resolve_model_dir(pr_model);
             ModelConfig cfg = ModelConfig::from_dir(dir);
             auto tok = Tokenizer::from_dir(dir);
-            std::vector<std::string> texts = pr_input.empty() ? pr_texts : read_input_texts(pr_input, pr_column);
+            std::vector<std::string> texts = pr->count("--text-file") ? read_text_file_texts(pr_input, pr_column) : pr_texts;
             std::unique_ptr<EncoderClassifier> model;
             std::unique_ptr<DeepPrompt> prompt;
             std::optional<PeftDelta> delta;   // LoRA, IA3, prompt tuning, P-tuning (PEFT directories)
             std::vector<std::string> labels;
             std::optional<MethodAdapter> madapter;   // a ptune run of another method
+            bool peft_files = false;                  // the adapter is PEFT's (it cannot hold a pooler)
             if (!pr_adapter.empty() && is_method_adapter_dir(pr_adapter)) {
                 int64_t nl = -1;
                 {
@@ -416,6 +475,7 @@ int main(int argc, char** argv) {
                 apply_method_adapter(*model, *madapter);
                 labels = madapter->label_names;
             } else if (!pr_adapter.empty() && is_peft_delta_dir(pr_adapter)) {
+                peft_files = true;
                 delta = peft_delta_from(PeftAdapter::load(pr_adapter), cfg);
                 for (auto& n : delta->notes) std::cerr << "note: " << n << "\n";
                 int64_t nl = 0;
@@ -426,6 +486,7 @@ int main(int argc, char** argv) {
                 else std::cerr << "note: the adapter holds no classification head; using the model's\n";
                 labels = read_peft_labels(pr_adapter);
             } else if (!pr_adapter.empty()) {
+                peft_files = !fs::exists(fs::path(pr_adapter) / "ptune_adapter.json");
                 PromptAdapter a = load_prompt_adapter(pr_adapter, cfg);
                 for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
                 int64_t nl = 0;
@@ -440,8 +501,12 @@ int main(int argc, char** argv) {
             } else {
                 model = EncoderClassifier::load(dir);
             }
+            for (auto& w : model->load_warnings()) std::cerr << "warning: " << w << "\n";
             if (!model->head_from_checkpoint() && pr_adapter.empty())
                 std::cerr << "note: the model has no classification head; its logits come from a random head\n";
+            if (!model->pooler_from_checkpoint() && (pr_adapter.empty() || peft_files))
+                std::cerr << "note: " << (peft_files ? "these logits are not the ones " + pr_adapter + " was trained to give: " : std::string())
+                          << kRandomPoolerNoPeft << (peft_files ? " (this one was trained with the pooler transformers drew)" : "") << "\n";
             if (labels.empty()) labels = cfg.id2label;
             const int64_t P = prompt ? prompt->prompt_len()
                               : delta ? delta->virtual_tokens()
@@ -539,6 +604,7 @@ int main(int argc, char** argv) {
                             {"best_metrics", o.best_metrics},
                             {"best_step", o.best_step},
                             {"adapter", o.adapter_dir},
+                            {"positive_label", o.positive_label.empty() ? json() : json(o.positive_label)},
                             {"peft", o.peft_exported},
                             {"db", db}};
             if (!o.reason.empty()) summary["error"] = o.reason;
@@ -646,9 +712,13 @@ int main(int argc, char** argv) {
             for (const MethodRow& r : rows)
                 std::cout << dumps(json{{"method", r.method},
                                         {"label", r.label()},
+                                        {"model", r.model},
+                                        {"group", r.group.label},
                                         {"runs", r.group.run_ids},
+                                        {"run_names", r.run_names},
                                         {"completed", r.group.completed},
                                         {"metric", r.metric},
+                                        {"metric_name", metric_display_name(r.metric, r.positive_label)},
                                         {"best", stat_json(r.best)},
                                         {"trainable_params", r.trainable_params},
                                         {"trainable_share", r.trainable_share},

@@ -192,6 +192,26 @@ std::map<std::string, double> parse_metrics_json(const std::string& text) {
     return out;
 }
 
+std::string metric_display_name(const std::string& key, const std::string& positive_label) {
+    const size_t slash = key.find('/');
+    const std::string scope = slash == std::string::npos ? "" : key.substr(0, slash);
+    const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+    std::string shown = name;
+    if (name == "f1") shown = "macro-F1";
+    else if (name == "f1_pos") shown = positive_label.empty() ? "F1 (positive label)" : "F1 (positive: " + positive_label + ")";
+    else if (name == "mcc") shown = "MCC";
+    if (scope == "final" || scope == "best") return scope + " " + shown;
+    if (scope.empty() || scope == "eval") return shown;
+    return scope + "/" + shown;
+}
+
+std::string positive_label_of(const RunRecord& r) {
+    const json j = json::parse(r.best_metrics_json.empty() ? "{}" : r.best_metrics_json, nullptr, false);
+    if (!j.is_object()) return "";
+    auto it = j.find("positive_label");
+    return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
     std::string q = "\"";
@@ -412,8 +432,11 @@ std::vector<MethodRow> compare_methods(const Store& store, const std::vector<int
         row.metric = primary_metric(first);
         std::vector<double> best, step, mem, lat, base, over, over_merged;
         std::set<std::string> devices;
+        row.model = first.model;
         for (int64_t id : g.run_ids) {
             const RunRecord& r = records[at[id]];
+            row.run_names.push_back(r.name);
+            if (row.positive_label.empty()) row.positive_label = positive_label_of(r);
             if (row.trainable_params == 0 && r.trainable_params > 0) {
                 row.trainable_params = r.trainable_params;
                 row.total_params = r.total_params;
@@ -458,19 +481,23 @@ void write_methods_csv(const std::vector<MethodRow>& rows, std::ostream& out) {
     write_row(out, {"method", "method_label", "settings", "runs", "completed", "metric", "trainable_params", "total_params",
                     "trainable_share", "best_mean", "best_std", "step_ms_mean", "step_ms_std", "peak_mem_bytes_mean",
                     "peak_mem_bytes_std", "train_device", "latency_ms_mean", "base_latency_ms_mean", "overhead_mean",
-                    "overhead_std", "overhead_merged_mean", "overhead_merged_std", "latency_config", "run_ids"});
+                    "overhead_std", "overhead_merged_mean", "overhead_merged_std", "latency_config", "run_ids", "model",
+                    "group", "run_names"});
     auto mean = [](const Stat& s) { return s.n ? csv_number(s.mean) : std::string(); };
     auto sd = [](const Stat& s) { return s.n ? csv_number(s.std) : std::string(); };
     for (const MethodRow& r : rows) {
         std::string ids;
         for (int64_t id : r.group.run_ids) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+        std::string names;
+        for (const std::string& n : r.run_names) names += (names.empty() ? "" : "; ") + n;
         write_row(out, {csv_field(r.method), csv_field(r.method_label), csv_field(r.settings),
                         std::to_string(r.group.run_ids.size()), std::to_string(r.group.completed), csv_field(r.metric),
                         std::to_string(r.trainable_params), std::to_string(r.total_params),
                         r.total_params > 0 ? csv_number(r.trainable_share) : std::string(), mean(r.best), sd(r.best),
                         mean(r.step_ms), sd(r.step_ms), mean(r.peak_mem_bytes), sd(r.peak_mem_bytes), csv_field(r.train_device),
                         mean(r.latency_ms), mean(r.base_latency_ms), mean(r.overhead), sd(r.overhead),
-                        mean(r.overhead_merged), sd(r.overhead_merged), csv_field(r.latency_config), ids});
+                        mean(r.overhead_merged), sd(r.overhead_merged), csv_field(r.latency_config), ids,
+                        csv_field(r.model), csv_field(r.group.label), csv_field(names)});
     }
 }
 

@@ -49,6 +49,13 @@ double duration_s(const RunRecord& r);
 // The numeric fields of a metrics JSON object ({"accuracy": 0.8, ...}); non-numbers and bad JSON are skipped.
 std::map<std::string, double> parse_metrics_json(const std::string& text);
 
+// A metric key as users read it: "f1" is "macro-F1", "f1_pos" "F1 (positive: spam)" (the positive label's F1 in a
+// binary task; "F1 (positive label)" when its name is not known), "mcc" "MCC"; "eval/", "best/" and "final/"
+// prefixes are kept ("final/f1": "final macro-F1"). Stored keys stay as they are: this is for display only.
+std::string metric_display_name(const std::string& key, const std::string& positive_label = "");
+// The positive label a run's metrics name ("positive_label" in its best metrics JSON); empty when none.
+std::string positive_label_of(const RunRecord& r);
+
 // One CSV field, quoted per RFC 4180 when it holds a comma, a quote, CR or LF.
 std::string csv_field(const std::string& s);
 // A number in the shortest form that reads back to the same double ("nan", "inf", "-inf" when not finite).
@@ -75,6 +82,7 @@ struct MethodRow {
     std::string method_label;     // "P-Tuning v2", "Prefix tuning (MLP)", "LoRA", ...
     std::string settings;         // "P=16, all layers", "r=8, alpha=16, query+value", ...
     std::string metric;           // the selection metric ("accuracy")
+    std::string positive_label;   // binary tasks: the label whose F1 is "f1_pos" (the first run's)
     int64_t trainable_params = 0, total_params = 0;
     double trainable_share = 0;   // trainable / total (0 when unknown)
     Stat best;                    // best `metric`
@@ -85,6 +93,8 @@ struct MethodRow {
     Stat overhead;                // latency_ms / base_latency_ms - 1, per run
     Stat overhead_merged;         // LoRA / IA3 merged into the weights; n = 0 for the others
     std::string latency_config;   // "batch 8 × 128 tokens, cpu" of the first run measured; empty when none was
+    std::string model;            // the base model as the runs record it ("builtin" or a directory)
+    std::vector<std::string> run_names;   // the names of the group's runs, in run_ids order
     std::string label() const { return method_label + (settings.empty() ? "" : " · " + settings); }
 };
 
@@ -94,7 +104,8 @@ std::vector<MethodRow> compare_methods(const Store& store, const std::vector<int
 // The rows as CSV: method,method_label,settings,runs,completed,metric,trainable_params,total_params,
 // trainable_share,best_mean,best_std,step_ms_mean,step_ms_std,peak_mem_bytes_mean,peak_mem_bytes_std,train_device,
 // latency_ms_mean,base_latency_ms_mean,overhead_mean,overhead_std,overhead_merged_mean,overhead_merged_std,
-// latency_config,run_ids (ids separated by spaces); empty cells where nothing was measured.
+// latency_config,run_ids (ids separated by spaces),model,group (the seed group's label),run_names (separated by
+// "; "); empty cells where nothing was measured.
 void write_methods_csv(const std::vector<MethodRow>& rows, std::ostream& out);
 
 }  // namespace ptune

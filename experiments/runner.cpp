@@ -33,9 +33,12 @@ bool generic_labels(const std::vector<std::string>& names) {
     return true;
 }
 
-json metrics_json(const std::map<std::string, double>& m) {
+// The stored metrics; with two labels also "positive_label", the label whose F1 is "f1_pos" (a string: readers of
+// the numbers skip it, see parse_metrics_json).
+json metrics_json(const std::map<std::string, double>& m, const std::string& positive_label = "") {
     json j = json::object();
     for (auto& [k, v] : m) j[k] = v;
+    if (!positive_label.empty() && m.count("f1_pos")) j["positive_label"] = positive_label;
     return j;
 }
 
@@ -64,8 +67,13 @@ public:
     void on_eval(const EvalEvent& e) override {
         for (auto& [k, v] : e.metrics) points_.push_back({e.step, e.epoch, e.elapsed_s, "eval/" + k, v});
         flush();
-        if (obs_) obs_->on_eval(e);
+        if (obs_) {
+            EvalEvent named = e;
+            if (named.positive_label.empty()) named.positive_label = positive_label;
+            obs_->on_eval(named);
+        }
     }
+    std::string positive_label;   // two labels: label 1's name
     void on_prompt_norms(const PromptNormEvent& e) override {
         for (size_t i = 0; i < e.layers.size(); ++i) norms_.push_back({e.step, e.layers[i], e.key_norms[i], e.value_norms[i]});
         if (obs_) obs_->on_prompt_norms(e);
@@ -125,8 +133,15 @@ std::string adapter_dir_for(const Store& store, const ExperimentSpec& spec, int6
     return (db.parent_path() / (db.stem().string() + "-runs") / ("run-" + std::to_string(id)) / "adapter").string();
 }
 
+// Said once by a run that PEFT could express but for a pooler ptune drew at random.
+std::string no_peft_files(const std::string& dir) {
+    return std::string("no PEFT files written to ") + dir + ": " + kRandomPoolerNoPeft + ". ptune's own adapter there " +
+           "keeps the pooler: `ptune predict --adapter " + dir + "` reads it";
+}
+
 // A run's failure as the user reads it: c10's backtrace cut off; running out of memory (std::bad_alloc, the CPU
 // allocator's "can't allocate memory", CUDA's "out of memory") said as such, with what to change.
+
 std::string failure_message(const std::exception& e, const std::string& device) {
     std::string what = e.what();
     if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
@@ -454,9 +469,14 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         }
         const auto& labels = train.label_names;
         if (labels.size() < 2) throw Error(files.train + ": needs at least two labels (found " + std::to_string(labels.size()) + ")");
+        if (labels.size() == 2) sink.positive_label = out.positive_label = labels[1];
+        if (spec.train.metric == "f1_pos" && labels.size() != 2)
+            throw Error("train.metric f1_pos is the positive label's F1, for two labels; " + files.train + " has " +
+                        std::to_string(labels.size()) + " (use f1, macro-F1)");
 
         auto model = EncoderClassifier::load(model_dir, (int64_t)labels.size(), spec.train.seed);
         for (auto& n : model->load_notes()) message(n);
+        for (auto& w : model->load_warnings()) message("warning: " + w);
         if (model->head_from_checkpoint() && head_source != HeadSource::Checkpoint) {
             // Same label count, but the data's labels are not the checkpoint's id2label: its rows mean other classes.
             model->reset_head(spec.train.seed);
@@ -526,7 +546,9 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             // express the run.
             export_method(dir, mname, rec.prompt_len, spec.method.delta, delta.get(), *model, labels, spec.model);
             store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
-            if (delta && peft_can_express(mname) && model->pooler_from_checkpoint()) {
+            if (delta && peft_can_express(mname) && !model->pooler_from_checkpoint()) {
+                message(no_peft_files(dir));
+            } else if (delta && peft_can_express(mname)) {
                 const std::string base = spec.model == "builtin" ? "builtin" : model_dir;
                 export_peft_delta(dir, peft_delta_of(mname, spec.method.delta, *delta, *model, model_dir), *model, base);
                 write_peft_labels(dir, labels);
@@ -537,7 +559,10 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             export_ptune(dir, *prompt, *model, labels, spec.model);
             store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
         }
-        if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers && model->pooler_from_checkpoint()) {
+        if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers && !model->pooler_from_checkpoint()) {
+            message(no_peft_files(dir));
+            for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
+        } else if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers) {
             export_peft(dir, *prompt, *model, labels, spec.model == "builtin" ? "builtin" : model_dir);
             store.add_artifact(out.run_id, {"peft_adapter", dir, now_s()});
             out.peft_exported = true;
@@ -583,8 +608,8 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
                 message("latency not measured: " + what);
             }
         }
-        store.finish_run(out.run_id, out.status, reason,
-                         metrics_json(res.final_metrics).dump(), metrics_json(res.best_metrics).dump(), res.best_step);
+        store.finish_run(out.run_id, out.status, reason, metrics_json(res.final_metrics, out.positive_label).dump(),
+                         metrics_json(res.best_metrics, out.positive_label).dump(), res.best_step);
     } catch (const std::exception& e) {
         try {
             sink.flush();
@@ -595,8 +620,8 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         out.reason = what;
         if (trained) {
             out.reason = "training finished (" + std::to_string(trained->steps_done) + " steps) but saving failed: " + what;
-            store.finish_run(out.run_id, "failed", out.reason, metrics_json(trained->final_metrics).dump(),
-                             metrics_json(trained->best_metrics).dump(), trained->best_step);
+            store.finish_run(out.run_id, "failed", out.reason, metrics_json(trained->final_metrics, out.positive_label).dump(),
+                             metrics_json(trained->best_metrics, out.positive_label).dump(), trained->best_step);
         } else {
             store.finish_run(out.run_id, "failed", what, "{}", "{}", -1);
         }

@@ -33,6 +33,7 @@ struct RunOutcome {
     int64_t best_step = -1;
     std::string adapter_dir;     // ptune format (and PEFT files beside it when PEFT can express the run)
     bool peft_exported = false;
+    std::string positive_label;  // two labels: the name of label 1, whose F1 the metrics call "f1_pos"
     double seconds = 0;
 };
 

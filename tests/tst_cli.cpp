@@ -29,11 +29,15 @@ struct Result {
     }
 };
 
-static Result run_cli(const QStringList& args, int timeout_ms = 300000) {
+static Result run_cli(const QStringList& args, int timeout_ms = 300000, const std::string& stdin_text = "") {
     QProcess p;
     p.setProgram(QString(PTUNE_BIN_DIR) + "/ptune");
     p.setArguments(args);
     p.start();
+    if (p.waitForStarted()) {
+        p.write(stdin_text.data(), (qint64)stdin_text.size());
+        p.closeWriteChannel();
+    }
     p.waitForFinished(timeout_ms);
     Result r;
     r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
@@ -282,10 +286,63 @@ private Q_SLOTS:
         QVERIFY2(ad.err.find("--format ptune") != std::string::npos, ad.err.c_str());
     }
 
+    // Each --text is one text as it is: not unwrapped from [...] nor split at commas (CLI11's list syntax), and
+    // `--text=` is the empty text rather than taking the next argument.
+    void textsAreTakenVerbatim() {
+        const QString model = q(fixture("bert/model"));
+        Result r = run_cli({"tokenize", "--model", model, "--text", "[SEP]", "--text", "[a, b]", "--text=", "--text", "x, y",
+                            "--text", "-1 stars"});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        std::vector<std::string> texts;
+        for (auto& l : r.lines()) texts.push_back(l["text"].get<std::string>());
+        QCOMPARE(texts, (std::vector<std::string>{"[SEP]", "[a, b]", "", "x, y", "-1 stars"}));
+        Result p = run_cli({"predict", "--model", model, "--text", "[CLS] a, b [SEP]", "--text=[x]"});
+        QVERIFY2(p.code == 0, p.err.c_str());
+        QCOMPARE(p.lines().size(), size_t(2));
+        QCOMPARE(p.lines()[0]["text"].get<std::string>(), std::string("[CLS] a, b [SEP]"));
+        QCOMPARE(p.lines()[1]["text"].get<std::string>(), std::string("[x]"));
+    }
+
+    // --text-file: one text per line, or JSON lines (decided by the first line); "-" reads standard input; errors
+    // name the file and the line. predict gives the same logits as with --text.
+    void textFileAndStdin() {
+        const QString model = q(fixture("bert/model"));
+        const std::string plain = dir() + "/texts.txt", jsonl = dir() + "/texts.jsonl", bad = dir() + "/bad.jsonl";
+        std::ofstream(plain) << "\xEF\xBB\xBF[SEP] first, text\r\n\n{not json} second\nthird\n";
+        std::ofstream(jsonl) << "{\"text\": \"[a, b]\", \"label\": 1}\n\n{\"text\": \"\"}\n";
+        std::ofstream(bad) << "{\"text\": \"ok\"}\n{\"text\": \"fine\"}\n{\"body\": \"no text\"}\n";
+        auto texts_of = [](const Result& r) {
+            std::vector<std::string> t;
+            for (auto& l : r.lines()) t.push_back(l["text"].get<std::string>());
+            return t;
+        };
+        Result a = run_cli({"tokenize", "--model", model, "--text-file", q(plain)});
+        QVERIFY2(a.code == 0, a.err.c_str());
+        QCOMPARE(texts_of(a), (std::vector<std::string>{"[SEP] first, text", "{not json} second", "third"}));
+        Result b = run_cli({"tokenize", "--model", model, "--text-file", q(jsonl)});
+        QVERIFY2(b.code == 0, b.err.c_str());
+        QCOMPARE(texts_of(b), (std::vector<std::string>{"[a, b]", ""}));
+        Result c = run_cli({"tokenize", "--model", model, "--text-file", "-"}, 300000, "from stdin\nsecond\n");
+        QVERIFY2(c.code == 0, c.err.c_str());
+        QCOMPARE(texts_of(c), (std::vector<std::string>{"from stdin", "second"}));
+        Result e = run_cli({"predict", "--model", model, "--text-file", q(bad)});
+        QCOMPARE(e.code, 1);
+        QVERIFY2(e.err.find(bad + ":3: no string field \"text\"") != std::string::npos, e.err.c_str());
+        Result s = run_cli({"predict", "--model", model, "--text-file", "-"}, 300000, "{\"text\": \"ok\"}\nnot json\n");
+        QCOMPARE(s.code, 1);
+        QVERIFY2(s.err.find("(stdin):2: invalid JSON") != std::string::npos, s.err.c_str());
+        // predict from a file equals predict from --text
+        Result f = run_cli({"predict", "--model", model, "--text-file", q(plain)});
+        Result t = run_cli({"predict", "--model", model, "--text", "[SEP] first, text", "--text", "{not json} second", "--text", "third"});
+        QVERIFY2(f.code == 0 && t.code == 0, (f.err + t.err).c_str());
+        QCOMPARE(f.lines().size(), size_t(3));
+        for (size_t i = 0; i < 3; ++i) QCOMPARE(f.lines()[i]["logits"], t.lines()[i]["logits"]);
+    }
+
     void errorsNameTheirCause() {
         Result a = run_cli({"tokenize", "--model", q(dir() + "/nope"), "--text", "x"});
         QCOMPARE(a.code, 1);
-        QVERIFY2(a.err.find(dir() + "/nope") != std::string::npos, a.err.c_str());
+        QVERIFY2(a.err.find(dir() + "/nope: no such directory") != std::string::npos, a.err.c_str());
         // a malformed row names file and line
         std::ofstream f(dir() + "/bad.tsv");
         f << "sentence\tlabel\nfine text\tother\nbroken row without label\nmore\treturns\n";

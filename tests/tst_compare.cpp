@@ -349,7 +349,12 @@ private Q_SLOTS:
         write_methods_csv(rows, out);
         const auto csv = parse_csv(out.str());
         QCOMPARE(csv.size(), size_t(3));
-        QCOMPARE(csv[0].size(), size_t(24));
+        QCOMPARE(csv[0].size(), size_t(27));
+        QCOMPARE(csv[0][24], std::string("model"));
+        QCOMPARE(csv[0][26], std::string("run_names"));
+        QCOMPARE(csv[1][24], std::string("builtin"));
+        QCOMPARE(csv[1][25], p.group.label);
+        QCOMPARE(csv[1][26], std::string("ptv2 1; ptv2 2; ptv2 3"));
         QCOMPARE(csv[0][9], std::string("best_mean"));
         QCOMPARE(csv[1][0], std::string("ptv2"));
         QCOMPARE(csv[1][3], std::string("3"));   // runs
@@ -359,6 +364,35 @@ private Q_SLOTS:
         QCOMPARE(csv[1][23], std::to_string(p1) + " " + std::to_string(p2) + " " + std::to_string(p3));
         QCOMPARE(csv[2][20], csv_number(l.overhead_merged.mean));
         QVERIFY_THROWS_EXCEPTION(Error, compare_methods(store, {p1, 999}));
+    }
+
+    // Two groups of one method on two models: each row names its model and its runs, so they do not look alike.
+    void methodRowsNameModelAndRuns() {
+        Store store(fresh_db());
+        auto add = [&](const std::string& name, const std::string& model, int64_t seed) {
+            RunRecord r = record(name, seed, 16, "completed");
+            json spec = spec_json(seed, 16);
+            spec["model"] = model;
+            r.spec_json = spec.dump();
+            r.model = model;
+            r.best_metrics_json = json{{"accuracy", 0.5}}.dump();
+            return store.create_run(r);
+        };
+        const int64_t a1 = add("sst2 base", "/models/bert-base", 1), a2 = add("sst2 base s2", "/models/bert-base", 2);
+        const int64_t b1 = add("sst2 large", "/models/bert-large", 1);
+        const auto rows = compare_methods(store, {a1, a2, b1});
+        QCOMPARE(rows.size(), size_t(2));
+        QCOMPARE(rows[0].label(), rows[1].label());   // the method and its settings alone do not tell them apart
+        QCOMPARE(rows[0].model, std::string("/models/bert-base"));
+        QCOMPARE(rows[1].model, std::string("/models/bert-large"));
+        QCOMPARE(rows[0].run_names, (std::vector<std::string>{"sst2 base", "sst2 base s2"}));
+        QCOMPARE(rows[1].run_names, (std::vector<std::string>{"sst2 large"}));
+        std::ostringstream out;
+        write_methods_csv(rows, out);
+        const auto csv = parse_csv(out.str());
+        QCOMPARE(csv[2][24], std::string("/models/bert-large"));
+        QCOMPARE(csv[2][26], std::string("sst2 large"));
+        QVERIFY(csv[1][25] != csv[2][25]);   // the groups' labels differ too
     }
 };
 

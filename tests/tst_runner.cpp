@@ -511,6 +511,82 @@ private Q_SLOTS:
             QVERIFY2(std::string(e.what()).find("config.json") != std::string::npos, e.what());
         }
     }
+
+    // A BERT checkpoint without a pooler: ptune draws one, so PEFT's files would compute something else; a run
+    // that PEFT could otherwise express says once why it wrote none (P-Tuning v2 and LoRA alike).
+    void randomPoolerRunSaysWhyNoPeftFiles() {
+        const std::string d = tmp.path().toStdString() + "/nopooler";
+        fs::create_directories(d);
+        for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"})
+            fs::copy_file(fixture(std::string("bert/model/") + f), d + "/" + f, fs::copy_options::overwrite_existing);
+        std::vector<std::pair<std::string, at::Tensor>> kept;
+        for (auto& [n, t] : load_all(fixture("bert/model/model.safetensors")))
+            if (n.find("pooler") == std::string::npos) kept.push_back({n, t});
+        save_tensors(d + "/model.safetensors", kept);
+        Store store(db());
+        for (const char* method : {"ptv2", "lora"}) {
+            ExperimentSpec spec;
+            spec.model = d;
+            spec.data.train = fixture("data.tsv");
+            spec.method.name = method;
+            spec.method.prefix.prompt_len = 2;
+            spec.train.steps = 1;
+            spec.train.epochs = 0;
+            spec.train.batch_size = 4;
+            spec.train.max_len = 16;
+            spec.out_dir = tmp.path().toStdString() + "/nopooler-" + method;
+            Obs obs;
+            RunOutcome o = Runner().run(spec, store, &obs);
+            QVERIFY2(o.status == "completed", o.reason.c_str());
+            QVERIFY(!o.peft_exported);
+            QVERIFY(!fs::exists(o.adapter_dir + "/adapter_config.json"));
+            int said = 0;
+            for (auto& m : obs.messages)
+                if (m.find("no PEFT files written to " + o.adapter_dir) != std::string::npos) {
+                    ++said;
+                    QVERIFY2(m.find("no pooler") != std::string::npos, m.c_str());
+                }
+            QCOMPARE(said, 1);
+        }
+    }
+
+    // Two labels: the runner names the positive one (label 1) for the "f1_pos" metric, in the events and the store;
+    // f1_pos as the selection metric needs two labels.
+    void binaryRunNamesItsPositiveLabel() {
+        Store store(db());
+        ExperimentSpec spec;
+        spec.model = fixture("bert/model");
+        spec.data.train = fixture("data.tsv");
+        spec.method.prefix.prompt_len = 2;
+        spec.train.steps = 2;
+        spec.train.epochs = 0;
+        spec.train.eval_every = 2;
+        spec.train.batch_size = 4;
+        spec.train.max_len = 16;
+        spec.train.metric = "f1_pos";
+        Obs obs;
+        RunOutcome o = Runner().run(spec, store, &obs);
+        QVERIFY2(o.status == "completed", o.reason.c_str());
+        QCOMPARE(o.positive_label, std::string("returns"));
+        QVERIFY(!obs.evals.empty());
+        QCOMPARE(obs.evals.back().positive_label, std::string("returns"));
+        QVERIFY(obs.evals.back().metrics.count("f1_pos"));
+        QVERIFY(o.best_metrics.count("f1_pos"));
+        json best = json::parse(store.run(o.run_id)->best_metrics_json);
+        QCOMPARE(best["positive_label"].get<std::string>(), std::string("returns"));
+        QVERIFY(best["f1"].is_number());   // the stored keys stay as they were
+        // three labels: refused before training, naming the metric
+        const std::string three = tmp.path().toStdString() + "/three.tsv";
+        {
+            std::ofstream f(three);
+            f << "sentence\tlabel\n";
+            for (int i = 0; i < 12; ++i) f << "text " << i << "\t" << (i % 3) << "\n";
+        }
+        spec.data.train = three;
+        RunOutcome t = Runner().run(spec, store, &obs);
+        QCOMPARE(t.status, std::string("failed"));
+        QVERIFY2(t.reason.find("f1_pos") != std::string::npos, t.reason.c_str());
+    }
 };
 
 QTEST_APPLESS_MAIN(TstRunner)

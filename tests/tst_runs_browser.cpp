@@ -1,6 +1,6 @@
 // The runs browser and the compare view: the table's rows and cells come from the store; P sorts as a number;
 // filters match tags and status; edits and deletes reach the store (read back through a second Store object);
-// 500 runs open in under a second; the compare view's curves, seed-group table and CSV exports equal what is
+// 500 runs load, sort and filter; the detail panel says what it waits for; the compare view's curves, seed-group table and CSV exports equal what is
 // stored.
 #include <QElapsedTimer>
 #include <QFile>
@@ -11,9 +11,12 @@
 #include <QtTest>
 
 #include <cmath>
+#include <tuple>
 
 #include "experiments/spec.h"
+#include "experiments/compare.h"
 #include "ui/compare_view.h"
+#include "ui/methods_view.h"
 #include "ui/runs_browser.h"
 #include "ui/runs_model.h"
 #include "ui/series.h"
@@ -304,6 +307,37 @@ private Q_SLOTS:
         QCOMPARE(compare.at(0).at(0).value<QList<qint64>>(), (QList<qint64>{f.completed, f.queued}));
     }
 
+    // Without a current run the detail panel says why: no store, a store without runs, no run passing the
+    // filters, or runs listed and none selected (it said "No run store open." with runs listed).
+    void detailsSayWhatTheyWaitFor() {
+        RunsBrowser b;
+        QCOMPARE(b.details_title(), QString("No run store open."));
+        Store store(fresh_db());
+        b.set_store(&store);
+        QCOMPARE(b.details_title(), QString("No runs in this store yet: a run appears here when it is queued."));
+        const Four f = fill_four(store);
+        b.refresh();
+        QCOMPARE(b.model()->rowCount(), 4);
+        QCOMPARE(b.current_id(), int64_t(0));
+        QCOMPARE(b.details_title(), QString("Select a run to see its details."));
+        b.select_runs({f.failed});
+        QCOMPARE(b.current_id(), f.failed);
+        QCOMPARE(b.details_title().contains("broken"), true);
+        b.set_filter_text("no such run");
+        QCOMPARE(b.visible_rows(), 0);
+        QCOMPARE(b.details_title(), QString("No run matches the filter."));
+        b.set_filter_text("");
+        b.view()->selectionModel()->clear();
+        QCOMPARE(b.current_id(), int64_t(0));
+        QCOMPARE(b.details_title(), QString("Select a run to see its details."));
+        // A store opened with runs in it, then closed.
+        RunsBrowser c;
+        c.set_store(&store);
+        QCOMPARE(c.details_title(), QString("Select a run to see its details."));
+        c.set_store(nullptr);
+        QCOMPARE(c.details_title(), QString("No run store open."));
+    }
+
     void deleteRemovesRunsButNotARunningOne() {
         const std::string db = fresh_db();
         Store store(db);
@@ -488,6 +522,33 @@ private Q_SLOTS:
         QCOMPARE(v.graph_count(), 0);
         QCOMPARE(v.group_rows(), 0);
         QVERIFY(v.empty_state_shown());
+    }
+
+    // The Methods page names each row's model and runs: two groups of one method on two models look different.
+    void methodsViewNamesModelAndRuns() {
+        Store store(fresh_db());
+        std::vector<int64_t> ids;
+        for (auto [name, model, seed] : {std::tuple<const char*, const char*, int>{"sst2 base", "/models/bert-base", 1},
+                                         {"sst2 base s2", "/models/bert-base", 2},
+                                         {"sst2 large", "/models/bert-large/", 1}}) {
+            RunRecord r = make_run(name, seed, 16, "completed");
+            json spec = json::parse(r.spec_json);
+            spec["model"] = model;
+            r.spec_json = spec.dump();
+            r.model = model;
+            r.best_metrics_json = json{{"accuracy", 0.5}}.dump();
+            ids.push_back(store.create_run(r));
+        }
+        MethodsView v;
+        v.set_rows(compare_methods(store, ids));
+        QCOMPARE(v.table_rows(), 2);
+        QCOMPARE(v.cell(0, 0), v.cell(1, 0));   // the same method
+        QCOMPARE(v.header(10), QString("Model"));
+        QCOMPARE(v.header(11), QString("Run names"));
+        QCOMPARE(v.cell(0, 10), QString("bert-base"));
+        QCOMPARE(v.cell(1, 10), QString("bert-large"));
+        QCOMPARE(v.cell(0, 11), QString("sst2 base; sst2 base s2"));
+        QCOMPARE(v.cell(1, 11), QString("sst2 large"));
     }
 };
 

@@ -133,10 +133,18 @@ private Q_SLOTS:
         QCOMPARE(m["accuracy"], 0.6);
         QVERIFY(std::abs(m["f1"] - (0.5 + 2.0 / 3.0) / 2) < 1e-12);
         QVERIFY(std::abs(m["mcc"] - 1.0 / 6.0) < 1e-12);
-        // three classes, all right
+        // binary: the positive label's (label 1's) F1 beside macro-F1
+        QVERIFY(m.count("f1_pos"));
+        QVERIFY(std::abs(m["f1_pos"] - 2.0 / 3.0) < 1e-12);
+        // a spam set: 1 of 2 spam found, no false alarm among 8 ham: macro-F1 high, spam F1 lower
+        auto spam = classification_metrics({0, 0, 0, 0, 0, 0, 0, 0, 1, 0}, {0, 0, 0, 0, 0, 0, 0, 0, 1, 1}, 2);
+        QVERIFY(std::abs(spam["f1_pos"] - 2.0 / 3.0) < 1e-12);
+        QVERIFY(std::abs(spam["f1"] - (16.0 / 17.0 + 2.0 / 3.0) / 2) < 1e-12);
+        // three classes, all right; no positive label
         auto p = classification_metrics({0, 1, 2, 2}, {0, 1, 2, 2}, 3);
         QCOMPARE(p["mcc"], 1.0);
         QCOMPARE(p["f1"], 1.0);
+        QVERIFY(!p.count("f1_pos"));
         // constant prediction: MCC 0 by convention
         QCOMPARE(classification_metrics({1, 1, 1}, {0, 1, 1}, 2)["mcc"], 0.0);
     }

@@ -340,7 +340,7 @@ void CompareView::rebuild_plots() {
         m->setName(d.legend);
     }
     std::set<std::string> metrics;
-    for (const RunData& d : runs_) metrics.insert(d.metric);
+    for (const RunData& d : runs_) metrics.insert(metric_display_name(d.metric, positive_label_of(d.rec)));
     QStringList names;
     for (const std::string& m : metrics) names << qs(m);
     metric_plot_->yAxis->setLabel(names.isEmpty() ? tr("validation metric") : tr("validation %1").arg(names.join(" / ")));
@@ -387,7 +387,7 @@ void CompareView::update_empty_state() {
         QStringList names;
         std::set<std::string> seen;
         for (const RunData& d : runs_)
-            if (seen.insert(d.metric).second) names << qs(d.metric);
+            if (const std::string m = metric_display_name(d.metric, positive_label_of(d.rec)); seen.insert(m).second) names << qs(m);
         metric_empty_->setText(tr("No validation %1 recorded for these runs.").arg(names.join(" / ")));
     }
     loss_empty_->setVisible(!any_loss);
@@ -423,7 +423,7 @@ void CompareView::fill_tables() {
             QString::number(r.seed),
             r.trainable_params > 0 ? QLocale().toString(qint64(r.trainable_params)) : QString(),
             r.total_params > 0 ? QString::number(100.0 * double(r.trainable_params) / double(r.total_params), 'g', 3) + " %" : QString(),
-            bit != best.end() ? qs(d.metric) + " " + fmt(bit->second) : QString(),
+            bit != best.end() ? qs(metric_display_name(d.metric, positive_label_of(r))) + " " + fmt(bit->second) : QString(),
             r.best_step >= 0 ? QString::number(r.best_step) : QString(),
             std::isnan(final_loss) ? QString() : fmt(final_loss),
             RunsModel::format_duration(duration_s(r)),
@@ -449,7 +449,12 @@ void CompareView::fill_tables() {
     for (const RunData& d : runs_)
         if (std::find(keys.begin(), keys.end(), d.metric) == keys.end()) keys.push_back(d.metric);
     QStringList headers = {tr("Group"), tr("n")};
-    for (const std::string& k : keys) headers << tr("best %1 (mean \u00b1 std)").arg(qs(k));
+    for (const std::string& k : keys) {
+        std::string pos;
+        for (const RunData& d : runs_)
+            if (d.metric == k && pos.empty()) pos = positive_label_of(d.rec);
+        headers << tr("best %1 (mean \u00b1 std)").arg(qs(metric_display_name(k, pos)));
+    }
     groups_table_->setRowCount(0);
     groups_table_->setColumnCount(headers.size());
     groups_table_->setHorizontalHeaderLabels(headers);

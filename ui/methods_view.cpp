@@ -34,7 +34,7 @@ const QString kDash = QString::fromUtf8("\u2013");
 const QString kPm = QString::fromUtf8(" \u00b1 ");
 constexpr double kMiB = 1024.0 * 1024.0;
 
-enum Col { cMethod, cSettings, cRuns, cTrainable, cShare, cBest, cStep, cMemory, cOverhead, cMerged, cCount };
+enum Col { cMethod, cSettings, cRuns, cTrainable, cShare, cBest, cStep, cMemory, cOverhead, cMerged, cModel, cRunNames, cCount };
 
 QString mean_std(const Stat& s, int decimals, const QString& unit = QString(), double scale = 1.0) {
     if (s.n == 0) return kDash;
@@ -226,14 +226,15 @@ void MethodsView::set_scatter_x(ScatterX x) {
 }
 
 void MethodsView::fill_table() {
-    std::set<std::string> metrics;
-    for (const MethodRow& r : rows_) metrics.insert(r.metric);
+    std::set<std::string> metrics;   // as users read them: "macro-F1", "F1 (positive: spam)"
+    for (const MethodRow& r : rows_) metrics.insert(metric_display_name(r.metric, r.positive_label));
     QStringList mnames;
     for (const auto& m : metrics) mnames << qs(m);
     const QString metric = mnames.isEmpty() ? tr("metric") : mnames.join(" / ");
     const QStringList headers = {tr("Method"),       tr("Settings"),   tr("Runs"),        tr("Trainable"),
                                  tr("Trainable %"),  tr("Best %1 (mean \u00b1 std)").arg(metric),
-                                 tr("Step time"),    tr("Peak memory"), tr("Inference overhead"), tr("Merged")};
+                                 tr("Step time"),    tr("Peak memory"), tr("Inference overhead"), tr("Merged"),
+                                 tr("Model"),        tr("Run names")};
     table_->setRowCount(0);
     table_->setHorizontalHeaderLabels(headers);
     table_->horizontalHeaderItem(cStep)->setToolTip(tr("Median wall time of an optimizer step (forward, backward, update)"));
@@ -246,6 +247,8 @@ void MethodsView::fill_table() {
         const MethodRow& r = rows_[row];
         if (!r.latency_config.empty()) configs.insert(r.latency_config);
         const bool mergeable = is_mergeable(r.method);
+        QStringList run_names;
+        for (const std::string& n : r.run_names) run_names << qs(n);
         QString runs = QString::number(r.group.completed);
         if (size_t(r.group.completed) != r.group.run_ids.size()) runs += QString(" / %1").arg(r.group.run_ids.size());
         const QString cells[cCount] = {
@@ -258,7 +261,9 @@ void MethodsView::fill_table() {
             mean_std(r.step_ms, r.step_ms.n && r.step_ms.mean < 10 ? 2 : 1, " ms"),
             bytes_text(r.peak_mem_bytes),
             signed_percent(r.overhead),
-            mergeable ? signed_percent(r.overhead_merged) : tr("n/a")};
+            mergeable ? signed_percent(r.overhead_merged) : tr("n/a"),
+            r.model.empty() ? kDash : QFileInfo(QDir::cleanPath(qs(r.model))).fileName(),
+            run_names.join("; ")};
         QStringList ids;
         for (int64_t id : r.group.run_ids) ids << "#" + QString::number(id);
         for (int c = 0; c < cCount; ++c) {
@@ -274,10 +279,14 @@ void MethodsView::fill_table() {
                                                     .arg(r.base_latency_ms.mean, 0, 'f', 2)
                                                     .arg(qs(r.latency_config))
                                               : tr("not measured: measure latency after training (Setup) or in the Latency tab"));
+            } else if (c == cModel) {
+                item->setToolTip(qs(r.model));
+            } else if (c == cRunNames) {
+                item->setToolTip(qs(r.group.label) + "\n" + tr("Runs %1").arg(ids.join(", ")));
             } else if (c == cRuns) {
                 item->setToolTip(tr("completed runs counted (of the group's runs)"));
             }
-            if (c >= cRuns) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            if (c >= cRuns && c < cModel) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
             table_->setItem(row, c, item);
         }
     }
@@ -314,8 +323,8 @@ void MethodsView::draw_bars() {
     bar_errors_.clear();
     const bool log = bars_ == Bars::Trainable;
     QString ylabel, empty;
-    std::set<std::string> metrics;
-    for (const MethodRow& r : rows_) metrics.insert(r.metric);
+    std::set<std::string> metrics;   // as users read them: "macro-F1", "F1 (positive: spam)"
+    for (const MethodRow& r : rows_) metrics.insert(metric_display_name(r.metric, r.positive_label));
     switch (bars_) {
         case Bars::Metric:
             ylabel = tr("best validation %1").arg(metrics.size() == 1 ? qs(*metrics.begin()) : tr("metric"));
@@ -453,8 +462,8 @@ void MethodsView::draw_scatter() {
     scatter_empty_ = make_empty_text(p);
     scatter_points_.clear();
     const bool by_params = scatter_x_ == ScatterX::Trainable;
-    std::set<std::string> metrics;
-    for (const MethodRow& r : rows_) metrics.insert(r.metric);
+    std::set<std::string> metrics;   // as users read them: "macro-F1", "F1 (positive: spam)"
+    for (const MethodRow& r : rows_) metrics.insert(metric_display_name(r.metric, r.positive_label));
     const QString ylabel = tr("best validation %1").arg(metrics.size() == 1 ? qs(*metrics.begin()) : tr("metric"));
     double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
     for (size_t i = 0; i < rows_.size(); ++i) {

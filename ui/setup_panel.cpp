@@ -28,6 +28,7 @@
 #include <cmath>
 
 #include "core/engine/devices.h"
+#include "experiments/compare.h"
 #include "ui/layer_strip.h"
 
 namespace ptune::ui {
@@ -354,7 +355,9 @@ void SetupPanel::build_ui() {
     eval_every_->setSuffix(" steps");
     metric_ = new QComboBox;
     metric_->setObjectName("metric");
-    metric_->addItems({"accuracy", "f1", "mcc", "loss"});
+    for (const char* k : {"accuracy", "f1", "f1_pos", "mcc", "loss"}) metric_->addItem(q(metric_display_name(k)), QString(k));
+    metric_->setItemData(1, "The mean of every label's F1 (unweighted)", Qt::ToolTipRole);
+    metric_->setItemData(2, "Two labels only: the F1 of label 1, the positive one (spam, positive, ...)", Qt::ToolTipRole);
     patience_ = ispin(0, 100000);
     patience_->setSpecialValueText("off");
     patience_->setSuffix(" evaluations");
@@ -569,7 +572,7 @@ ExperimentSpec SetupPanel::spec() const {
     t.max_grad_norm = clip_->value();
     t.weight_decay = weight_decay_->value();
     t.eval_every = eval_every_->value();
-    t.metric = s_(metric_->currentText());
+    t.metric = s_(metric_->currentData().toString());
     t.early_stopping_patience = patience_->value();
     t.keep_best = keep_best_->isChecked();
     t.device = device_->currentData().toString().toStdString();
@@ -644,7 +647,7 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     clip_->setValue(t.max_grad_norm);
     weight_decay_->setValue(t.weight_decay);
     eval_every_->setValue((int)t.eval_every);
-    metric_->setCurrentIndex(std::max(0, metric_->findText(q(t.metric))));
+    metric_->setCurrentIndex(std::max(0, metric_->findData(q(t.metric))));
     patience_->setValue((int)t.early_stopping_patience);
     keep_best_->setChecked(t.keep_best);
     int dev = device_->findData(q(t.device));

@@ -21,6 +21,7 @@
 #include <qcustomplot.h>
 
 #include "core/io/json_util.h"
+#include "experiments/compare.h"
 #include "ui/plot_util.h"
 #include "ui/series.h"
 
@@ -39,7 +40,7 @@ QColor with_alpha(QColor c, int a) {
 
 QString metric_label(const QString& key) {
     const int slash = key.indexOf('/');
-    const QString name = slash >= 0 ? key.mid(slash + 1) : key;
+    const QString name = QString::fromStdString(ptune::metric_display_name((slash >= 0 ? key.mid(slash + 1) : key).toStdString()));
     if (key.startsWith("eval/")) return name + " (validation)";
     return name;
 }

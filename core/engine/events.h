@@ -26,7 +26,8 @@ struct EvalEvent {
     int64_t step = 0;
     double epoch = 0;
     double elapsed_s = 0;
-    std::map<std::string, double> metrics;  // "loss", "accuracy", "f1", "mcc"
+    std::map<std::string, double> metrics;  // "loss", "accuracy", "f1" (macro-F1), "mcc"; two labels: "f1_pos"
+    std::string positive_label;             // two labels: the name of label 1, whose F1 is "f1_pos" (set by the runner)
     bool is_best = false;
 };
 

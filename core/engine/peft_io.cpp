@@ -237,6 +237,10 @@ std::vector<std::pair<std::string, at::Tensor>> head_for_save(const EncoderClass
 
 }  // namespace
 
+const char* const kRandomPoolerNoPeft =
+    "the base checkpoint has no pooler, so ptune drew one at random (and keeps it in its own format); transformers "
+    "would draw another when loading the model, and a PEFT adapter would compute something else";
+
 void export_peft(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
                  const std::vector<std::string>& label_names, const std::string& base_model) {
     const ModelConfig& cfg = model.config();
@@ -248,9 +252,8 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
                     "ptune's format instead (--format ptune).");
     }
     if (!model.pooler_from_checkpoint()) {
-        throw Error("cannot export as a PEFT adapter: the base checkpoint has no pooler, so ptune drew one at random "
-                    "(and keeps it in its own format); transformers would draw another when loading the model, and "
-                    "the adapter would compute something else. Export in ptune's format instead (--format ptune).");
+        throw Error(std::string("cannot export as a PEFT adapter: ") + kRandomPoolerNoPeft +
+                    ". Export in ptune's format instead (--format ptune).");
     }
     fs::create_directories(dir);
     const auto& o = prompt.options();
@@ -384,9 +387,8 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
                     ". Export in ptune's format instead (--format ptune).");
     }
     if (!model.pooler_from_checkpoint())
-        throw Error("cannot export as a PEFT adapter: the base checkpoint has no pooler, so ptune drew one at random "
-                    "(and keeps it in its own format); transformers would draw another when loading the model, and "
-                    "the adapter would compute something else. Export in ptune's format instead (--format ptune).");
+        throw Error(std::string("cannot export as a PEFT adapter: ") + kRandomPoolerNoPeft +
+                    ". Export in ptune's format instead (--format ptune).");
     const ModelConfig& cfg = model.config();
     const int64_t E = cfg.embedding_size > 0 ? cfg.embedding_size : cfg.hidden_size;
     at::NoGradGuard g;

@@ -91,6 +91,10 @@ void write_peft_labels(const std::string& dir, const std::vector<std::string>& l
 // The label names of ptune_labels.json in `dir`; empty when there is none.
 std::vector<std::string> read_peft_labels(const std::string& dir);
 
+// Why a run on a model whose checkpoint has no pooler (BERT without pooler.dense) has no PEFT form; the one
+// explanation `ptune export`, `ptune train` and `ptune predict` give.
+extern const char* const kRandomPoolerNoPeft;
+
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
 

@@ -25,8 +25,8 @@ void TrainOptions::validate() const {
     if (max_len < 2) throw bad("max_len", "must be at least 2");
     if (steps < 0 || epochs < 0 || (steps == 0 && epochs == 0)) throw bad("steps/epochs", "give a positive number of steps or epochs");
     if (eval_every < 0) throw bad("eval_every", "must not be negative");
-    if (metric != "accuracy" && metric != "f1" && metric != "mcc" && metric != "loss")
-        throw bad("metric", "\"" + metric + "\": use accuracy, f1, mcc or loss");
+    if (metric != "accuracy" && metric != "f1" && metric != "f1_pos" && metric != "mcc" && metric != "loss")
+        throw bad("metric", "\"" + metric + "\": use accuracy, f1 (macro-F1), f1_pos (binary tasks: the positive label's F1), mcc or loss");
     if (early_stopping_patience < 0) throw bad("early_stopping_patience", "must not be negative");
     if (threads < 0) throw bad("threads", "must not be negative");
     if (norms_every < 1) throw bad("norms_every", "must be at least 1");
@@ -70,6 +70,11 @@ std::map<std::string, double> classification_metrics(const std::vector<int64_t>&
         f1 += prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
     }
     m["f1"] = classes ? f1 / classes : 0;
+    // Binary tasks: the F1 of label 1, the positive one (sklearn's f1_score default, pos_label=1).
+    if (K == 2) {
+        double prec = p[1] > 0 ? C[1][1] / p[1] : 0, rec = t[1] > 0 ? C[1][1] / t[1] : 0;
+        m["f1_pos"] = prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
+    }
     // Matthews correlation, multi-class (Gorodkin's R_K, as sklearn computes it).
     double tp = 0;
     for (int64_t k = 0; k < K; ++k) tp += t[k] * p[k];
@@ -220,7 +225,10 @@ at::Tensor PromptTrainer::predict(const std::vector<std::vector<int64_t>>& ids,
 }
 
 std::map<std::string, double> PromptTrainer::evaluate(const TokenizedData& d) {
-    at::Tensor logits = predict(d.ids, d.type_ids);
+    return metrics_of(predict(d.ids, d.type_ids), d);
+}
+
+std::map<std::string, double> PromptTrainer::metrics_of(const at::Tensor& logits, const TokenizedData& d) const {
     at::Tensor labels = at::tensor(d.labels, at::kLong);
     std::map<std::string, double> m;
     if (d.size() == 0) return m;
@@ -229,6 +237,18 @@ std::map<std::string, double> PromptTrainer::evaluate(const TokenizedData& d) {
     m = classification_metrics(pred, d.labels, model_.num_labels());
     m["loss"] = at::cross_entropy_loss(logits, labels).item<double>();
     return m;
+}
+
+bool PromptTrainer::is_probe() const {
+    if (prompt_ || method_) return false;
+    for (auto& [n, t] : model_.backbone_parameters())
+        if (t.requires_grad()) return false;   // full fine-tuning
+    return true;
+}
+
+at::Tensor PromptTrainer::probe_features(const Batch& b) const {
+    at::NoGradGuard g;
+    return model_.encode(b, Adaptation{}, /*training=*/false).select(1, 0);
 }
 
 namespace {
@@ -277,12 +297,57 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
                                           .weight_decay(opt_.weight_decay));
     if (events_) events_->on_start(total, steps_per_epoch);
 
+    // The linear probe: the frozen encoder's features, computed once per row (see set_feature_cache).
+    const bool probe = is_probe();
+    at::Tensor train_features, valid_features;    // [rows, H] on the device, filled as rows first come
+    std::vector<char> have_features(probe && feature_cache_ ? train.size() : 0, 0);
+    auto probe_logits = [&](const std::vector<size_t>& order, size_t begin, size_t end, Batch& batch) {
+        bool cached = feature_cache_;
+        for (size_t i = begin; i < end && cached; ++i) cached = have_features[order[i]] != 0;
+        std::vector<int64_t> rows(order.begin() + (long)begin, order.begin() + (long)end);
+        at::Tensor index = at::tensor(rows, at::kLong).to(device_);
+        at::Tensor features;
+        if (cached) {
+            std::vector<int64_t> labels;
+            for (int64_t r : rows) labels.push_back(train.labels.empty() ? 0 : train.labels[(size_t)r]);
+            batch.labels = at::tensor(labels, at::kLong).to(device_);
+            features = train_features.index_select(0, index);
+        } else {
+            batch = slice(train, order, begin, end);
+            features = probe_features(batch);
+            if (feature_cache_) {
+                if (!train_features.defined()) train_features = at::zeros({(int64_t)train.size(), features.size(1)}, features.options());
+                train_features.index_copy_(0, index, features);
+                for (int64_t r : rows) have_features[(size_t)r] = 1;
+            }
+        }
+        return model_.head(features.unsqueeze(1), /*training=*/true);
+    };
+    // Evaluation of the probe from the validation rows' features, in predict()'s batches.
+    auto probe_evaluate = [&](const TokenizedData& d) {
+        at::NoGradGuard g;
+        const size_t n = d.size(), bs = (size_t)B;
+        if (!feature_cache_ || !valid_features.defined()) {
+            std::vector<size_t> order(n);
+            std::iota(order.begin(), order.end(), 0);
+            std::vector<at::Tensor> parts;
+            for (size_t b = 0; b < n; b += bs) parts.push_back(probe_features(slice(d, order, b, std::min(n, b + bs))));
+            valid_features = parts.empty() ? at::Tensor() : at::cat(parts, 0);
+        }
+        std::vector<at::Tensor> out;
+        for (size_t b = 0; b < n; b += bs)
+            out.push_back(model_.head(valid_features.narrow(0, (int64_t)b, (int64_t)(std::min(n, b + bs) - b)).unsqueeze(1),
+                                      /*training=*/false)
+                              .to(at::kCPU));
+        return out.empty() ? std::map<std::string, double>{} : metrics_of(at::cat(out, 0), d);
+    };
+
     double best = std::nan("");
     int64_t since_best = 0;
     bool stop = false;
     auto run_eval = [&](int64_t step, double epoch) {
         if (!valid || valid->size() == 0) return;
-        auto m = evaluate(*valid);
+        auto m = probe ? probe_evaluate(*valid) : evaluate(*valid);
         EvalEvent ev;
         ev.step = step;
         ev.epoch = epoch;
@@ -316,13 +381,19 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
             }
             const auto ts = clock::now();
             const size_t begin = (size_t)(b * B), end = std::min(train.size(), (size_t)((b + 1) * B));
-            Batch batch = slice(train, order, begin, end);
             const double lr = opt_.lr * schedule_factor(opt_.schedule, step, opt_.warmup_steps, total);
             for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
-            PrefixKV kv;
-            const Adaptation ad = adaptation(kv, true);
-            at::Tensor logits = model_.forward(batch, ad, true);
+            Batch batch;
+            at::Tensor logits;
+            if (probe) {
+                logits = probe_logits(order, begin, end, batch);
+            } else {
+                batch = slice(train, order, begin, end);
+                PrefixKV kv;
+                const Adaptation ad = adaptation(kv, true);
+                logits = model_.forward(batch, ad, true);
+            }
             at::Tensor loss = classification_loss(logits, batch.labels);
             optim.zero_grad();
             loss.backward();

@@ -42,7 +42,8 @@ struct TrainResult {
     double median_step_ms = 0;          // median wall time of the optimizer steps (evaluation not included)
 };
 
-// Classification metrics over predictions: accuracy, macro-F1, Matthews correlation (multi-class form).
+// Classification metrics over predictions: accuracy, "f1" (macro-F1), Matthews correlation (multi-class form), and
+// for two labels "f1_pos", the F1 of label 1 (the positive one).
 std::map<std::string, double> classification_metrics(const std::vector<int64_t>& pred, const std::vector<int64_t>& gold,
                                                      int64_t num_labels);
 
@@ -70,10 +71,23 @@ public:
     // Puts the best state back into the model and prompt.
     void restore_best();
 
+    // The linear probe (no prompt, no method, a frozen backbone) trains its head on features of a frozen
+    // encoder: the first token's last hidden state, computed with dropout off (the encoder in eval mode; the
+    // head's own dropout stays on while training). train() computes them once per row: training rows when their
+    // first batch comes, validation rows at the first evaluation, and keeps them on the device ([rows, hidden]);
+    // later epochs and evaluations run only the head. Off, it recomputes them every time, as other methods
+    // must: the losses are the same (tests and benchmarks compare the two).
+    void set_feature_cache(bool on) { feature_cache_ = on; }
+    bool is_probe() const;
+
 private:
     std::vector<std::pair<std::string, at::Tensor>> snapshot() const;
     Adaptation adaptation(PrefixKV& kv, bool training) const;   // the prompt's or the method's, or none
     Batch slice(const TokenizedData& d, const std::vector<size_t>& order, size_t begin, size_t end) const;
+    // The probe's features of a batch: [B, H], no gradients, the encoder in eval mode.
+    at::Tensor probe_features(const Batch& b) const;
+    // Loss and metrics from logits in the order of d's rows.
+    std::map<std::string, double> metrics_of(const at::Tensor& logits, const TokenizedData& d) const;
 
     EncoderClassifier& model_;
     DeepPrompt* prompt_;
@@ -84,6 +98,7 @@ private:
     const CancelFlag* cancel_;
     at::Device device_ = at::kCPU;
     std::vector<std::pair<std::string, at::Tensor>> best_state_;
+    bool feature_cache_ = true;
 };
 
 // Resolves "cpu", "cuda", "cuda:N"; throws ptune::Error when CUDA is asked for and not there.
