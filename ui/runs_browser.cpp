@@ -384,7 +384,7 @@ void RunsBrowser::show_details(int64_t id) {
     detail_id_ = r ? id : 0;
     for (QWidget* w : {(QWidget*)name_edit_, (QWidget*)tags_edit_, (QWidget*)notes_edit_}) w->setEnabled(r != nullptr);
     if (!r) {
-        detail_title_->setText(store_ ? tr("Select a run to see its details.") : tr("No run store open."));
+        detail_title_->setText(no_details_text());
         detail_status_->clear();
         detail_reason_->hide();
         detail_info_->clear();
@@ -437,6 +437,16 @@ void RunsBrowser::show_details(int64_t id) {
     }
     filling_details_ = false;
 }
+
+QString RunsBrowser::no_details_text() const {
+    if (!store_) return tr("No run store open.");
+    if (!load_error_.isEmpty()) return load_error_;
+    if (model_->rowCount() == 0) return tr("No runs in this store yet: a run appears here when it is queued.");
+    if (proxy_->rowCount() == 0) return tr("No run matches the filter.");
+    return tr("Select a run to see its details.");
+}
+
+QString RunsBrowser::details_title() const { return detail_title_->text(); }
 
 void RunsBrowser::details_edited() {
     if (filling_details_ || !detail_id_) return;
@@ -589,6 +599,8 @@ void RunsBrowser::update_actions() {
     count_->setText(shown == total ? tr("%n run(s)", nullptr, total) : tr("%1 of %2 runs").arg(shown).arg(total));
     count_->setToolTip(load_error_);
     if (!load_error_.isEmpty()) count_->setText(tr("<span style=\"color:%1\">error</span>").arg(RunsModel::status_color("failed").name()));
+    // Without a run in the detail panel, its heading follows the store, the runs and the filters.
+    if (!detail_id_) detail_title_->setText(no_details_text());
 }
 
 void RunsBrowser::rename_current() {

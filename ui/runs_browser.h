@@ -40,6 +40,9 @@ public:
     std::vector<int64_t> selected_ids() const;  // in view order
     void select_runs(const std::vector<int64_t>& ids);
     int64_t current_id() const;           // the run in the detail panel, 0 when none
+    // The detail panel's heading: the current run's title, or what the panel is waiting for (no store open, no
+    // runs in the store, no run passing the filters, none selected).
+    QString details_title() const;
     RunsModel* model();
     QTableView* view() const { return table_; }
 
@@ -72,6 +75,7 @@ private:
     void reload_model();
     void update_actions();
     void show_details(int64_t id);
+    QString no_details_text() const;      // the heading without a current run, for the state the browser is in
     void on_current_changed();
     void on_model_edit(qint64 id);
     void apply_details();
