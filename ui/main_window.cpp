@@ -411,7 +411,8 @@ qint64 MainWindow::start_run() {
 
 std::vector<int64_t> MainWindow::start_suite(const QString& kind, const std::vector<uint64_t>& seeds) {
     std::vector<int64_t> ids;
-    if (setup_->checks_pending() || !setup_->errors().isEmpty() || !setup_->model_summary()) {
+    const std::optional<ModelSummary> summary = setup_->model_summary();   // a copy: m below refers into it
+    if (setup_->checks_pending() || !setup_->errors().isEmpty() || !summary) {
         statusBar()->showMessage("Cannot run a suite: " + (setup_->errors().isEmpty() ? QString("the form is not checked yet")
                                                                                      : setup_->errors().front()),
                                  8000);
@@ -419,7 +420,7 @@ std::vector<int64_t> MainWindow::start_suite(const QString& kind, const std::vec
         return ids;
     }
     try {
-        const ModelSummary& m = *setup_->model_summary();
+        const ModelSummary& m = *summary;
         Suite suite = make_ablation(kind.toStdString(), setup_->spec(), (int)m.layers,
                                     (int)(m.max_positions - m.position_offset), seeds);
         std::vector<ExperimentSpec> specs = suite.expand();   // validates every run before any is queued
