@@ -5,7 +5,12 @@
 // fine-tuning.
 #include <torch/torch.h>
 
+#include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "core/engine/builtin.h"
 #include "core/engine/encoder.h"
@@ -55,6 +60,32 @@ TrainOptions options(double lr, int64_t steps) {
     o.threads = 2;
     o.keep_best = false;
     return o;
+}
+
+// Every step's loss and every evaluation's loss of a run.
+struct Recorder : TrainEvents {
+    std::vector<double> losses, eval_losses;
+    void on_step(const StepEvent& e) override { losses.push_back(e.loss); }
+    void on_eval(const EvalEvent& e) override { eval_losses.push_back(e.metrics.at("loss")); }
+};
+
+// A copy of the built-in model with dropout 0.1 in the encoder and the head (the built-in one has none).
+std::string model_with_dropout(const QTemporaryDir& tmp) {
+    namespace fs = std::filesystem;
+    const fs::path src = fs::path(builtin_dir()) / "model", dst = fs::path(tmp.path().toStdString()) / "model";
+    fs::create_directories(dst);
+    for (const auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), dst / e.path().filename());
+    std::ifstream in(dst / "config.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string cfg = ss.str();
+    for (const char* key : {"\"hidden_dropout_prob\": 0.0", "\"attention_probs_dropout_prob\": 0.0"}) {
+        const size_t at = cfg.find(key);
+        if (at == std::string::npos) qFatal("config.json has no %s", key);
+        cfg.replace(at, std::string(key).size(), std::string(key).substr(0, std::string(key).size() - 3) + "0.1");
+    }
+    std::ofstream(dst / "config.json") << cfg;
+    return dst.string();
 }
 
 }  // namespace
@@ -203,6 +234,86 @@ private Q_SLOTS:
         Fixture f = make_fixture();
         auto m = make_adapter(f.model->config(), AdapterOptions{}, 1);
         QVERIFY_THROWS_EXCEPTION(Error, f.model->merge(m->adaptation(false)));
+    }
+
+    // The linear probe runs its frozen encoder once per row (training rows when their first batch comes,
+    // validation rows at the first evaluation), and its cached features give the losses that recomputing them
+    // every step gives: the features are the encoder's in eval mode either way, and the head's own dropout draws
+    // the same masks. On a model with dropout, so that a difference would show. Full fine-tuning is not cached.
+    void probeEncodesEachRowOnce() {
+        QTemporaryDir tmp;
+        const std::string dir = model_with_dropout(tmp);
+        auto tok = Tokenizer::from_dir(dir);
+        DataOptions o;
+        o.max_rows = 60;   // batches of 16, 16, 16 and 12
+        const TokenizedData train = tokenize(load_dataset(builtin_dir() + "/data/train.tsv", o), *tok, 48);
+        o.max_rows = 40;
+        const TokenizedData valid = tokenize(load_dataset(builtin_dir() + "/data/valid.tsv", o), *tok, 48);
+        TrainOptions opt = options(5e-2, 0);
+        opt.epochs = 3;    // 12 steps, an evaluation at each epoch's end
+        opt.keep_best = false;
+
+        struct Outcome {
+            Recorder rec;
+            int64_t encoded = 0;
+            std::vector<at::Tensor> head;
+        };
+        auto run = [&](bool cache, bool shuffle, Outcome& out) {
+            auto model = EncoderClassifier::load(dir, 2, 7);
+            QVERIFY(model->config().hidden_dropout > 0);
+            TrainOptions o = opt;
+            o.shuffle = shuffle;
+            PromptTrainer tr(*model, static_cast<DeltaMethod*>(nullptr), o, tok->pad_id(), &out.rec);
+            QVERIFY(tr.is_probe());
+            tr.set_feature_cache(cache);
+            const int64_t before = model->encoded_rows();
+            TrainResult r = tr.train(train, &valid);
+            QCOMPARE(r.steps_done, int64_t(12));
+            out.encoded = model->encoded_rows() - before;
+            for (auto& [n, t] : model->head_parameters()) out.head.push_back(t.detach().clone());
+        };
+        // In file order every epoch has the same batches, so recomputing gives the very same features: the runs are
+        // equal to the bit.
+        Outcome cached, recomputed;
+        run(true, false, cached);
+        run(false, false, recomputed);
+        QCOMPARE(cached.encoded, int64_t(60 + 40));
+        QCOMPARE(recomputed.encoded, int64_t(3 * 60 + 3 * 40));
+        QCOMPARE(cached.rec.losses.size(), size_t(12));
+        QCOMPARE(cached.rec.losses, recomputed.rec.losses);
+        QCOMPARE(cached.rec.eval_losses.size(), size_t(3));
+        QCOMPARE(cached.rec.eval_losses, recomputed.rec.eval_losses);
+        QCOMPARE(cached.head.size(), recomputed.head.size());
+        for (size_t i = 0; i < cached.head.size(); ++i) QVERIFY(at::equal(cached.head[i], recomputed.head[i]));
+        QVERIFY(cached.rec.losses.back() < cached.rec.losses.front());   // the head learned
+
+        // Shuffled, the first epoch is equal to the bit (the features are the batch's own); later epochs read each
+        // row's features from the cache, where recomputing them in other batches (other padding) rounds differently
+        // in the last bits: equal to 1e-5.
+        Outcome cached_s, recomputed_s;
+        run(true, true, cached_s);
+        run(false, true, recomputed_s);
+        QCOMPARE(cached_s.encoded, int64_t(60 + 40));
+        QCOMPARE(recomputed_s.encoded, int64_t(3 * 60 + 3 * 40));
+        QCOMPARE(cached_s.rec.losses.size(), size_t(12));
+        QCOMPARE(recomputed_s.rec.losses.size(), size_t(12));
+        QVERIFY(cached_s.rec.losses != cached.rec.losses);   // the order did change
+        for (size_t i = 0; i < 12; ++i) {
+            const double a = cached_s.rec.losses[i], b = recomputed_s.rec.losses[i];
+            if (i < 4) QCOMPARE(a, b);
+            QVERIFY2(std::abs(a - b) <= 1e-5, qPrintable(QString("step %1: %2 vs %3").arg(i + 1).arg(a, 0, 'g', 17).arg(b, 0, 'g', 17)));
+        }
+
+        // Full fine-tuning trains the encoder: every step runs it.
+        auto model = EncoderClassifier::load(dir, 2, 7);
+        model->set_backbone_trainable(true);
+        opt.epochs = 0;
+        opt.steps = 2;
+        PromptTrainer full(*model, static_cast<DeltaMethod*>(nullptr), opt, tok->pad_id());
+        QVERIFY(!full.is_probe());
+        const int64_t before = model->encoded_rows();
+        full.train(train, nullptr);
+        QCOMPARE(model->encoded_rows() - before, int64_t(2 * 16));
     }
 
     // The best state of a method is kept and restored like the prompts'.

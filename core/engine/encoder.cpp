@@ -406,6 +406,7 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const PrefixKV* prefix, boo
 at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool training) const {
     const PrefixKV* prefix = ad.prefix;
     const int64_t B = b.input_ids.size(0);
+    encoded_rows_.fetch_add(B, std::memory_order_relaxed);
     const int64_t heads = cfg_.num_heads, hd = cfg_.head_dim(), H = cfg_.hidden_size;
     const int64_t P = prefix ? prefix->length : 0;
     const int64_t Pv = ad.input_prompt.defined() ? ad.input_prompt.size(0) : 0;

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -114,6 +115,9 @@ public:
     at::Tensor forward(const Batch& b, const PrefixKV* prefix, bool training) const;
     at::Tensor forward(const Batch& b, const Adaptation& a, bool training) const;
     at::Tensor head(const at::Tensor& hidden, bool training) const;
+    // Rows (batch entries) encode() has run through the encoder since the model was made: the tests check with it
+    // that the linear probe runs its frozen encoder once per row.
+    int64_t encoded_rows() const { return encoded_rows_.load(std::memory_order_relaxed); }
     // The attention kernel (default_attention_kernel(): fused on LibTorch 2.x, else manual).
     AttentionKernel attention_kernel() const { return attention_; }
     void set_attention_kernel(AttentionKernel k) { attention_ = k; }
@@ -156,6 +160,7 @@ private:
     std::vector<std::string> notes_;
     std::vector<std::string> warnings_;
     at::Device device_ = at::kCPU;
+    mutable std::atomic<int64_t> encoded_rows_{0};
     AttentionKernel attention_ = default_attention_kernel();
 
     at::Tensor word_emb_, pos_emb_, type_emb_;
