@@ -100,7 +100,8 @@ json ExperimentSpec::to_json() const {
           {"keep_best", t.keep_best},
           {"device", t.device},
           {"threads", t.threads},
-          {"norms_every", t.norms_every}}},
+          {"norms_every", t.norms_every},
+          {"sync_every", t.sync_every}}},
         {"latency",
          {{"measure", latency.measure},
           {"batch_size", latency.batch_size},
@@ -206,6 +207,7 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     t.get("device", o.device);
     t.get("threads", o.threads);
     t.get("norms_every", o.norms_every);
+    t.get("sync_every", o.sync_every);
     t.done();
 
     Reader lt = section(j, "latency", where, "");

@@ -237,6 +237,78 @@ private Q_SLOTS:
         QCOMPARE(r.steps_done, int64_t(0));
         QVERIFY(!r.usable);  // nothing evaluated before it diverged
     }
+
+    // Reading losses, gradient norms and prompt norms back every few steps (a GPU's default: no host wait per
+    // step) reports exactly the run that reading back every step reports: same steps, numbers, norms, evaluations.
+    void deferredReadBackIsTheSameRun() {
+        auto run = [](int64_t sync_every, Recorder& rec) {
+            Setup s = setup("bert", 60);
+            auto [train, valid] = split_dataset(s.data, 0.25, 1);
+            TrainOptions o;
+            o.batch_size = 4;
+            o.steps = 15;
+            o.max_len = 32;
+            o.eval_every = 5;
+            o.norms_every = 2;
+            o.max_grad_norm = 0.05;  // clipping on: it must act on the device as before
+            o.sync_every = sync_every;
+            PromptTrainer tr(*s.model, s.adapter.prompt.get(), o, s.tok->pad_id(), &rec);
+            TokenizedData vt = tokenize(valid, *s.tok, 32);
+            return tr.train(tokenize(train, *s.tok, 32), &vt);
+        };
+        Recorder a, b;
+        TrainResult ra = run(1, a), rb = run(4, b);
+        QCOMPARE(ra.status, std::string("completed"));
+        QCOMPARE(rb.status, ra.status);
+        QCOMPARE(rb.steps_done, int64_t(15));
+        QCOMPARE(b.steps.size(), size_t(15));
+        QCOMPARE(a.steps.size(), b.steps.size());
+        bool clipped = false;
+        for (size_t i = 0; i < a.steps.size(); ++i) {
+            QCOMPARE(b.steps[i].step, int64_t(i + 1));
+            QCOMPARE(b.steps[i].loss, a.steps[i].loss);
+            QCOMPARE(b.steps[i].grad_norm, a.steps[i].grad_norm);
+            QCOMPARE(b.steps[i].lr, a.steps[i].lr);
+            QCOMPARE(b.steps[i].epoch, a.steps[i].epoch);
+            clipped = clipped || a.steps[i].grad_norm > 0.05;
+        }
+        QVERIFY(clipped);
+        QCOMPARE(b.norms.size(), size_t(8));  // steps 2, 4, ..., 14 and the last
+        QCOMPARE(a.norms.size(), b.norms.size());
+        for (size_t i = 0; i < a.norms.size(); ++i) {
+            QCOMPARE(b.norms[i].step, a.norms[i].step);
+            QCOMPARE(b.norms[i].key_norms, a.norms[i].key_norms);
+            QCOMPARE(b.norms[i].value_norms, a.norms[i].value_norms);
+        }
+        QCOMPARE(b.evals.size(), size_t(4));  // steps 5, 10, 12 (the end of the first epoch) and 15
+        for (size_t i = 0; i < a.evals.size(); ++i) QCOMPARE(b.evals[i].metrics, a.evals[i].metrics);
+        QCOMPARE(rb.last_loss, ra.last_loss);
+    }
+
+    // With deferred read-back a non-finite loss still fails the run, naming the first bad step, and no step after
+    // it is reported.
+    void nanLossFailsWithDeferredReadBack() {
+        Setup s = setup("bert", 40);
+        TrainOptions o;
+        o.batch_size = 4;
+        o.steps = 6;
+        o.max_len = 16;
+        o.sync_every = 4;
+        o.lr = 1e-3;
+        Recorder rec;
+        // The loss is NaN from step 1; the first read-back comes after step 4, so steps 1-4 ran before anyone looked.
+        PromptTrainer tr(*s.model, s.adapter.prompt.get(), o, s.tok->pad_id(), &rec);
+        {
+            at::NoGradGuard g;
+            s.model->head_parameters()[0].second.fill_(std::nan(""));
+        }
+        TrainResult r = tr.train(tokenize(s.data, *s.tok, 16), nullptr);
+        QCOMPARE(r.status, std::string("failed"));
+        QVERIFY2(r.error.find("NaN at step 1 ") != std::string::npos, r.error.c_str());
+        QCOMPARE(r.steps_done, int64_t(0));
+        QCOMPARE(rec.steps.size(), size_t(0));
+        QVERIFY(!r.usable);
+    }
 };
 
 QTEST_APPLESS_MAIN(TstTraining)

@@ -82,6 +82,12 @@ int64_t DeepPrompt::param_count() const {
     return n;
 }
 
+at::Tensor DeepPrompt::layer_norms_tensor(const at::Tensor& flat) const {
+    at::NoGradGuard g;
+    const int64_t P = opt_.prompt_len, H = cfg_.hidden_size, n = (int64_t)layers_.size();
+    return flat.detach().to(at::kFloat).view({P, 2 * n, H}).pow(2).sum(at::IntArrayRef{0, 2}).sqrt();
+}
+
 std::vector<std::pair<double, double>> DeepPrompt::layer_norms(const at::Tensor& flat) const {
     at::NoGradGuard g;
     const int64_t P = opt_.prompt_len, H = cfg_.hidden_size, n = (int64_t)layers_.size();

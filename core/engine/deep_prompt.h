@@ -37,6 +37,8 @@ public:
 
     // L2 norm of each chosen layer's key prefix and value prefix (all P vectors together).
     std::vector<std::pair<double, double>> layer_norms(const at::Tensor& flat) const;
+    // The same norms as a [2 * layers] float tensor on the prompts' device (key, value per layer), no host read.
+    at::Tensor layer_norms_tensor(const at::Tensor& flat) const;
 
     void to(const at::Device& device);
 

@@ -25,6 +25,7 @@ struct TrainOptions {
     std::string device = "cpu";        // cpu | cuda | cuda:N
     int threads = 0;                   // 0: all cores
     int64_t norms_every = 1;           // report per-layer prompt norms every N steps
+    int64_t sync_every = 0;            // read losses and norms back every N steps; 0: 1 on the CPU, 16 on CUDA
 
     void validate() const;             // throws ptune::Error naming the field
 };

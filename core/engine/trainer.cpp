@@ -30,6 +30,7 @@ void TrainOptions::validate() const {
     if (early_stopping_patience < 0) throw bad("early_stopping_patience", "must not be negative");
     if (threads < 0) throw bad("threads", "must not be negative");
     if (norms_every < 1) throw bad("norms_every", "must be at least 1");
+    if (sync_every < 0) throw bad("sync_every", "must not be negative (0: automatic)");
 }
 
 TokenizedData tokenize(const Dataset& d, const Tokenizer& tok, int64_t max_len) {
@@ -269,6 +270,24 @@ std::vector<size_t> epoch_order(size_t n, bool shuffle, uint64_t seed, int64_t e
     return order;
 }
 
+// The gradients' total 2-norm before clipping, as a 0-d tensor on their device, and (max_norm > 0) the gradients
+// scaled by min(1, max_norm / (norm + 1e-6)): torch::nn::utils::clip_grad_norm_'s arithmetic without its host read.
+at::Tensor grad_norm_clip(const std::vector<at::Tensor>& params, double max_norm) {
+    at::NoGradGuard g;
+    std::vector<at::Tensor> grads;
+    for (const auto& p : params)
+        if (p.grad().defined()) grads.push_back(p.grad());
+    if (grads.empty()) return at::zeros({}, params.empty() ? at::TensorOptions() : params[0].options());
+    std::vector<at::Tensor> norms;
+    for (const auto& gr : grads) norms.push_back(gr.norm(2));
+    at::Tensor total = norms.size() == 1 ? norms[0] : at::stack(norms).norm(2);
+    if (max_norm > 0) {
+        at::Tensor coef = at::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+        for (auto& gr : grads) gr.mul_(coef.to(gr.device()));
+    }
+    return total;
+}
+
 bool better(const std::string& metric, double a, double b) { return metric == "loss" ? a < b : a > b; }
 }  // namespace
 
@@ -371,6 +390,86 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
 
     int64_t step = 0;
     std::vector<double> step_ms;
+    // Steps whose loss, gradient norm and prompt norms are still on the device: read back in one transfer every
+    // sync_every steps (and at each evaluation, on cancel and at the end), so a GPU step never waits on the host.
+    struct PendingStep {
+        StepEvent ev;                // everything but the loss, the gradient norm and (on a device) the timing
+        at::Tensor loss, gnorm;      // 0-d, on the device
+        at::Tensor norms;            // [2 * layers] prompt norms (key, value per layer), or undefined
+        size_t rows = 0;
+    };
+    std::vector<PendingStep> pending;
+    const int64_t sync_every = opt_.sync_every > 0 ? opt_.sync_every : (device_.is_cuda() ? 16 : 1);
+    int64_t stopped_at = 0;  // the first step whose loss was not finite
+    auto window_start = clock::now();
+    // Fails the run at a non-finite loss; the best evaluated state (if any) is put back below.
+    auto fail_at = [&](int64_t at_step, double loss_v, double lr) {
+        res.status = "failed";
+        res.error = "the training loss became " + std::string(std::isnan(loss_v) ? "NaN" : "infinite") + " at step " +
+                    std::to_string(at_step) + " (learning rate " + std::to_string(lr) +
+                    "); lower the learning rate or turn gradient clipping on";
+        stopped_at = at_step;
+        stop = true;
+    };
+    auto check_finite = [&](const at::Tensor& loss, int64_t at_step, double lr) {
+        const double loss_v = loss.item<double>();
+        if (std::isfinite(loss_v)) return true;
+        fail_at(at_step, loss_v, lr);
+        return false;
+    };
+    // Reads the pending steps back (one transfer), emits their events in order; false when a loss was not finite.
+    auto flush = [&]() -> bool {
+        if (pending.empty()) return true;
+        std::vector<at::Tensor> parts;
+        for (auto& p : pending) {
+            parts.push_back(p.loss.to(at::kFloat).reshape({1}));
+            parts.push_back(p.gnorm.to(at::kFloat).reshape({1}));
+            if (p.norms.defined()) parts.push_back(p.norms.to(at::kFloat).reshape({-1}));
+        }
+        const at::Tensor host = at::cat(parts).to(at::kCPU);
+        const float* v = host.data_ptr<float>();
+        const auto now = clock::now();
+        // On a device the host timing of a step is its launch only: spread the window's wall time over its steps.
+        const double window_ms = std::chrono::duration<double>(now - window_start).count() * 1000.0 / double(pending.size());
+        window_start = now;
+        bool ok = true;
+        for (auto& p : pending) {
+            const double loss_v = *v++, gnorm_v = *v++;
+            std::vector<double> norms;
+            if (p.norms.defined())
+                for (int64_t i = 0; i < p.norms.numel(); ++i) norms.push_back(*v++);
+            if (!ok) continue;
+            if (!std::isfinite(loss_v)) {
+                fail_at(p.ev.step, loss_v, p.ev.lr);
+                ok = false;
+                continue;
+            }
+            StepEvent ev = p.ev;
+            if (device_.is_cuda()) ev.step_ms = window_ms;
+            ev.loss = loss_v;
+            ev.grad_norm = gnorm_v;
+            ev.samples_per_s = ev.step_ms > 0 ? double(p.rows) * 1000.0 / ev.step_ms : 0;
+            ev.elapsed_s = std::chrono::duration<double>(now - t0).count();
+            ev.eta_s = ev.elapsed_s / double(ev.step) * double(total - ev.step);
+            step_ms.push_back(ev.step_ms);
+            res.last_loss = loss_v;
+            if (events_) {
+                events_->on_step(ev);
+                if (!norms.empty()) {
+                    PromptNormEvent ne;
+                    ne.step = ev.step;
+                    ne.layers = prompt_->layers();
+                    for (size_t i = 0; i + 1 < norms.size(); i += 2) {
+                        ne.key_norms.push_back(norms[i]);
+                        ne.value_norms.push_back(norms[i + 1]);
+                    }
+                    events_->on_prompt_norms(ne);
+                }
+            }
+        }
+        pending.clear();
+        return ok;
+    };
     for (int64_t epoch = 0; step < total && !stop; ++epoch) {
         std::vector<size_t> order = epoch_order(train.size(), opt_.shuffle, opt_.seed, epoch);
         for (int64_t b = 0; b < steps_per_epoch && step < total && !stop; ++b) {
@@ -397,63 +496,37 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
             at::Tensor loss = classification_loss(logits, batch.labels);
             optim.zero_grad();
             loss.backward();
-            double gnorm;
-            if (opt_.max_grad_norm > 0) {
-                gnorm = torch::nn::utils::clip_grad_norm_(params, opt_.max_grad_norm);
-            } else {
-                at::NoGradGuard g;
-                std::vector<at::Tensor> norms;
-                for (auto& p : params)
-                    if (p.grad().defined()) norms.push_back(p.grad().norm().pow(2));
-                gnorm = norms.empty() ? 0.0 : std::sqrt(at::stack(norms).sum().item<double>());
-            }
-            const double loss_v = loss.item<double>();
-            if (!std::isfinite(loss_v)) {
-                // Not thrown: the run ends failed, and the best evaluated state (if any) is put back below.
-                res.status = "failed";
-                res.error = "the training loss became " + std::string(std::isnan(loss_v) ? "NaN" : "infinite") +
-                            " at step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) +
-                            "); lower the learning rate or turn gradient clipping on";
-                stop = true;
-                break;
+            // The gradient norm before clipping, and the clipping itself, stay on the device (no host wait).
+            at::Tensor gnorm = grad_norm_clip(params, opt_.max_grad_norm);
+            if (sync_every == 1) {
+                // Read back now, so that a non-finite loss stops the run before the update (CPU's default).
+                if (!check_finite(loss, step + 1, lr)) break;
             }
             optim.step();
             ++step;
-            res.last_loss = loss_v;
+            PendingStep p;
+            p.ev.step = step;
+            p.ev.total_steps = total;
+            p.ev.epoch = double(epoch) + double(b + 1) / double(steps_per_epoch);
+            p.ev.lr = lr;
+            p.rows = end - begin;
+            p.loss = loss.detach();
+            p.gnorm = gnorm;
+            if (prompt_ && events_ && (step % opt_.norms_every == 0 || step == total)) p.norms = prompt_->layer_norms_tensor(prompt_->flat());
             const auto te = clock::now();
-            const double dt = std::chrono::duration<double>(te - ts).count();
-            step_ms.push_back(dt * 1000.0);
-            if (events_) {
-                StepEvent ev;
-                ev.step = step;
-                ev.total_steps = total;
-                ev.epoch = double(epoch) + double(b + 1) / double(steps_per_epoch);
-                ev.loss = loss_v;
-                ev.lr = lr;
-                ev.grad_norm = gnorm;
-                ev.samples_per_s = dt > 0 ? double(end - begin) / dt : 0;
-                ev.step_ms = dt * 1000.0;
-                ev.elapsed_s = std::chrono::duration<double>(te - t0).count();
-                ev.eta_s = ev.elapsed_s / double(step) * double(total - step);
-                events_->on_step(ev);
-                if (prompt_ && (step % opt_.norms_every == 0 || step == total)) {
-                    PromptNormEvent ne;
-                    ne.step = step;
-                    ne.layers = prompt_->layers();
-                    for (auto& [k, v] : prompt_->layer_norms(prompt_->flat())) {
-                        ne.key_norms.push_back(k);
-                        ne.value_norms.push_back(v);
-                    }
-                    events_->on_prompt_norms(ne);
-                }
+            p.ev.step_ms = std::chrono::duration<double>(te - ts).count() * 1000.0;
+            pending.push_back(std::move(p));
+            const bool epoch_end = b + 1 == steps_per_epoch;
+            const bool eval_now = (opt_.eval_every > 0 && step % opt_.eval_every == 0) || epoch_end || step == total;
+            if (eval_now || (int64_t)pending.size() >= sync_every || (cancel_ && cancel_->is_set())) {
+                if (!flush()) break;
             }
             // Evaluate every eval_every steps, at the end of each epoch, and after the last step (once per step).
-            const bool epoch_end = b + 1 == steps_per_epoch;
-            if ((opt_.eval_every > 0 && step % opt_.eval_every == 0) || epoch_end || step == total)
-                run_eval(step, double(epoch) + double(b + 1) / double(steps_per_epoch));
+            if (eval_now) run_eval(step, double(epoch) + double(b + 1) / double(steps_per_epoch));
         }
     }
-    res.steps_done = step;
+    flush();  // the steps since the last read-back (after a cancel, early stop or the last step)
+    res.steps_done = stopped_at > 0 ? stopped_at - 1 : step;
     if (!step_ms.empty()) {
         std::nth_element(step_ms.begin(), step_ms.begin() + (long)(step_ms.size() / 2), step_ms.end());
         double hi = step_ms[step_ms.size() / 2];
