@@ -6,7 +6,6 @@
 # On Debian 12 run it in the Debian 13 root: bash scripts/debian13.sh bash bench/attention.sh /build 2
 source "$(dirname "$0")/setup.sh"
 ROUNDS=${3:-3}
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 for round in $(seq "$ROUNDS"); do
   for k in manual fused; do
     for m in builtin "$OUT/bert-base"; do
@@ -15,7 +14,7 @@ for round in $(seq "$ROUNDS"); do
       PTUNE_ATTENTION=$k "$B/bin/ptune" train --model "$m" --train builtin --valid-fraction 0 --steps $steps \
         --batch-size 16 --max-len 48 --prompt-len 16 --threads "$T" --db "$OUT/att.sqlite" \
         --log-jsonl "$OUT/att.jsonl" >/dev/null 2>&1
-      sps=$(grep -o '"samples_per_s":[0-9.e+-]*' "$OUT/att.jsonl" | tail -n +6 | cut -d: -f2 | median)
+      sps=$(samples_per_s_median "$OUT/att.jsonl")
       echo "round $round  $k  train  $(basename "$m")  ${sps} samples/s (batch 16, max len 48, P=16)"
     done
     echo "round $round  $k  latency (ms):"

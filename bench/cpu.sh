@@ -7,11 +7,8 @@ for m in builtin "$OUT/bert-base"; do
   steps=60; [ "$m" = builtin ] || steps=12
   "$B/bin/ptune" train --model "$m" --train builtin --valid-fraction 0 --steps $steps --batch-size 16 --max-len 48 \
      --prompt-len 16 --threads "$T" --db "$OUT/bench.sqlite" --log-jsonl "$OUT/train.jsonl" >/dev/null 2>&1
-  python3 - "$m" "$OUT/train.jsonl" <<'PY'
-import json, sys, statistics
-v = [json.loads(l)["samples_per_s"] for l in open(sys.argv[2])][5:]
-print(f"{sys.argv[1]}: median {statistics.median(v):.1f} samples/s over {len(v)} steps (batch 16, max len 48, P=16)")
-PY
+  n=$(($(wc -l < "$OUT/train.jsonl") - 5))
+  echo "$m: median $(samples_per_s_median "$OUT/train.jsonl") samples/s over $n steps (batch 16, max len 48, P=16)"
 done
 echo "== latency (ms; median and p90 of 20 passes after 3 warm-up passes)"
 "$B/bin/ptune" bench --model builtin --method base,ptv2 --prompt-len 16,64 --seq-len 32,96 --batch-size 1,8 --threads "$T"
