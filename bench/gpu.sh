@@ -173,7 +173,8 @@ for s in site.getsitepackages() + [site.getusersitepackages()]:
 PYEOF
 }
 build_phase() {
-  local common=(-S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPTUNE_BUILD_GUI=OFF -DPTUNE_BUILD_TESTS=OFF)
+  local gen=Ninja; command -v ninja > /dev/null || gen="Unix Makefiles"
+  local common=(-S . -B "$B" -G "$gen" -DCMAKE_BUILD_TYPE=Release -DPTUNE_BUILD_GUI=OFF -DPTUNE_BUILD_TESTS=OFF)
   local mode="" nvcc
   if [ -f "$B/CMakeCache.txt" ] && [ -f "$B/build.ninja" ]; then
     mode=$(cat "$B/.ptune-gpu-mode" 2>/dev/null || echo "existing build directory")
