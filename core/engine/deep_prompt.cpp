@@ -89,9 +89,8 @@ at::Tensor DeepPrompt::layer_norms_tensor(const at::Tensor& flat) const {
 }
 
 std::vector<std::pair<double, double>> DeepPrompt::layer_norms(const at::Tensor& flat) const {
-    at::NoGradGuard g;
-    const int64_t P = opt_.prompt_len, H = cfg_.hidden_size, n = (int64_t)layers_.size();
-    at::Tensor norms = flat.detach().to(at::kFloat).view({P, 2 * n, H}).pow(2).sum(at::IntArrayRef{0, 2}).sqrt().to(at::kCPU);
+    const int64_t n = (int64_t)layers_.size();
+    at::Tensor norms = layer_norms_tensor(flat).to(at::kCPU);
     auto acc = norms.accessor<float, 1>();
     std::vector<std::pair<double, double>> out;
     for (int64_t i = 0; i < n; ++i) out.emplace_back(acc[2 * i], acc[2 * i + 1]);
