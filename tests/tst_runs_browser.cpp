@@ -338,6 +338,22 @@ private Q_SLOTS:
         QCOMPARE(c.details_title(), QString("No run store open."));
     }
 
+    // The details name metrics as the rest of ptune does: macro-F1, and the positive label's F1 by its label.
+    void detailsNameTheMetrics() {
+        Store store(fresh_db());
+        const int64_t id = store.create_run(make_run("spam", 1, 16, "queued", "sms"));
+        store.start_run(id);
+        store.finish_run(id, "completed", "", json{{"accuracy", 0.9}}.dump(),
+                         json{{"accuracy", 0.9}, {"f1", 0.75}, {"f1_pos", 0.5}, {"positive_label", "spam"}}.dump(), 10);
+        RunsBrowser b;
+        b.set_store(&store);
+        b.select_runs({id});
+        const QString t = b.details_text();
+        QVERIFY2(t.contains("macro-F1 0.75"), qPrintable(t));
+        QVERIFY2(t.contains("F1 (positive: spam) 0.5"), qPrintable(t));
+        QVERIFY2(!t.contains("f1 0.75"), qPrintable(t));
+    }
+
     void deleteRemovesRunsButNotARunningOne() {
         const std::string db = fresh_db();
         Store store(db);

@@ -413,11 +413,14 @@ void RunsBrowser::show_details(int64_t id) {
     add(tr("Model"), qs(r->model));
     add(tr("Data"), qs(r->dataset));
     add(tr("Method"), QString("%1, P=%2, layers %3, seed %4").arg(qs(r->method)).arg(r->prompt_len).arg(qs(r->layers)).arg(r->seed));
+    // Metrics under the names users read elsewhere (macro-F1, "F1 (positive: label)").
+    const std::string pos = positive_label_of(*r);
+    auto metric = [&](const std::string& k, double v) { return QString("%1 %2").arg(qs(metric_display_name(k, pos))).arg(v, 0, 'g', 4); };
     QStringList best;
-    for (auto& [k, v] : parse_metrics_json(r->best_metrics_json)) best << QString("%1 %2").arg(qs(k)).arg(v, 0, 'g', 4);
+    for (auto& [k, v] : parse_metrics_json(r->best_metrics_json)) best << metric(k, v);
     if (!best.isEmpty()) add(tr("Best"), best.join(", ") + (r->best_step >= 0 ? tr(" (step %1)").arg(r->best_step) : QString()));
     QStringList fin;
-    for (auto& [k, v] : parse_metrics_json(r->final_metrics_json)) fin << QString("%1 %2").arg(qs(k)).arg(v, 0, 'g', 4);
+    for (auto& [k, v] : parse_metrics_json(r->final_metrics_json)) fin << metric(k, v);
     if (!fin.isEmpty()) add(tr("Final"), fin.join(", "));
     if (r->total_params > 0)
         add(tr("Trainable"), QString("%1 of %2 (%3 %)")
@@ -445,6 +448,8 @@ QString RunsBrowser::no_details_text() const {
     if (proxy_->rowCount() == 0) return tr("No run matches the filter.");
     return tr("Select a run to see its details.");
 }
+
+QString RunsBrowser::details_text() const { return detail_info_->text(); }
 
 QString RunsBrowser::details_title() const { return detail_title_->text(); }
 

@@ -43,6 +43,7 @@ public:
     // The detail panel's heading: the current run's title, or what the panel is waiting for (no store open, no
     // runs in the store, no run passing the filters, none selected).
     QString details_title() const;
+    QString details_text() const;   // the current run's details as shown (rich text)
     RunsModel* model();
     QTableView* view() const { return table_; }
 
