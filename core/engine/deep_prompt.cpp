@@ -12,10 +12,10 @@ Linear linear_init(int64_t out, int64_t in) {
 }
 }  // namespace
 
-DeepPrompt::DeepPrompt(const ModelConfig& cfg, const PrefixOptions& opt, uint64_t seed) : cfg_(cfg), opt_(opt) {
+DeepPrompt::DeepPrompt(const PrefixGeometry& geometry, const PrefixOptions& opt, uint64_t seed) : geo_(geometry), opt_(opt) {
     opt_.validate();
-    layers_ = opt_.layers.resolve((int)cfg.num_layers);
-    const int64_t P = opt_.prompt_len, H = cfg.hidden_size, out = 2 * (int64_t)layers_.size() * H;
+    layers_ = opt_.layers.resolve((int)geo_.num_layers);
+    const int64_t P = opt_.prompt_len, H = geo_.token_dim(), out = 2 * (int64_t)layers_.size() * H;
     at::manual_seed(seed);
     auto init = [&](std::vector<int64_t> shape) {
         return opt_.init == PromptInit::Zeros ? at::zeros(shape) : at::randn(shape) * opt_.init_std;
@@ -35,15 +35,15 @@ at::Tensor DeepPrompt::flat() const {
 }
 
 PrefixKV DeepPrompt::prefix(const at::Tensor& flat0, bool training) const {
-    const int64_t P = opt_.prompt_len, heads = cfg_.num_heads, hd = cfg_.head_dim();
+    const int64_t P = opt_.prompt_len, heads = geo_.heads, hd = geo_.head_dim;
     const int64_t n = (int64_t)layers_.size();
     at::Tensor flat = at::dropout(flat0, opt_.dropout, training);
     // [P, 2n, heads, hd] -> [2n, heads, P, hd]
     at::Tensor kv = flat.view({P, 2 * n, heads, hd}).permute({1, 2, 0, 3});
     PrefixKV out;
     out.length = P;
-    out.key.resize(cfg_.num_layers);
-    out.value.resize(cfg_.num_layers);
+    out.key.resize(geo_.num_layers);
+    out.value.resize(geo_.num_layers);
     for (int64_t i = 0; i < n; ++i) {
         int l = layers_[i];
         out.key[l] = kv[2 * i].unsqueeze(0);
@@ -67,7 +67,7 @@ void DeepPrompt::set_parameter(const std::string& name, const at::Tensor& value)
         if (t.sizes() != value.sizes()) {
             throw Error("prompt tensor \"" + name + "\" has shape " + c10::str(value.sizes()) + ", expected " +
                         c10::str(t.sizes()) + " (prompt length " + std::to_string(opt_.prompt_len) + ", " +
-                        std::to_string(layers_.size()) + " layers, hidden " + std::to_string(cfg_.hidden_size) + ")");
+                        std::to_string(layers_.size()) + " layers, width " + std::to_string(geo_.token_dim()) + ")");
         }
         at::NoGradGuard g;
         t.copy_(value.to(t.device(), t.scalar_type()));
@@ -84,7 +84,7 @@ int64_t DeepPrompt::param_count() const {
 
 at::Tensor DeepPrompt::layer_norms_tensor(const at::Tensor& flat) const {
     at::NoGradGuard g;
-    const int64_t P = opt_.prompt_len, H = cfg_.hidden_size, n = (int64_t)layers_.size();
+    const int64_t P = opt_.prompt_len, H = geo_.token_dim(), n = (int64_t)layers_.size();
     return flat.detach().to(at::kFloat).view({P, 2 * n, H}).pow(2).sum(at::IntArrayRef{0, 2}).sqrt();
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // P-Tuning v2's deep prompts: P trainable key and value vectors in each chosen layer.
-// Layout of the flat prompt tensor (PEFT's `prompt_embeddings`): [P, 2 * n_layers * H]; viewed as
-// [P, 2 * n_layers, heads, head_dim], chosen layer i's key is index 2i and its value 2i + 1. With all layers
+// Layout of the flat prompt tensor (PEFT's `prompt_embeddings`): [P, 2 * n_layers * token_dim]; viewed as
+// [P, 2 * n_layers, heads, head_dim] (token_dim = heads * head_dim: H for encoders, kv_heads * head_dim for decoders), chosen layer i's key is index 2i and its value 2i + 1. With all layers
 // chosen this is exactly PEFT's PREFIX_TUNING layout. With the MLP option the flat tensor is computed as
 // Linear2(tanh(Linear1(Embedding(P, H)))) (PEFT's prefix_projection).
 #include <torch/torch.h>
@@ -15,9 +15,20 @@
 
 namespace ptune {
 
+// The shape of a model's key/value prefixes: layers, the heads keys and values have (key/value heads for a
+// grouped-query decoder) and their width. token_dim = heads * head_dim is PEFT's token_dim.
+struct PrefixGeometry {
+    int64_t num_layers = 0, heads = 0, head_dim = 0;
+    int64_t token_dim() const { return heads * head_dim; }
+    static PrefixGeometry of(const ModelConfig& cfg) { return {cfg.num_layers, cfg.num_heads, cfg.head_dim()}; }
+};
+
 class DeepPrompt {
 public:
-    DeepPrompt(const ModelConfig& cfg, const PrefixOptions& opt, uint64_t seed);
+    DeepPrompt(const ModelConfig& cfg, const PrefixOptions& opt, uint64_t seed)
+        : DeepPrompt(PrefixGeometry::of(cfg), opt, seed) {}
+    DeepPrompt(const PrefixGeometry& geometry, const PrefixOptions& opt, uint64_t seed);
+    const PrefixGeometry& geometry() const { return geo_; }
 
     const PrefixOptions& options() const { return opt_; }
     const std::vector<int>& layers() const { return layers_; }   // chosen layers, sorted
@@ -43,7 +54,7 @@ public:
     void to(const at::Device& device);
 
 private:
-    ModelConfig cfg_;
+    PrefixGeometry geo_;
     PrefixOptions opt_;
     std::vector<int> layers_;
     at::Tensor prompts_;          // [P, 2 n H] without MLP

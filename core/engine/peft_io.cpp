@@ -197,18 +197,23 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
 }
 
 PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const ModelConfig& cfg) {
+    return prompt_adapter_from_peft(a, PrefixGeometry::of(cfg));
+}
+
+PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const PrefixGeometry& g) {
     const std::string where = a.dir + "/adapter_config.json";
     if (a.peft_type != "PREFIX_TUNING") {
         throw Error(where + ": peft_type " + a.peft_type + " is not P-Tuning v2 (PREFIX_TUNING)");
     }
     const int64_t P = get_field<int64_t>(a.config, "num_virtual_tokens", where);
-    const int64_t L = get_field_or<int64_t>(a.config, "num_layers", cfg.num_layers, where);
-    const int64_t D = get_field_or<int64_t>(a.config, "token_dim", cfg.hidden_size, where);
-    const int64_t heads = get_field_or<int64_t>(a.config, "num_attention_heads", cfg.num_heads, where);
-    if (L != cfg.num_layers || D != cfg.hidden_size || heads != cfg.num_heads) {
+    const int64_t L = get_field_or<int64_t>(a.config, "num_layers", g.num_layers, where);
+    const int64_t D = get_field_or<int64_t>(a.config, "token_dim", g.token_dim(), where);
+    const int64_t heads = get_field_or<int64_t>(a.config, "num_attention_heads", g.heads, where);
+    if (L != g.num_layers || D != g.token_dim() || heads != g.heads) {
         throw Error(where + ": made for a model with " + std::to_string(L) + " layers, hidden size " + std::to_string(D) +
-                    ", " + std::to_string(heads) + " heads; this model has " + std::to_string(cfg.num_layers) + ", " +
-                    std::to_string(cfg.hidden_size) + ", " + std::to_string(cfg.num_heads));
+                    ", " + std::to_string(heads) + " heads; this model has " + std::to_string(g.num_layers) + ", " +
+                    std::to_string(g.token_dim()) + ", " + std::to_string(g.heads) +
+                    " (for a grouped-query decoder: key/value heads and their width)");
     }
     auto it = a.tensors.find("prompt_embeddings");
     if (it == a.tensors.end()) throw Error(a.dir + "/adapter_model.safetensors: no tensor \"prompt_embeddings\"");
@@ -216,7 +221,7 @@ PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const ModelConfig& 
     opt.prompt_len = P;
     opt.layers = LayerSpec{"all"};
     PromptAdapter out;
-    out.prompt = std::make_unique<DeepPrompt>(cfg, opt, 0);
+    out.prompt = std::make_unique<DeepPrompt>(g, opt, 0);
     out.prompt->set_parameter("prompt_embeddings", it->second);
     if (get_field_or<bool>(a.config, "prefix_projection", false, where)) {
         out.notes.push_back("the adapter was trained with prefix_projection (an MLP); PEFT saves only the MLP's output, "
@@ -528,6 +533,18 @@ void export_ptune(const std::string& dir, const DeepPrompt& prompt, const Encode
     if (!model.pooler_from_checkpoint())
         for (auto& [n, t] : model.pooler_parameters()) tensors.push_back({"base." + n, t.detach().to(at::kCPU)});
     save_tensors((fs::path(dir) / "ptune_adapter.safetensors").string(), tensors);
+}
+
+PromptAdapter load_decoder_prefix(const std::string& dir, const PrefixGeometry& g) {
+    PeftAdapter a = PeftAdapter::load(dir);
+    const std::string where = a.dir + "/adapter_config.json";
+    if (a.peft_type != "PREFIX_TUNING")
+        throw Error(where + ": peft_type " + a.peft_type +
+                    " on a decoder is not supported yet (ptune reads PREFIX_TUNING adapters of causal LMs)");
+    if (a.task_type != "CAUSAL_LM")
+        throw Error(where + ": task_type " + a.task_type + ": this adapter was made for another task than causal "
+                    "language modelling (CAUSAL_LM)");
+    return prompt_adapter_from_peft(a, g);
 }
 
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg) {

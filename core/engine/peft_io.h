@@ -41,6 +41,8 @@ struct PromptAdapter {
 // PREFIX_TUNING adapter -> PromptAdapter for `cfg` (all layers; with prefix_projection the stored MLP output
 // becomes plain prompts, noted). Checks num_layers, token_dim, heads against the model.
 PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const ModelConfig& cfg);
+// The same for any model whose prefixes have geometry `g` (a decoder: key/value heads, head_dim); no head.
+PromptAdapter prompt_adapter_from_peft(const PeftAdapter& a, const PrefixGeometry& g);
 
 // LORA, IA3, PROMPT_TUNING and P_TUNING adapters: what each changes in the forward pass, plus the head.
 struct PeftDelta {
@@ -94,6 +96,10 @@ std::vector<std::string> read_peft_labels(const std::string& dir);
 // Why a run on a model whose checkpoint has no pooler (BERT without pooler.dense) has no PEFT form; the one
 // explanation `ptune export`, `ptune train` and `ptune predict` give.
 extern const char* const kRandomPoolerNoPeft;
+
+// A PEFT PREFIX_TUNING adapter of a causal LM (task_type CAUSAL_LM) for prefixes of geometry `g`; throws naming
+// adapter_config.json for another adapter type or task, or a model of another shape.
+PromptAdapter load_decoder_prefix(const std::string& dir, const PrefixGeometry& g);
 
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);

@@ -1,0 +1,127 @@
+#include "core/engine/generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+namespace ptune {
+
+void GenerateOptions::validate() const {
+    if (max_new_tokens < 0) throw Error("max_new_tokens must be >= 0");
+    if (do_sample && !(temperature > 0)) throw Error("temperature must be > 0 when sampling (use greedy decoding instead of 0)");
+    if (top_k < 0) throw Error("top_k must be >= 0");
+    if (!(top_p > 0 && top_p <= 1)) throw Error("top_p must be in (0, 1]");
+    if (!(repetition_penalty > 0)) throw Error("repetition_penalty must be > 0");
+    for (const auto& s : stop_strings)
+        if (s.empty()) throw Error("a stop string is empty");
+}
+
+double Generation::tokens_per_second() const {
+    const double decode = seconds_total - seconds_to_first_token;
+    return new_tokens > 1 && decode > 0 ? (double)(new_tokens - 1) / decode : 0.0;
+}
+
+at::Tensor process_logits(const at::Tensor& logits, const at::Tensor& ids_so_far, const GenerateOptions& opt) {
+    at::Tensor s = logits.to(at::kFloat);
+    if (opt.repetition_penalty != 1.0) {
+        // transformers' RepetitionPenaltyLogitsProcessor: every token present so far, negative scores multiplied,
+        // positive ones divided.
+        at::Tensor seen = s.gather(1, ids_so_far);
+        seen = at::where(seen < 0, seen * opt.repetition_penalty, seen / opt.repetition_penalty);
+        s = s.scatter(1, ids_so_far, seen);
+    }
+    if (!opt.do_sample) return s;
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    if (opt.temperature != 1.0) s = s / opt.temperature;
+    if (opt.top_k > 0 && opt.top_k < s.size(1)) {
+        at::Tensor kth = std::get<0>(s.topk(opt.top_k, 1)).narrow(1, opt.top_k - 1, 1);
+        s = s.masked_fill(s < kth, neg_inf);
+    }
+    if (opt.top_p < 1.0) {
+        // TopPLogitsWarper: sort ascending, drop the tokens whose cumulative probability stays <= 1 - top_p,
+        // always keeping the most likely one.
+        auto [sorted, idx] = s.sort(1, /*descending=*/false);
+        at::Tensor cum = sorted.softmax(1).cumsum(1);
+        at::Tensor remove = cum <= (1 - opt.top_p);
+        remove.narrow(1, s.size(1) - 1, 1).fill_(false);
+        s = s.masked_fill(remove.scatter(1, idx, remove), neg_inf);
+    }
+    return s;
+}
+
+namespace {
+
+bool incomplete_utf8_tail(const std::string& s) {
+    // The decoder writes U+FFFD (EF BF BD) for bytes that do not form a character yet.
+    return s.size() >= 3 && (unsigned char)s[s.size() - 3] == 0xEF && (unsigned char)s[s.size() - 2] == 0xBF &&
+           (unsigned char)s[s.size() - 1] == 0xBD;
+}
+
+}  // namespace
+
+Generation generate(const CausalLM& model, const Tokenizer& tokenizer, const std::vector<int64_t>& input_ids,
+                    const PrefixKV* prefix, const GenerateOptions& opt, const TokenCallback& on_token) {
+    opt.validate();
+    if (input_ids.empty()) throw Error("generate: the prompt has no tokens");
+    for (int64_t id : input_ids)
+        if (id < 0 || id >= model.spec().vocab_size)
+            throw Error("generate: token id " + std::to_string(id) + " is outside the model's vocabulary of " +
+                        std::to_string(model.spec().vocab_size));
+    at::NoGradGuard no_grad;
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    Generation g;
+    g.input_ids = input_ids;
+    g.output_ids = input_ids;
+    std::vector<int64_t> stops = opt.stop_token_ids;
+    if (stops.empty() && !opt.ignore_eos) stops = model.spec().eos_token_ids;
+    const at::Device dev = model.device();
+    at::Tensor ids = at::tensor(input_ids, at::kLong).unsqueeze(0).to(dev);
+    at::Tensor so_far = ids;
+    KVCache cache = model.empty_cache(1, prefix);
+    at::Tensor logits = model.forward(cache, ids, at::ones_like(ids), false, /*last_only=*/true).select(1, 0);
+    at::Generator gen = at::detail::createCPUGenerator(opt.seed);
+    std::vector<int64_t> fresh;
+    size_t emitted = 0;   // bytes of the generated text passed to on_token
+    g.stop_reason = "max_new_tokens";
+    for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
+        at::Tensor scores = process_logits(logits, so_far, opt);
+        int64_t next;
+        if (opt.do_sample) {
+            at::Tensor probs = scores.softmax(1).to(at::kCPU);
+            next = at::multinomial(probs, 1, false, gen).item<int64_t>();
+        } else {
+            next = scores.argmax(1).item<int64_t>();
+        }
+        if (step == 0) g.seconds_to_first_token = std::chrono::duration<double>(clock::now() - t0).count();
+        fresh.push_back(next);
+        g.output_ids.push_back(next);
+        ++g.new_tokens;
+        const std::string text = tokenizer.decode(fresh, true);
+        if (on_token && !incomplete_utf8_tail(text) && text.size() >= emitted) {
+            on_token(next, text.substr(emitted));
+            emitted = text.size();
+        }
+        if (std::find(stops.begin(), stops.end(), next) != stops.end()) {
+            g.stop_reason = "stop_token";
+            break;
+        }
+        bool stop_string = false;
+        for (const auto& s : opt.stop_strings)
+            if (text.find(s) != std::string::npos) stop_string = true;
+        if (stop_string) {
+            g.stop_reason = "stop_string";
+            break;
+        }
+        if (step + 1 == opt.max_new_tokens) break;
+        at::Tensor nt = at::full({1, 1}, next, at::TensorOptions().dtype(at::kLong).device(dev));
+        so_far = at::cat({so_far, nt}, 1);
+        logits = model.forward(cache, nt, at::ones_like(nt), false, true).select(1, 0);
+    }
+    g.generated_text = tokenizer.decode(fresh, true);
+    if (on_token && g.generated_text.size() > emitted) on_token(-1, g.generated_text.substr(emitted));
+    g.seconds_total = std::chrono::duration<double>(clock::now() - t0).count();
+    return g;
+}
+
+}  // namespace ptune

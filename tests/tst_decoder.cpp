@@ -1,0 +1,380 @@
+// Causal LMs (GPT-2, Llama with grouped-query attention and RoPE) against transformers + PEFT
+// (tests/fixtures/{gpt2,llama}: tiny random models, PREFIX_TUNING adapters with 4 virtual tokens, the last
+// position's logits and a greedy continuation computed by transformers 5.17 + PEFT 0.21), and what generation
+// relies on: the key/value cache, left-padded batches, logits processing, stop conditions.
+#include <torch/torch.h>
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <filesystem>
+#include <fstream>
+
+#include "core/engine/decoder.h"
+#include "core/engine/generate.h"
+#include "core/engine/peft_io.h"
+#include "core/io/json_util.h"
+#include "core/text/tokenizer.h"
+
+using namespace ptune;
+namespace fs = std::filesystem;
+
+static std::string fixture(const std::string& p) { return std::string(PTUNE_FIXTURES) + "/" + p; }
+
+static at::Tensor ids_tensor(const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).unsqueeze(0); }
+
+// Last-position logits of one unpadded text, optionally with the prefix.
+static at::Tensor last_logits(const CausalLM& m, const std::vector<int64_t>& ids, const PrefixKV* prefix) {
+    at::NoGradGuard g;
+    at::Tensor t = ids_tensor(ids);
+    return m.logits(t, at::ones_like(t), prefix, false)[0][-1];
+}
+
+static double max_diff16(const at::Tensor& logits, const json& expected) {
+    at::Tensor e = at::tensor(expected.get<std::vector<float>>());
+    return (logits.narrow(0, 0, 16).to(at::kFloat) - e).abs().max().item<double>();
+}
+
+static void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+class TstDecoder : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void tokenizerIdsEqualTransformers_data() { archs(); }
+    void tokenizerIdsEqualTransformers() {
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        json exp = read_json_file(fixture(a + "/expected.json"));
+        auto tok = Tokenizer::from_dir(fixture(a + "/model"));
+        for (size_t i = 0; i < exp["texts"].size(); ++i) {
+            // Encoded as the reference did: truncation=True, max_length=96.
+            Encoding e = tok->encode(exp["texts"][i].get<std::string>(), std::nullopt, true, 96);
+            QCOMPARE(e.ids, exp["input_ids"][i].get<std::vector<int64_t>>());
+        }
+    }
+
+    void logitsEqualTransformersAndPeft_data() { archs(); }
+    void logitsEqualTransformersAndPeft() {
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        json exp = read_json_file(fixture(a + "/expected.json"));
+        auto m = CausalLM::load(fixture(a + "/model"));
+        QCOMPARE(m->spec().family, std::string(a == "gpt2" ? "gpt2" : "llama"));
+        PromptAdapter ad = load_decoder_prefix(fixture(a + "/adapter_prefix_p4"), m->prefix_geometry());
+        QCOMPARE(ad.prompt->prompt_len(), (int64_t)4);
+        PrefixKV kv = ad.prompt->prefix(false);
+        double worst_base = 0, worst_prefix = 0, prefix_effect = 0;
+        for (size_t i = 0; i < exp["input_ids"].size(); ++i) {
+            auto ids = exp["input_ids"][i].get<std::vector<int64_t>>();
+            at::Tensor base = last_logits(*m, ids, nullptr), with = last_logits(*m, ids, &kv);
+            worst_base = std::max(worst_base, max_diff16(base, exp["last_logits16_base"][i]));
+            worst_prefix = std::max(worst_prefix, max_diff16(with, exp["last_logits16_prefix_p4"][i]));
+            prefix_effect = std::max(prefix_effect, (base - with).abs().max().item<double>());
+        }
+        QVERIFY2(worst_base < 1e-4, std::to_string(worst_base).c_str());
+        QVERIFY2(worst_prefix < 1e-4, std::to_string(worst_prefix).c_str());
+        QVERIFY(prefix_effect > 1e-2);   // the prefix changes the numbers it is compared on
+    }
+
+    void greedyContinuationEqualsTransformers_data() { archs(); }
+    void greedyContinuationEqualsTransformers() {
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        json exp = read_json_file(fixture(a + "/expected.json"))["greedy10_prefix_p4"];
+        auto m = CausalLM::load(fixture(a + "/model"));
+        auto tok = Tokenizer::from_dir(fixture(a + "/model"));
+        PromptAdapter ad = load_decoder_prefix(fixture(a + "/adapter_prefix_p4"), m->prefix_geometry());
+        PrefixKV kv = ad.prompt->prefix(false);
+        std::vector<int64_t> prompt = tok->encode(exp["prompt"].get<std::string>()).ids;
+        GenerateOptions o;
+        o.max_new_tokens = 10;
+        std::string streamed;
+        int calls = 0;
+        Generation g = generate(*m, *tok, prompt, &kv, o, [&](int64_t, const std::string& t) { streamed += t, ++calls; });
+        QCOMPARE(g.output_ids, exp["ids"].get<std::vector<int64_t>>());
+        QCOMPARE(g.new_tokens, (int64_t)10);
+        QCOMPARE(g.stop_reason, std::string("max_new_tokens"));
+        QCOMPARE(streamed, g.generated_text);   // the streamed pieces add up to the text
+        QVERIFY(calls >= 1);
+        std::vector<int64_t> fresh(g.output_ids.begin() + (long)prompt.size(), g.output_ids.end());
+        QCOMPARE(g.generated_text, tok->decode(fresh, true));
+    }
+
+    // The cache: logits of a sequence fed in pieces equal those of the whole sequence at once.
+    void cacheStepsEqualFullForward_data() { archs(); }
+    void cacheStepsEqualFullForward() {
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        auto m = CausalLM::load(fixture(a + "/model"));
+        PromptAdapter ad = load_decoder_prefix(fixture(a + "/adapter_prefix_p4"), m->prefix_geometry());
+        PrefixKV kv = ad.prompt->prefix(false);
+        json exp = read_json_file(fixture(a + "/expected.json"));
+        auto ids = exp["input_ids"][0].get<std::vector<int64_t>>();
+        at::NoGradGuard g;
+        at::Tensor full = m->logits(ids_tensor(ids), at::ones({1, (int64_t)ids.size()}, at::kLong), &kv, false)[0];
+        KVCache c = m->empty_cache(1, &kv);
+        std::vector<int64_t> head(ids.begin(), ids.begin() + 5);
+        at::Tensor first = m->forward(c, ids_tensor(head), at::ones({1, 5}, at::kLong), false)[0];
+        QVERIFY((first - full.narrow(0, 0, 5)).abs().max().item<double>() < 1e-5);
+        for (size_t t = 5; t < ids.size(); ++t) {
+            at::Tensor step = m->forward(c, ids_tensor({ids[t]}), at::ones({1, 1}, at::kLong), false, true)[0][0];
+            QVERIFY2((step - full[(int64_t)t]).abs().max().item<double>() < 1e-5, std::to_string(t).c_str());
+        }
+        QCOMPARE(c.length(), (int64_t)(4 + ids.size()));
+    }
+
+    // Left padding: the prefix sits before the pads, positions count from the first real token, so each row of
+    // a padded batch gives its own unpadded numbers; generation continues from the padded batch's cache.
+    void leftPaddedBatchEqualsRows_data() { archs(); }
+    void leftPaddedBatchEqualsRows() {
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        auto m = CausalLM::load(fixture(a + "/model"));
+        PromptAdapter ad = load_decoder_prefix(fixture(a + "/adapter_prefix_p4"), m->prefix_geometry());
+        PrefixKV kv = ad.prompt->prefix(false);
+        json exp = read_json_file(fixture(a + "/expected.json"));
+        std::vector<std::vector<int64_t>> rows;
+        for (int i : {0, 2, 4}) rows.push_back(exp["input_ids"][i].get<std::vector<int64_t>>());
+        QVERIFY(rows[0].size() != rows[1].size() && rows[2].size() <= 2);   // "a": one token (+ <s>)
+        auto [ids, mask] = left_padded(rows, 1);
+        at::NoGradGuard g;
+        KVCache c = m->empty_cache(3, &kv);
+        at::Tensor batch = m->forward(c, ids, mask, false, true);
+        at::Tensor next = batch.select(1, 0).argmax(1);
+        at::Tensor step = m->forward(c, next.unsqueeze(1), at::ones({3, 1}, at::kLong), false, true);
+        for (int r = 0; r < 3; ++r) {
+            at::Tensor alone = last_logits(*m, rows[r], &kv);
+            QVERIFY2((batch[r][0] - alone).abs().max().item<double>() < 1e-5, std::to_string(r).c_str());
+            std::vector<int64_t> longer = rows[r];
+            longer.push_back(next[r].item<int64_t>());
+            QVERIFY((step[r][0] - last_logits(*m, longer, &kv)).abs().max().item<double>() < 1e-5);
+        }
+    }
+
+    void attentionKernelsAgree() {
+        if (!fused_attention_available()) QSKIP("LibTorch 1.x has the manual kernel only");
+        auto m = CausalLM::load(fixture("llama/model"));
+        PromptAdapter ad = load_decoder_prefix(fixture("llama/adapter_prefix_p4"), m->prefix_geometry());
+        PrefixKV kv = ad.prompt->prefix(false);
+        json exp = read_json_file(fixture("llama/expected.json"));
+        auto rows = std::vector<std::vector<int64_t>>{exp["input_ids"][0].get<std::vector<int64_t>>(),
+                                                      exp["input_ids"][3].get<std::vector<int64_t>>()};
+        auto [ids, mask] = left_padded(rows, 1);
+        at::NoGradGuard g;
+        m->set_attention_kernel(AttentionKernel::Manual);
+        at::Tensor manual = m->logits(ids, mask, &kv, false);
+        m->set_attention_kernel(AttentionKernel::Fused);
+        at::Tensor fused = m->logits(ids, mask, &kv, false);
+        QVERIFY((manual - fused).abs().max().item<double>() < 1e-5);
+    }
+
+    // bf16 weights: the mask stays finite, the numbers stay near float32's.
+    void bfloat16WeightsStayClose() {
+        auto f32 = CausalLM::load(fixture("llama/model"), WeightDtype::Float32);
+        auto bf16 = CausalLM::load(fixture("llama/model"), WeightDtype::BFloat16);
+        QCOMPARE(bf16->dtype(), at::kBFloat16);
+        json exp = read_json_file(fixture("llama/expected.json"));
+        auto rows = std::vector<std::vector<int64_t>>{exp["input_ids"][1].get<std::vector<int64_t>>(),
+                                                      exp["input_ids"][4].get<std::vector<int64_t>>()};
+        auto [ids, mask] = left_padded(rows, 1);
+        at::NoGradGuard g;
+        at::Tensor a = f32->logits(ids, mask, nullptr, false), b = bf16->logits(ids, mask, nullptr, false).to(at::kFloat);
+        QVERIFY(at::isfinite(b).all().item<bool>());
+        const double scale = a.abs().max().item<double>();
+        QVERIFY2((a - b).abs().max().item<double>() < 0.05 * scale + 0.02,
+                 std::to_string((a - b).abs().max().item<double>()).c_str());
+    }
+
+    // transformers' processors on hand-made scores.
+    void logitsProcessing() {
+        at::Tensor logits = at::tensor({2.0f, -1.0f, 0.5f, 1.0f, -3.0f}).unsqueeze(0);
+        at::Tensor seen = at::tensor({0, 1, 1}, at::kLong).unsqueeze(0);
+        GenerateOptions o;
+        o.repetition_penalty = 2.0;
+        at::Tensor r = process_logits(logits, seen, o)[0];
+        // token 0: 2 / 2 = 1; token 1: -1 * 2 = -2; the others unchanged.
+        QCOMPARE(r[0].item<float>(), 1.0f);
+        QCOMPARE(r[1].item<float>(), -2.0f);
+        QCOMPARE(r[2].item<float>(), 0.5f);
+        QCOMPARE(r[3].item<float>(), 1.0f);
+        GenerateOptions s;
+        s.do_sample = true;
+        s.top_k = 2;
+        s.temperature = 0.5;
+        at::Tensor k = process_logits(logits, seen, s)[0];   // /0.5 -> {4, -2, 1, 2, -6}; top 2: tokens 0 and 3
+        QCOMPARE(k[0].item<float>(), 4.0f);
+        QCOMPARE(k[3].item<float>(), 2.0f);
+        QVERIFY(std::isinf(k[1].item<float>()) && std::isinf(k[2].item<float>()) && std::isinf(k[4].item<float>()));
+        // top_p 0.8 on probabilities {0.6, 0.25, 0.1, 0.05}: ascending cumulative sums 0.05, 0.15, 0.4, 1.0;
+        // removed where <= 0.2: the two least likely tokens.
+        GenerateOptions p;
+        p.do_sample = true;
+        p.top_k = 0;
+        p.top_p = 0.8;
+        at::Tensor probs = at::tensor({0.6f, 0.25f, 0.1f, 0.05f});
+        at::Tensor kept = process_logits(probs.log().unsqueeze(0), seen.narrow(1, 0, 1), p)[0];
+        QVERIFY(std::isfinite(kept[0].item<float>()) && std::isfinite(kept[1].item<float>()));
+        QVERIFY(std::isinf(kept[2].item<float>()) && std::isinf(kept[3].item<float>()));
+    }
+
+    void samplingIsSeededAndTopK1IsGreedy() {
+        auto m = CausalLM::load(fixture("llama/model"));
+        auto tok = Tokenizer::from_dir(fixture("llama/model"));
+        std::vector<int64_t> prompt = tok->encode("The quick brown fox").ids;
+        GenerateOptions o;
+        o.max_new_tokens = 12;
+        o.ignore_eos = true;
+        Generation greedy = generate(*m, *tok, prompt, nullptr, o);
+        o.do_sample = true;
+        o.top_k = 1;
+        o.seed = 7;
+        QCOMPARE(generate(*m, *tok, prompt, nullptr, o).output_ids, greedy.output_ids);
+        o.top_k = 0;
+        o.temperature = 1.5;
+        Generation s1 = generate(*m, *tok, prompt, nullptr, o), s2 = generate(*m, *tok, prompt, nullptr, o);
+        QCOMPARE(s1.output_ids, s2.output_ids);
+        o.seed = 8;
+        Generation s3 = generate(*m, *tok, prompt, nullptr, o);
+        QVERIFY(s3.output_ids != s1.output_ids);
+    }
+
+    void stopTokenAndStopString() {
+        auto m = CausalLM::load(fixture("llama/model"));
+        auto tok = Tokenizer::from_dir(fixture("llama/model"));
+        std::vector<int64_t> prompt = tok->encode("The quick brown fox").ids;
+        GenerateOptions o;
+        o.max_new_tokens = 12;
+        o.ignore_eos = true;
+        Generation full = generate(*m, *tok, prompt, nullptr, o);
+        QCOMPARE(full.new_tokens, (int64_t)12);
+        // Stop at the third new token.
+        const int64_t third = full.output_ids[prompt.size() + 2];
+        o.stop_token_ids = {third};
+        o.ignore_eos = false;
+        Generation st = generate(*m, *tok, prompt, nullptr, o);
+        QCOMPARE(st.stop_reason, std::string("stop_token"));
+        QVERIFY(st.new_tokens <= 3);
+        QCOMPARE(st.output_ids.back(), third);
+        // A stop string: the text of the first four new tokens; generation stops once it appears.
+        std::vector<int64_t> four(full.output_ids.begin() + (long)prompt.size(), full.output_ids.begin() + (long)prompt.size() + 4);
+        const std::string text4 = tok->decode(four, true);
+        QVERIFY(!text4.empty());
+        GenerateOptions s;
+        s.max_new_tokens = 12;
+        s.ignore_eos = true;
+        s.stop_strings = {text4};
+        Generation ss = generate(*m, *tok, prompt, nullptr, s);
+        QCOMPARE(ss.stop_reason, std::string("stop_string"));
+        QVERIFY(ss.new_tokens <= 4);
+        QVERIFY(ss.generated_text.find(text4) != std::string::npos);
+    }
+
+    // Bad input names the file and the field.
+    void clearErrors() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString();
+        auto expect = [](const std::function<void()>& f, const std::vector<std::string>& parts) {
+            try {
+                f();
+            } catch (const Error& e) {
+                for (const auto& p : parts) QVERIFY2(std::string(e.what()).find(p) != std::string::npos, e.what());
+                return;
+            }
+            QFAIL("no error");
+        };
+        fs::copy(fixture("llama/model"), d + "/m");
+        json c = read_json_file(d + "/m/config.json");
+        c["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 4.0}};
+        write_file(d + "/m/config.json", c.dump());
+        expect([&] { CausalLM::load(d + "/m"); }, {"config.json", "rope_parameters", "yarn"});
+        c = read_json_file(fixture("llama/model/config.json"));
+        c["num_key_value_heads"] = 3;
+        write_file(d + "/m/config.json", c.dump());
+        expect([&] { CausalLM::load(d + "/m"); }, {"config.json", "num_key_value_heads"});
+        c["num_key_value_heads"] = 2;
+        c["intermediate_size"] = 100;
+        write_file(d + "/m/config.json", c.dump());
+        expect([&] { CausalLM::load(d + "/m"); }, {"model.safetensors", "mlp.gate_proj.weight", "[100, 48]"});
+        c["model_type"] = "mamba";
+        write_file(d + "/m/config.json", c.dump());
+        expect([&] { CausalLM::load(d + "/m"); }, {"config.json", "mamba", "gpt2", "llama"});
+        // An adapter made for another model.
+        auto gpt2 = CausalLM::load(fixture("gpt2/model"));
+        expect([&] { load_decoder_prefix(fixture("llama/adapter_prefix_p4"), gpt2->prefix_geometry()); },
+               {"adapter_config.json", "this model has 3"});
+        expect([&] { load_decoder_prefix(fixture("bert/adapter_prefix_p5"), gpt2->prefix_geometry()); },
+               {"adapter_config.json", "task_type SEQ_CLS"});
+        expect([&] { load_decoder_prefix(fixture("bert/adapter_lora_r4"), gpt2->prefix_geometry()); },
+               {"adapter_config.json", "LORA"});
+        // Learned positions run out: the message names the limit.
+        auto tok = Tokenizer::from_dir(fixture("gpt2/model"));
+        GenerateOptions o;
+        o.max_new_tokens = 400;
+        o.ignore_eos = true;
+        expect([&] { generate(*gpt2, *tok, {5, 6, 7}, nullptr, o); }, {"n_positions", "200"});
+        QVERIFY(is_causal_lm_dir(fixture("gpt2/model")));
+        QVERIFY(!is_causal_lm_dir(fixture("bert/model")));
+    }
+
+    // The family registry: every model_type resolves to one family, and the counts come from the shapes.
+    void familiesAndParameterCounts() {
+        QCOMPARE(find_decoder_family("gpt2")->name(), std::string("gpt2"));
+        for (const char* t : {"llama", "mistral", "qwen2", "qwen3"}) QCOMPARE(find_decoder_family(t)->name(), std::string("llama"));
+        QVERIFY(find_decoder_family("bert") == nullptr);
+        for (const char* a : {"gpt2", "llama"}) {
+            auto m = CausalLM::load(fixture(std::string(a) + "/model"));
+            int64_t n = 0;
+            std::vector<const at::Tensor*> seen;
+            auto add = [&](const at::Tensor& t) {
+                if (!t.defined()) return;
+                for (auto* s : seen)
+                    if (s->is_same(t)) return;
+                seen.push_back(&t);
+                n += t.numel();
+            };
+            const auto& w = m->weights();
+            add(w.wte), add(w.wpe), add(w.ln_f.weight), add(w.ln_f.bias), add(w.lm_head);
+            for (const auto& b : w.blocks) {
+                for (const Norm* x : {&b.ln1, &b.ln2, &b.q_norm, &b.k_norm}) add(x->weight), add(x->bias);
+                for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.fc, &b.proj, &b.gate, &b.up, &b.down}) add(l->weight), add(l->bias);
+            }
+            QCOMPARE(m->spec().param_count(), n);
+        }
+        // The Llama fixture: 2000 x 48 embeddings and an untied head; per layer 2 norms of 48, q 48x48, k and
+        // v 24x48 (2 key/value heads of 12), o 48x48, MLP 3 x 48x96; the final norm.
+        auto l = CausalLM::load(fixture("llama/model"));
+        QCOMPARE(l->spec().param_count(), (int64_t)(2 * 2000 * 48 + 3 * (2 * 48 + 48 * 48 + 2 * 24 * 48 + 48 * 48 + 3 * 48 * 96) + 48));
+    }
+
+    void ropeScalingLlama3() {
+        // Llama 3.1's scaling: wavelengths longer than 8192/1 are divided by 8, shorter than 8192/4 kept.
+        RopeSpec r;
+        r.theta = 500000;
+        r.type = "llama3";
+        r.factor = 8;
+        r.low_freq_factor = 1;
+        r.high_freq_factor = 4;
+        r.original_max_positions = 8192;
+        RopeSpec plain;
+        plain.theta = 500000;
+        at::Tensor a = r.inv_freq(128), b = plain.inv_freq(128);
+        QCOMPARE(a.size(0), (int64_t)64);
+        QCOMPARE(a[0].item<float>(), b[0].item<float>());                    // wavelength 2*pi: kept
+        QVERIFY(std::abs(a[63].item<double>() - b[63].item<double>() / 8) < 1e-12);   // longest: divided by 8
+        at::Tensor wl = 2 * M_PI / b;
+        for (int64_t i = 0; i < 64; ++i) {
+            const double w = wl[i].item<double>(), x = a[i].item<double>(), y = b[i].item<double>();
+            QVERIFY(x <= y + 1e-12 && x >= y / 8 - 1e-12);
+            if (w < 2048) QCOMPARE(x, y);
+        }
+    }
+
+private:
+    void archs() {
+        QTest::addColumn<QString>("arch");
+        QTest::newRow("gpt2") << QString("gpt2");
+        QTest::newRow("llama") << QString("llama");
+    }
+};
+
+QTEST_GUILESS_MAIN(TstDecoder)
+#include "tst_decoder.moc"
