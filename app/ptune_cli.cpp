@@ -1,4 +1,4 @@
-// ptune: the headless command line. Subcommands tokenize, predict, train, bench, export, runs, make-builtin.
+// ptune: the headless command line. Subcommands tokenize, predict, generate, train, bench, export, runs, make-builtin.
 // Machine-readable results go to stdout as JSON lines; progress and messages go to stderr.
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "core/engine/builtin.h"
+#include "core/engine/decoder.h"
+#include "core/engine/generate.h"
 #include "core/engine/encoder.h"
 #include "core/engine/latency.h"
 #include "core/engine/methods.h"
@@ -232,6 +234,57 @@ std::vector<std::string> empty_values_kept(int argc, char** argv) {
     return out;
 }
 
+// A causal LM and its optional PEFT prefix, on a device, for predict and generate.
+struct LoadedDecoder {
+    std::unique_ptr<CausalLM> model;
+    std::unique_ptr<DeepPrompt> prompt;
+    PrefixKV prefix;
+    const PrefixKV* prefix_ptr() const { return prompt ? &prefix : nullptr; }
+};
+
+LoadedDecoder load_decoder(const std::string& dir, const std::string& adapter, const std::string& dtype,
+                           const std::string& device) {
+    LoadedDecoder d;
+    d.model = CausalLM::load(dir, parse_weight_dtype(dtype, "--dtype"));
+    if (!adapter.empty()) {
+        PromptAdapter a = load_decoder_prefix(adapter, d.model->prefix_geometry());
+        for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
+        d.prompt = std::move(a.prompt);
+    }
+    at::Device dev = resolve_device(device);
+    d.model->to(dev);
+    if (d.prompt) {
+        d.prompt->to(dev);
+        at::NoGradGuard g;
+        d.prefix = d.prompt->prefix(false);
+    }
+    return d;
+}
+
+// predict on a causal LM: the last position's logits over the vocabulary, one JSON line per text.
+void predict_causal_lm(const LoadedDecoder& d, const Tokenizer& tok, const std::vector<std::string>& texts,
+                       int64_t batch_size) {
+    at::NoGradGuard g;
+    const int64_t pad = d.model->spec().pad_token_id.value_or(tok.pad_id());
+    for (size_t b = 0; b < texts.size(); b += (size_t)batch_size) {
+        const size_t e = std::min(texts.size(), b + (size_t)batch_size);
+        std::vector<std::vector<int64_t>> ids;
+        for (size_t i = b; i < e; ++i) {
+            ids.push_back(tok.encode(texts[i]).ids);
+            if (ids.back().empty()) throw Error("predict: text " + std::to_string(i + 1) + " has no tokens");
+        }
+        auto [t, m] = left_padded(ids, pad);   // left padding: every row's last position is a real token
+        KVCache c = d.model->empty_cache((int64_t)ids.size(), d.prefix_ptr());
+        at::Tensor logits = d.model->forward(c, t.to(d.model->device()), m.to(d.model->device()), false, true)
+                                .select(1, 0).to(at::kCPU).to(at::kFloat).contiguous();
+        for (size_t i = b; i < e; ++i) {
+            at::Tensor row = logits[(int64_t)(i - b)];
+            std::vector<float> v(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
+            std::cout << dumps(json{{"text", texts[i]}, {"input_ids", ids[i - b]}, {"logits", v}}) << "\n";
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -271,6 +324,38 @@ int main(int argc, char** argv) {
     pr->add_option("--device", pr_device, "cpu or cuda");
     pr->add_option("--threads", pr_threads, "CPU threads (0: all cores)");
     pr_text_opt->excludes(pr_input_opt);
+    std::string pr_dtype = "float32";
+    pr->add_option("--dtype", pr_dtype, "causal LMs: weight dtype auto (as stored), float32, bfloat16, float16");
+
+    // generate
+    auto* ge = app.add_subcommand("generate", "continue texts with a causal LM (and a prefix adapter); one JSON object per text, tokens streamed to stderr");
+    std::string ge_model, ge_adapter, ge_file, ge_field = "text", ge_device = "cpu", ge_dtype = "float32";
+    std::vector<std::string> ge_texts, ge_stops;
+    std::vector<int64_t> ge_stop_ids;
+    GenerateOptions ge_opt;
+    int ge_threads = 0;
+    bool ge_no_stream = false, ge_greedy = false;
+    ge->add_option("--model", ge_model, "a causal LM directory (gpt2, llama, mistral, qwen2, qwen3)")->required();
+    ge->add_option("--adapter", ge_adapter, "a PEFT PREFIX_TUNING adapter directory (task_type CAUSAL_LM)");
+    auto* ge_text_opt = ge->add_option("--text", ge_texts, text_help)->allow_extra_args(false);
+    auto* ge_file_opt = ge->add_option("--text-file", ge_file, file_help);
+    ge->add_option("--text-field", ge_field, "the JSON field holding the text in --text-file JSON lines");
+    ge_text_opt->excludes(ge_file_opt);
+    auto* ge_max_opt = ge->add_option("--max-new-tokens", ge_opt.max_new_tokens, "new tokens at most (default: generation_config.json's, else 32)");
+    auto* ge_sample_opt = ge->add_flag("--do-sample", ge_opt.do_sample, "sample instead of greedy decoding (implied by --temperature, --top-k, --top-p)");
+    ge->add_flag("--greedy", ge_greedy, "greedy decoding even where generation_config.json samples");
+    auto* ge_temp_opt = ge->add_option("--temperature", ge_opt.temperature, "sampling temperature (> 0)");
+    auto* ge_topk_opt = ge->add_option("--top-k", ge_opt.top_k, "sample among the k most likely tokens (0: all; default 50)");
+    auto* ge_topp_opt = ge->add_option("--top-p", ge_opt.top_p, "nucleus sampling: the smallest set of tokens with this much probability");
+    auto* ge_rep_opt = ge->add_option("--repetition-penalty", ge_opt.repetition_penalty, "> 1 discourages tokens already in the text");
+    ge->add_option("--stop", ge_stops, "stop once the generated text contains this string (repeatable)")->allow_extra_args(false);
+    ge->add_option("--stop-token-id", ge_stop_ids, "stop at this token id (repeatable; default: the model's eos_token_id)")->allow_extra_args(false);
+    ge->add_flag("--ignore-eos", ge_opt.ignore_eos, "do not stop at the model's eos_token_id");
+    ge->add_option("--seed", ge_opt.seed, "random seed for sampling");
+    ge->add_flag("--no-stream", ge_no_stream, "do not stream tokens to stderr");
+    ge->add_option("--device", ge_device, "cpu or cuda");
+    ge->add_option("--dtype", ge_dtype, "weight dtype: auto (as stored), float32, bfloat16, float16");
+    ge->add_option("--threads", ge_threads, "CPU threads (0: all cores)");
 
     // train
     auto* tr = app.add_subcommand("train", "train deep prompts; the run is kept in the run store");
@@ -441,9 +526,9 @@ int main(int argc, char** argv) {
         if (tk->parsed()) {
             if (tk_texts.empty() && !tk->count("--text-file")) throw Error("tokenize: give --text or --text-file");
             std::string dir = resolve_model_dir(tk_model);
-            ModelConfig cfg = ModelConfig::from_dir(dir);
             auto tok = Tokenizer::from_dir(dir);
-            int64_t max_len = tk_max > 0 ? tk_max : default_max_len(cfg, 0);
+            // Causal LMs: no truncation unless asked (their windows are long and generation needs the whole text).
+            int64_t max_len = tk_max > 0 ? tk_max : is_causal_lm_dir(dir) ? 0 : default_max_len(ModelConfig::from_dir(dir), 0);
             if (tk->count("--text-file")) tk_texts = read_text_file_texts(tk_file, tk_field);
             for (auto& t : tk_texts) {
                 Encoding e = tok->encode(t, std::nullopt, true, (int)max_len);
@@ -451,10 +536,58 @@ int main(int argc, char** argv) {
             }
             return 0;
         }
+        if (ge->parsed()) {
+            if (ge_texts.empty() && !ge->count("--text-file")) throw Error("generate: give --text or --text-file");
+            set_threads(ge_threads);
+            if (!is_causal_lm_dir(ge_model)) {
+                (void)ModelConfig::from_dir(ge_model);   // a missing directory or config.json: that message
+                throw Error(ge_model + ": not a causal LM ptune reads (model_type one of " + decoder_model_types() + ")");
+            }
+            // generation_config.json's defaults, then what the command line says.
+            GenerateOptions o = generation_defaults(ge_model);
+            if (*ge_max_opt) o.max_new_tokens = ge_opt.max_new_tokens;
+            if (*ge_temp_opt) o.temperature = ge_opt.temperature;
+            if (*ge_topk_opt) o.top_k = ge_opt.top_k;
+            if (*ge_topp_opt) o.top_p = ge_opt.top_p;
+            if (*ge_rep_opt) o.repetition_penalty = ge_opt.repetition_penalty;
+            if (*ge_sample_opt || *ge_temp_opt || *ge_topk_opt || *ge_topp_opt) o.do_sample = true;
+            if (ge_greedy) o.do_sample = false;
+            o.ignore_eos = ge_opt.ignore_eos;
+            o.seed = ge_opt.seed;
+            o.stop_strings = ge_stops;
+            o.stop_token_ids = ge_stop_ids;
+            o.validate();
+            std::vector<std::string> texts = ge->count("--text-file") ? read_text_file_texts(ge_file, ge_field) : ge_texts;
+            LoadedDecoder d = load_decoder(ge_model, ge_adapter, ge_dtype, ge_device);
+            auto tok = Tokenizer::from_dir(ge_model);
+            for (const auto& text : texts) {
+                std::vector<int64_t> ids = tok->encode(text).ids;
+                TokenCallback stream;
+                if (!ge_no_stream) stream = [](int64_t, const std::string& piece) { std::cerr << piece << std::flush; };
+                Generation g = generate(*d.model, tok.get(), ids, d.prefix_ptr(), o, stream);
+                if (!ge_no_stream) {
+                    char line[160];
+                    std::snprintf(line, sizeof line, "\n[%lld new tokens, %s; first token %.0f ms, %.1f tokens/s]\n",
+                                  (long long)g.new_tokens, g.stop_reason.c_str(), g.seconds_to_first_token * 1e3,
+                                  g.tokens_per_second());
+                    std::cerr << line;
+                }
+                std::cout << dumps(json{{"text", text}, {"input_ids", g.input_ids}, {"output_ids", g.output_ids},
+                                        {"generated_text", g.generated_text}, {"stop_reason", g.stop_reason}})
+                          << "\n" << std::flush;
+            }
+            return 0;
+        }
         if (pr->parsed()) {
             if (pr_texts.empty() && !pr->count("--text-file")) throw Error("predict: give --text or --text-file");
             set_threads(pr_threads);
             std::string dir = resolve_model_dir(pr_model);
+            if (is_causal_lm_dir(dir)) {
+                std::vector<std::string> texts = pr->count("--text-file") ? read_text_file_texts(pr_input, pr_column) : pr_texts;
+                LoadedDecoder d = load_decoder(dir, pr_adapter, pr_dtype, pr_device);
+                predict_causal_lm(d, *Tokenizer::from_dir(dir), texts, pr_batch);
+                return 0;
+            }
             ModelConfig cfg = ModelConfig::from_dir(dir);
             auto tok = Tokenizer::from_dir(dir);
             std::vector<std::string> texts = pr->count("--text-file") ? read_text_file_texts(pr_input, pr_column) : pr_texts;

@@ -93,6 +93,76 @@ private Q_SLOTS:
         }
     }
 
+    // Causal LMs: generate with a PEFT prefix continues as transformers+PEFT's greedy generate does, token for
+    // token; predict prints the last position's logits over the vocabulary, batched with left padding.
+    void causalLmGenerateAndPredict_data() {
+        QTest::addColumn<QString>("arch");
+        QTest::newRow("gpt2") << "gpt2";
+        QTest::newRow("llama") << "llama";
+    }
+    void causalLmGenerateAndPredict() {
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        json exp = read_json_file(fixture(a + "/expected.json"));
+        const json& greedy = exp["greedy10_prefix_p4"];
+        Result g = run_cli({"generate", "--model", q(fixture(a + "/model")), "--adapter", q(fixture(a + "/adapter_prefix_p4")),
+                            "--text", q(greedy["prompt"].get<std::string>()), "--max-new-tokens", "10"});
+        QVERIFY2(g.code == 0, g.err.c_str());
+        auto gl = g.lines();
+        QCOMPARE(gl.size(), size_t(1));
+        QCOMPARE(gl[0]["text"], greedy["prompt"]);
+        QCOMPARE(gl[0]["output_ids"], greedy["ids"]);
+        auto in = gl[0]["input_ids"].get<std::vector<int64_t>>();
+        auto out = gl[0]["output_ids"].get<std::vector<int64_t>>();
+        QVERIFY(std::equal(in.begin(), in.end(), out.begin()) && out.size() == in.size() + 10);
+        QCOMPARE(gl[0]["stop_reason"], json("max_new_tokens"));
+        QVERIFY2(g.err.find("[10 new tokens") != std::string::npos, g.err.c_str());   // streamed, then the summary
+        QVERIFY(g.err.find(gl[0]["generated_text"].get<std::string>()) != std::string::npos);
+
+        QStringList args{"predict", "--model", q(fixture(a + "/model")), "--adapter", q(fixture(a + "/adapter_prefix_p4")),
+                         "--batch-size", "3"};
+        for (int i = 0; i < 8; ++i) args << "--text" << q(exp["texts"][i].get<std::string>());
+        Result p = run_cli(args);
+        QVERIFY2(p.code == 0, p.err.c_str());
+        auto pl = p.lines();
+        QCOMPARE(pl.size(), size_t(8));
+        for (size_t i = 0; i < pl.size(); ++i) {
+            QCOMPARE(pl[i]["input_ids"], exp["input_ids"][i]);
+            auto got = pl[i]["logits"].get<std::vector<double>>();
+            QCOMPARE(got.size(), size_t(2000));   // the vocabulary
+            auto want = exp["last_logits16_prefix_p4"][i].get<std::vector<double>>();
+            for (size_t k = 0; k < want.size(); ++k) QVERIFY2(std::abs(got[k] - want[k]) < 1e-4, std::to_string(i).c_str());
+        }
+    }
+
+    void generateOptionsAndErrors() {
+        const QString llama = q(fixture("llama/model"));
+        // Seeded sampling repeats itself; --stop-token-id stops there.
+        QStringList sample{"generate", "--model", llama, "--text", "The quick brown fox", "--temperature", "1.3",
+                           "--top-k", "0", "--seed", "5", "--max-new-tokens", "8", "--ignore-eos", "--no-stream"};
+        Result s1 = run_cli(sample), s2 = run_cli(sample);
+        QVERIFY2(s1.code == 0, s1.err.c_str());
+        QCOMPARE(s1.out, s2.out);
+        QVERIFY(s1.err.empty());   // --no-stream: nothing on stderr
+        auto ids = s1.lines()[0]["output_ids"].get<std::vector<int64_t>>();
+        const int64_t third = ids[ids.size() - 6];
+        Result st = run_cli(sample + QStringList{"--stop-token-id", QString::number(third)});
+        QCOMPARE(st.lines()[0]["stop_reason"], json("stop_token"));
+        QCOMPARE(st.lines()[0]["output_ids"].back().get<int64_t>(), third);
+        // Bad input: clear messages, exit code 1.
+        auto fails = [&](const QStringList& args, const std::vector<std::string>& parts) {
+            Result r = run_cli(args);
+            QCOMPARE(r.code, 1);
+            for (const auto& part : parts) QVERIFY2(r.err.find(part) != std::string::npos, r.err.c_str());
+        };
+        fails({"generate", "--model", q(fixture("bert/model")), "--text", "x"}, {"not a causal LM", "gpt2, llama"});
+        fails({"generate", "--model", llama, "--adapter", q(fixture("gpt2/adapter_prefix_p4")), "--text", "x"},
+              {"adapter_config.json", "made for a model with 3 layers, hidden size 48, 3 heads"});
+        fails({"generate", "--model", llama, "--text", "x", "--temperature", "0"}, {"temperature must be > 0"});
+        fails({"generate", "--model", llama, "--text", "x", "--dtype", "int8"}, {"--dtype", "int8"});
+        fails({"generate", "--model", q(dir() + "/nowhere"), "--text", "x"}, {"nowhere", "no such directory"});
+    }
+
     // predict with the other PEFT methods' adapters (LoRA, IA3, prompt tuning, P-tuning) equals PEFT too.
     void predictOtherPeftMethods_data() {
         QTest::addColumn<QString>("adapter");

@@ -89,7 +89,7 @@ private Q_SLOTS:
         o.max_new_tokens = 10;
         std::string streamed;
         int calls = 0;
-        Generation g = generate(*m, *tok, prompt, &kv, o, [&](int64_t, const std::string& t) { streamed += t, ++calls; });
+        Generation g = generate(*m, tok.get(), prompt, &kv, o, [&](int64_t, const std::string& t) { streamed += t, ++calls; });
         QCOMPARE(g.output_ids, exp["ids"].get<std::vector<int64_t>>());
         QCOMPARE(g.new_tokens, (int64_t)10);
         QCOMPARE(g.stop_reason, std::string("max_new_tokens"));
@@ -223,17 +223,17 @@ private Q_SLOTS:
         GenerateOptions o;
         o.max_new_tokens = 12;
         o.ignore_eos = true;
-        Generation greedy = generate(*m, *tok, prompt, nullptr, o);
+        Generation greedy = generate(*m, tok.get(), prompt, nullptr, o);
         o.do_sample = true;
         o.top_k = 1;
         o.seed = 7;
-        QCOMPARE(generate(*m, *tok, prompt, nullptr, o).output_ids, greedy.output_ids);
+        QCOMPARE(generate(*m, tok.get(), prompt, nullptr, o).output_ids, greedy.output_ids);
         o.top_k = 0;
         o.temperature = 1.5;
-        Generation s1 = generate(*m, *tok, prompt, nullptr, o), s2 = generate(*m, *tok, prompt, nullptr, o);
+        Generation s1 = generate(*m, tok.get(), prompt, nullptr, o), s2 = generate(*m, tok.get(), prompt, nullptr, o);
         QCOMPARE(s1.output_ids, s2.output_ids);
         o.seed = 8;
-        Generation s3 = generate(*m, *tok, prompt, nullptr, o);
+        Generation s3 = generate(*m, tok.get(), prompt, nullptr, o);
         QVERIFY(s3.output_ids != s1.output_ids);
     }
 
@@ -244,13 +244,13 @@ private Q_SLOTS:
         GenerateOptions o;
         o.max_new_tokens = 12;
         o.ignore_eos = true;
-        Generation full = generate(*m, *tok, prompt, nullptr, o);
+        Generation full = generate(*m, tok.get(), prompt, nullptr, o);
         QCOMPARE(full.new_tokens, (int64_t)12);
         // Stop at the third new token.
         const int64_t third = full.output_ids[prompt.size() + 2];
         o.stop_token_ids = {third};
         o.ignore_eos = false;
-        Generation st = generate(*m, *tok, prompt, nullptr, o);
+        Generation st = generate(*m, tok.get(), prompt, nullptr, o);
         QCOMPARE(st.stop_reason, std::string("stop_token"));
         QVERIFY(st.new_tokens <= 3);
         QCOMPARE(st.output_ids.back(), third);
@@ -262,7 +262,7 @@ private Q_SLOTS:
         s.max_new_tokens = 12;
         s.ignore_eos = true;
         s.stop_strings = {text4};
-        Generation ss = generate(*m, *tok, prompt, nullptr, s);
+        Generation ss = generate(*m, tok.get(), prompt, nullptr, s);
         QCOMPARE(ss.stop_reason, std::string("stop_string"));
         QVERIFY(ss.new_tokens <= 4);
         QVERIFY(ss.generated_text.find(text4) != std::string::npos);
@@ -310,7 +310,7 @@ private Q_SLOTS:
         GenerateOptions o;
         o.max_new_tokens = 400;
         o.ignore_eos = true;
-        expect([&] { generate(*gpt2, *tok, {5, 6, 7}, nullptr, o); }, {"n_positions", "200"});
+        expect([&] { generate(*gpt2, tok.get(), {5, 6, 7}, nullptr, o); }, {"n_positions", "200"});
         QVERIFY(is_causal_lm_dir(fixture("gpt2/model")));
         QVERIFY(!is_causal_lm_dir(fixture("bert/model")));
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <limits>
 
 namespace ptune {
@@ -14,6 +15,22 @@ void GenerateOptions::validate() const {
     if (!(repetition_penalty > 0)) throw Error("repetition_penalty must be > 0");
     for (const auto& s : stop_strings)
         if (s.empty()) throw Error("a stop string is empty");
+}
+
+GenerateOptions generation_defaults(const std::string& model_dir) {
+    GenerateOptions o;
+    const std::string path = (std::filesystem::path(model_dir) / "generation_config.json").string();
+    if (!std::filesystem::exists(path)) return o;
+    json g = read_json_file(path);
+    if (!g.is_object()) throw Error(path + ": expected a JSON object");
+    auto has = [&](const char* k) { return g.contains(k) && !g[k].is_null(); };
+    if (has("do_sample")) o.do_sample = get_field<bool>(g, "do_sample", path);
+    if (has("temperature")) o.temperature = get_field<double>(g, "temperature", path);
+    if (has("top_k")) o.top_k = get_field<int64_t>(g, "top_k", path);
+    if (has("top_p")) o.top_p = get_field<double>(g, "top_p", path);
+    if (has("repetition_penalty")) o.repetition_penalty = get_field<double>(g, "repetition_penalty", path);
+    if (has("max_new_tokens")) o.max_new_tokens = get_field<int64_t>(g, "max_new_tokens", path);
+    return o;
 }
 
 double Generation::tokens_per_second() const {
@@ -59,10 +76,11 @@ bool incomplete_utf8_tail(const std::string& s) {
 
 }  // namespace
 
-Generation generate(const CausalLM& model, const Tokenizer& tokenizer, const std::vector<int64_t>& input_ids,
+Generation generate(const CausalLM& model, const Tokenizer* tokenizer, const std::vector<int64_t>& input_ids,
                     const PrefixKV* prefix, const GenerateOptions& opt, const TokenCallback& on_token) {
     opt.validate();
     if (input_ids.empty()) throw Error("generate: the prompt has no tokens");
+    if (!tokenizer && !opt.stop_strings.empty()) throw Error("generate: stop strings need a tokenizer");
     for (int64_t id : input_ids)
         if (id < 0 || id >= model.spec().vocab_size)
             throw Error("generate: token id " + std::to_string(id) + " is outside the model's vocabulary of " +
@@ -97,8 +115,8 @@ Generation generate(const CausalLM& model, const Tokenizer& tokenizer, const std
         fresh.push_back(next);
         g.output_ids.push_back(next);
         ++g.new_tokens;
-        const std::string text = tokenizer.decode(fresh, true);
-        if (on_token && !incomplete_utf8_tail(text) && text.size() >= emitted) {
+        const std::string text = tokenizer ? tokenizer->decode(fresh, true) : std::string();
+        if (tokenizer && on_token && !incomplete_utf8_tail(text) && text.size() >= emitted) {
             on_token(next, text.substr(emitted));
             emitted = text.size();
         }
@@ -118,7 +136,7 @@ Generation generate(const CausalLM& model, const Tokenizer& tokenizer, const std
         so_far = at::cat({so_far, nt}, 1);
         logits = model.forward(cache, nt, at::ones_like(nt), false, true).select(1, 0);
     }
-    g.generated_text = tokenizer.decode(fresh, true);
+    if (tokenizer) g.generated_text = tokenizer->decode(fresh, true);
     if (on_token && g.generated_text.size() > emitted) on_token(-1, g.generated_text.substr(emitted));
     g.seconds_total = std::chrono::duration<double>(clock::now() - t0).count();
     return g;

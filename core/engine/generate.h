@@ -42,12 +42,18 @@ struct Generation {
     double tokens_per_second() const;  // new tokens after the first, per second of decoding
 };
 
+// The defaults a model ships in generation_config.json (do_sample, temperature, top_k, top_p,
+// repetition_penalty, max_new_tokens), as transformers' generate() applies them; the struct's defaults where the
+// file or a field is missing. Throws naming the file for a field of the wrong type.
+GenerateOptions generation_defaults(const std::string& model_dir);
+
 // Called with each new token id and the text it adds (held back while it ends in an incomplete UTF-8 sequence).
 using TokenCallback = std::function<void(int64_t id, const std::string& text)>;
 
 // Generates from `input_ids` (special tokens as the caller added them). `tokenizer` decodes the new tokens (for
-// stop strings, the callback and generated_text); `prefix` may be null.
-Generation generate(const CausalLM& model, const Tokenizer& tokenizer, const std::vector<int64_t>& input_ids,
+// stop strings, the callback and generated_text); without one (null: benchmarks) there is no text and stop
+// strings are refused. `prefix` may be null.
+Generation generate(const CausalLM& model, const Tokenizer* tokenizer, const std::vector<int64_t>& input_ids,
                     const PrefixKV* prefix, const GenerateOptions& opt, const TokenCallback& on_token = {});
 
 // The next-token choice applied to logits [B, V] given the ids so far [B, T] (exposed for tests): the processed
