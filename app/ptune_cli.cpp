@@ -385,6 +385,11 @@ int main(int argc, char** argv) {
     SPEC_OPT("--text-column", data.text_column, "text column (name or 0-based index)");
     SPEC_OPT("--text-pair-column", data.text_pair_column, "second text column for sentence pairs");
     SPEC_OPT("--label-column", data.label_column, "label column (name or 0-based index)");
+    SPEC_OPT("--task", task, "seq-cls (sequence classification, default) or causal-lm (a causal LM learns to generate "
+                             "each row's target after its prompt; alone: the built-in decoder on the built-in data)");
+    SPEC_OPT("--target-column", data.target_column, "causal-lm: the column holding the target text (default: the label column)");
+    SPEC_OPT("--template", data.prompt_template,
+             "causal-lm: the prompt, {text} where the row's text goes, e.g. \"Tweet text : {text} Label : \"");
     SPEC_OPT("--on-bad-row", data.on_bad_row, "stop (default) or skip (and count) malformed rows");
     SPEC_OPT("--method", method.name,
              "ptv2 (P-Tuning v2, default), prompt (prompt tuning), ptuning (P-tuning v1), lora, ia3, adapter "
@@ -695,10 +700,25 @@ int main(int argc, char** argv) {
                 named_any = named_any || ((opt->get_name() == "--model" || opt->get_name() == "--train") && opt->count());
             const bool builtin_default = tr_spec_file.empty() && !named_any;
             if (builtin_default) tr_spec_file = builtin_dir() + "/experiment.json";
+            auto given = [&](const char* name) {
+                for (auto& [opt, copy] : overrides)
+                    if (opt->get_name() == name && opt->count()) return true;
+                return false;
+            };
             if (!tr_spec_file.empty()) {
                 ExperimentSpec merged = ExperimentSpec::load(tr_spec_file);
                 // The built-in experiment's name says P-Tuning v2: another method gets its own automatic name.
                 if (builtin_default && spec.method.name != merged.method.name) merged.name.clear();
+                if (builtin_default && spec.task == "causal-lm") {
+                    // The built-in decoder on the built-in data: the label word is the target, settings under which
+                    // its exact match clearly rises (builtin/README.md).
+                    merged.name = "built-in: P-Tuning v2 on a causal LM, the sentiment set as text -> label word";
+                    merged.model = "builtin-decoder";
+                    merged.data.prompt_template = "Review : {text} Sentiment : ";
+                    merged.method.prefix.prompt_len = 64;
+                    merged.train.lr = 0.1;
+                    merged.train.epochs = 10;
+                }
                 for (auto& [opt, copy] : overrides)
                     if (opt->count()) copy(merged, spec);
                 if (*layers_opt) merged.method.prefix.layers = spec.method.prefix.layers;
@@ -710,6 +730,9 @@ int main(int argc, char** argv) {
             }
             if (*steps_opt) spec.train.epochs = 0;
             if (*epochs_opt) spec.train.steps = 0;
+            // accuracy (the default) is a classification metric: a causal LM selects by exact match unless told.
+            if (spec.task == "causal-lm" && !given("--metric") && (spec.train.metric == "accuracy" || spec.train.metric == "f1"))
+                spec.train.metric = "exact_match";
             for (auto& t : tr_tags) spec.tags.push_back(t);
             if (!tr_out.empty()) spec.out_dir = tr_out;
             spec.validate();
@@ -898,11 +921,18 @@ int main(int argc, char** argv) {
                 for (auto& r : runs) std::cout << dumps(run_json(r)) << "\n";
                 return 0;
             }
-            std::printf("%5s  %-11s  %-10s  %4s  %-8s  %9s  %s\n", "id", "status", "method", "P", "layers", "best", "name");
+            std::printf("%5s  %-11s  %-10s  %4s  %-8s  %-20s  %s\n", "id", "status", "method", "P", "layers", "best", "name");
             for (auto& r : runs) {
-                json best = json::parse(r.best_metrics_json.empty() ? "{}" : r.best_metrics_json);
-                std::string b = best.contains("accuracy") ? std::to_string(best["accuracy"].get<double>()).substr(0, 6) : "-";
-                std::printf("%5lld  %-11s  %-10s  %4d  %-8s  %9s  %s\n", (long long)r.id, r.status.c_str(), r.method.c_str(),
+                // The best value of the metric the run selected by (accuracy, exact_match, ...), named.
+                const std::string metric = primary_metric(r);
+                const auto best = parse_metrics_json(r.best_metrics_json);
+                std::string b = "-";
+                if (auto it = best.find(metric); it != best.end()) {
+                    char v[64];
+                    std::snprintf(v, sizeof v, "%.4f %s", it->second, metric_display_name(metric).c_str());
+                    b = v;
+                }
+                std::printf("%5lld  %-11s  %-10s  %4d  %-8s  %-20s  %s\n", (long long)r.id, r.status.c_str(), r.method.c_str(),
                             r.prompt_len, r.layers.c_str(), b.c_str(), r.name.c_str());
             }
             return 0;

@@ -200,6 +200,7 @@ std::string metric_display_name(const std::string& key, const std::string& posit
     if (name == "f1") shown = "macro-F1";
     else if (name == "f1_pos") shown = positive_label.empty() ? "F1 (positive label)" : "F1 (positive: " + positive_label + ")";
     else if (name == "mcc") shown = "MCC";
+    else if (name == "exact_match") shown = "exact match";
     if (scope == "final" || scope == "best") return scope + " " + shown;
     if (scope.empty() || scope == "eval") return shown;
     return scope + "/" + shown;

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "core/engine/builtin.h"
+#include "core/engine/causal_lm_task.h"
+#include "core/engine/decoder.h"
 #include "core/engine/methods.h"
 #include "core/engine/deep_prompt.h"
 #include "core/engine/encoder.h"
@@ -264,10 +266,102 @@ void apply_method_start(const MethodStart& st, const ExperimentSpec& spec, Delta
                     "(other target modules?)");
 }
 
+// The outcome of a finished training (status, metrics, why it stopped early or failed), recorded in `out`; returns
+// the reason stored with the run.
+std::string conclude(RunOutcome& out, const TrainResult& res, const std::string& dir,
+                     const std::function<void(const std::string&)>& message) {
+    out.adapter_dir = dir;
+    out.steps = res.steps_done;
+    out.final_metrics = res.final_metrics;
+    out.best_metrics = res.best_metrics;
+    out.best_step = res.best_step;
+    out.status = res.status == "cancelled" ? "cancelled" : res.status == "failed" ? "failed" : "completed";
+    if (res.status == "early_stopped") message("stopped early at step " + std::to_string(res.steps_done));
+    std::string reason = res.status == "early_stopped" ? "early stopping" : "";
+    if (res.status == "failed") {
+        reason = res.error + "; the adapter holds the best evaluated state (step " + std::to_string(res.best_step) + ")";
+        out.reason = reason;
+    }
+    return reason;
+}
+
+// Task causal-lm: a causal LM and a P-Tuning v2 prefix (PEFT's decoder layout) trained to generate each row's
+// target after its prompt; the adapter is written in PEFT's format (task_type CAUSAL_LM).
+TrainResult train_causal_lm(const ExperimentSpec& spec, const std::string& model_dir, const std::string& adapter_dir,
+                            Store& store, RunOutcome& out, StoreSink& sink, const CancelFlag* cancel,
+                            const std::function<void(const std::string&)>& message) {
+    auto model = CausalLM::load(model_dir);
+    auto tok = Tokenizer::from_dir(model_dir);
+    std::unique_ptr<DeepPrompt> prompt;
+    if (!spec.method.init_adapter.empty()) {
+        PromptAdapter a = load_decoder_prefix(spec.method.init_adapter, model->prefix_geometry());
+        for (auto& n : a.notes) message(n);
+        prompt = std::move(a.prompt);
+        message("started from " + spec.method.init_adapter + " (its prefix)");
+    } else {
+        prompt = std::make_unique<DeepPrompt>(model->prefix_geometry(), spec.method.prefix, spec.train.seed);
+    }
+    const DecoderSpec& ds = model->spec();
+    if (ds.positions == PositionKind::Learned && spec.train.max_len + prompt->prompt_len() > ds.max_positions)
+        throw Error("max length " + std::to_string(spec.train.max_len) + " + prompt length " +
+                    std::to_string(prompt->prompt_len()) + " exceeds the model's " + std::to_string(ds.max_positions) +
+                    " positions (n_positions in config.json): the real tokens take positions after the prefix");
+    DataFiles files = resolve_data(spec.data);
+    DataOptions dopt = data_options(spec.data);
+    if (!spec.data.target_column.empty()) dopt.label_column = spec.data.target_column;
+    Dataset train = load_dataset(files.train, dopt);
+    if (!train.bad_rows.empty())
+        message(std::to_string(train.bad_rows.size()) + " bad rows skipped in " + files.train + " (first: line " +
+                std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason + ")");
+    dopt.label_names = train.label_names;
+    Dataset valid;
+    bool have_valid = false;
+    if (!files.valid.empty()) {
+        DataOptions vopt = dopt;
+        vopt.label_names.clear();   // a target the training data never had is still a target
+        valid = load_dataset(files.valid, vopt);
+        have_valid = true;
+    } else if (spec.data.valid_fraction > 0) {
+        auto split = split_dataset(train, spec.data.valid_fraction, spec.data.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+        have_valid = !valid.rows.empty();
+    }
+    RunRecord rec = *store.run(out.run_id);
+    rec.prompt_len = (int)prompt->prompt_len();
+    rec.layers = "all";
+    rec.trainable_params = prompt->param_count();
+    rec.total_params = prompt->param_count() + ds.param_count();
+    store.update_run(rec);
+    std::optional<int64_t> eos;
+    if (!ds.eos_token_ids.empty()) eos = ds.eos_token_ids.front();
+    else message("the model names no eos_token_id: targets have no end mark, and exact match compares as many tokens as each target has");
+    CausalLmData ttrain = tokenize_causal_lm(train, *tok, spec.data.prompt_template, spec.train.max_len, eos);
+    CausalLmData tvalid = tokenize_causal_lm(valid, *tok, spec.data.prompt_template, spec.train.max_len, eos);
+    CausalLmPrefixTrainer trainer(*model, *prompt, *tok, spec.train, &sink, cancel);
+    TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
+    sink.flush();
+    if (res.status == "failed" && !res.usable) throw Error(res.error);
+    // A few validation prompts answered by the base model and with the trained prefix, for the record.
+    if (have_valid && tvalid.size() > 0 && res.usable) {
+        const size_t n = std::min<size_t>(3, tvalid.size());
+        auto base = trainer.continuations(tvalid, n, false), tuned = trainer.continuations(tvalid, n, true);
+        for (size_t i = 0; i < n; ++i)
+            message("sample " + std::to_string(i + 1) + ": \"" + fill_template(spec.data.prompt_template, valid.rows[i].text) +
+                    "\" -> with the prefix \"" + tuned[i] + "\", base model \"" + base[i] + "\" (target \"" +
+                    tvalid.rows[i].target_text + "\")");
+    }
+    export_peft_decoder_prefix(adapter_dir, *prompt, spec.model == "builtin-decoder" ? "builtin-decoder" : model_dir);
+    store.add_artifact(out.run_id, {"peft_adapter", adapter_dir, now_s()});
+    out.peft_exported = true;
+    return res;
+}
+
 }  // namespace
 
 std::string resolve_model_dir(const std::string& model) {
     if (model == "builtin") return builtin_dir() + "/model";
+    if (model == "builtin-decoder") return builtin_dir() + "/decoder";
     return model;
 }
 
@@ -355,7 +449,7 @@ namespace {
 // The spec as stored: relative paths made absolute, so the run can be exported or repeated from anywhere.
 ExperimentSpec with_absolute_paths(ExperimentSpec s) {
     auto abs = [](std::string& p) {
-        if (!p.empty() && p != "builtin") p = fs::absolute(p).lexically_normal().string();
+        if (!p.empty() && p != "builtin" && p != "builtin-decoder") p = fs::absolute(p).lexically_normal().string();
     };
     abs(s.model), abs(s.data.train), abs(s.data.valid), abs(s.method.init_adapter), abs(s.out_dir);
     return s;
@@ -404,6 +498,20 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         spec.validate();
         set_threads(spec.train.threads);
         const std::string model_dir = resolve_model_dir(spec.model);
+        if (spec.task == "causal-lm") {
+            const std::string adapter_dir = adapter_dir_for(store, spec, out.run_id);
+            fs::create_directories(adapter_dir);
+            TrainResult res = train_causal_lm(spec, model_dir, adapter_dir, store, out, sink, cancel, message);
+            trained = res;
+            const at::Device dev = resolve_device(spec.train.device);
+            store.set_train_stats(out.run_id, dev.str(), memory->peak_bytes(dev.is_cuda()), res.median_step_ms);
+            const std::string reason = conclude(out, res, adapter_dir, message);
+            store.finish_run(out.run_id, out.status, reason, metrics_json(res.final_metrics).dump(),
+                             metrics_json(res.best_metrics).dump(), res.best_step);
+            out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (obs) obs->on_run_finished(out.run_id, out.status, out.reason);
+            return out;
+        }
         ModelConfig cfg = ModelConfig::from_dir(model_dir);
         auto tok = Tokenizer::from_dir(model_dir);
         // A starting adapter (resume, or prediction-time prompts trained further) brings its own prompt settings.
@@ -569,18 +677,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         } else if (prompt) {
             for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
         }
-        out.adapter_dir = dir;
-        out.steps = res.steps_done;
-        out.final_metrics = res.final_metrics;
-        out.best_metrics = res.best_metrics;
-        out.best_step = res.best_step;
-        out.status = res.status == "cancelled" ? "cancelled" : res.status == "failed" ? "failed" : "completed";
-        if (res.status == "early_stopped") message("stopped early at step " + std::to_string(res.steps_done));
-        std::string reason = res.status == "early_stopped" ? "early stopping" : "";
-        if (res.status == "failed") {
-            reason = res.error + "; the adapter holds the best evaluated state (step " + std::to_string(res.best_step) + ")";
-            out.reason = reason;
-        }
+        const std::string reason = conclude(out, res, dir, message);
         if (spec.latency.measure && out.status == "completed" && !(cancel && cancel->is_set())) {
             // Inference cost against the base model, measured now so that a suite's comparison has it.
             trainer.reset();
@@ -664,6 +761,28 @@ void export_run(Store& store, int64_t run_id, const std::string& format, const s
     auto rec = store.run(run_id);
     if (!rec) throw Error(store.path() + ": no run with id " + std::to_string(run_id));
     if (format != "peft" && format != "ptune") throw Error("export format \"" + format + "\": use peft or ptune");
+    {
+        // A causal-LM run keeps its prefix in PEFT's format only.
+        ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
+        if (spec.task == "causal-lm") {
+            std::string peft;
+            for (auto& a : store.artifacts(run_id))
+                if (a.kind == "peft_adapter") peft = a.path;
+            if (peft.empty())
+                throw Error("run " + std::to_string(run_id) + " (" + rec->status + ") has no saved adapter" +
+                            (rec->status == "failed" ? ": it failed (" + rec->status_reason + ")" : ""));
+            if (format != "peft")
+                throw Error("run " + std::to_string(run_id) + " trained a causal LM's prefix, kept in PEFT's format; "
+                            "export it with --format peft");
+            if (!fs::exists(fs::path(peft) / "adapter_config.json"))
+                throw Error("run " + std::to_string(run_id) + ": its adapter directory " + peft + " is gone");
+            fs::create_directories(out_dir);
+            for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
+                fs::copy_file(fs::path(peft) / f, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);
+            store.add_artifact(run_id, {"peft_export", out_dir, now_s()});
+            return;
+        }
+    }
     std::string adapter;
     for (auto& a : store.artifacts(run_id))
         if (a.kind == "ptune_adapter") adapter = a.path;

@@ -64,7 +64,7 @@ json ExperimentSpec::method_json() const {
 
 json ExperimentSpec::to_json() const {
     const auto& t = train;
-    return json{
+    json j = json{
         {"ptune_spec", kVersion},
         {"name", name},
         {"model", model},
@@ -113,6 +113,13 @@ json ExperimentSpec::to_json() const {
         {"notes", notes},
         {"suite", suite},
     };
+    // Written only for causal LMs, so that classification specs read as before.
+    if (task != "seq-cls") {
+        j["task"] = task;
+        j["data"]["target_column"] = data.target_column;
+        j["data"]["template"] = data.prompt_template;
+    }
+    return j;
 }
 
 ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where) {
@@ -132,6 +139,7 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     top.get("tags", s.tags);
     top.get("notes", s.notes);
     top.get("suite", s.suite);
+    top.get("task", s.task);
     top.seen.insert({"data", "method", "train", "latency"});
     top.done();
 
@@ -146,6 +154,8 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     d.get("label_column", s.data.label_column);
     d.get("on_bad_row", s.data.on_bad_row);
     d.get("max_rows", s.data.max_rows);
+    d.get("target_column", s.data.target_column);
+    d.get("template", s.data.prompt_template);
     d.done();
 
     Reader m = section(j, "method", where, "");
@@ -201,6 +211,9 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     t.get("shuffle", o.shuffle);
     t.get("seed", o.seed);
     t.get("eval_every", o.eval_every);
+    // A causal-LM spec without a metric selects by exact match (accuracy is a classification metric).
+    if (s.task == "causal-lm" && !(j.contains("train") && j["train"].is_object() && j["train"].contains("metric")))
+        o.metric = "exact_match";
     t.get("metric", o.metric);
     t.get("early_stopping_patience", o.early_stopping_patience);
     t.get("keep_best", o.keep_best);
@@ -247,6 +260,31 @@ void ExperimentSpec::validate() const {
         method.delta.validate(method.name);
     }
     train.validate();
+    const bool generative = train.metric == "exact_match" || train.metric == "perplexity";
+    if (task == "causal-lm") {
+        if (method.name != "ptv2")
+            throw Error("method.name: \"" + method.name + "\" on a causal LM is not supported yet (task causal-lm trains "
+                        "P-Tuning v2 / prefix tuning: ptv2)");
+        if (method.prefix.layers.text != "all")
+            throw Error("method.layers: \"" + method.prefix.layers.text + "\": a causal LM's prefix is in every layer (PEFT's "
+                        "layout for decoders); use all");
+        if (!generative && train.metric != "loss")
+            throw Error("train.metric: \"" + train.metric + "\" is a classification metric; a causal LM is judged by "
+                        "exact_match, perplexity or loss");
+        if (!data.text_pair_column.empty()) throw Error("data.text_pair_column: a causal LM's prompt is one text (use data.template)");
+        if (!data.prompt_template.empty() && data.prompt_template.find("{text}") == std::string::npos)
+            throw Error("data.template: \"" + data.prompt_template + "\" has no {text} (where each row's text goes)");
+        if (latency.measure) throw Error("latency.measure: latency of causal LMs is measured with ptune generate, not yet after training");
+    } else if (task == "seq-cls") {
+        if (generative)
+            throw Error("train.metric: \"" + train.metric + "\" is a causal-LM metric; sequence classification uses "
+                        "accuracy, f1, f1_pos, mcc or loss");
+        if (!data.target_column.empty() || !data.prompt_template.empty())
+            throw Error(std::string(data.target_column.empty() ? "data.template" : "data.target_column") +
+                        ": for task causal-lm (set task: causal-lm)");
+    } else {
+        throw Error("task: \"" + task + "\": use seq-cls (sequence classification) or causal-lm");
+    }
     if (latency.batch_size < 1) throw Error("latency.batch_size: must be at least 1");
     if (latency.seq_len < 0) throw Error("latency.seq_len: must be 0 (the run's max length) or more");
     if (latency.repeats < 1) throw Error("latency.repeats: must be at least 1");

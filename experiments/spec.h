@@ -19,6 +19,9 @@ struct DataSpec {
     uint64_t split_seed = 42;
     std::string format = "auto";       // auto | tsv | csv | jsonl
     std::string text_column, text_pair_column, label_column;
+    // Causal LM (task causal-lm): the column holding each row's target text (empty: label_column), and the prompt
+    // template with {text} where the row's text goes (empty: the text alone), e.g. "Tweet text : {text} Label : ".
+    std::string target_column, prompt_template;
     std::string on_bad_row = "stop";   // stop | skip
     int64_t max_rows = 0;
 };
@@ -50,6 +53,9 @@ struct LatencySpec {
 struct ExperimentSpec {
     static constexpr int kVersion = 1;
     std::string name;
+    // seq-cls: sequence classification (an encoder and a classification head); causal-lm: a causal LM trained to
+    // generate each row's target after its prompt (loss on the target tokens; exact match, perplexity).
+    std::string task = "seq-cls";
     std::string model = "builtin";     // a Hugging Face model directory, or "builtin"
     DataSpec data;
     MethodSpec method;

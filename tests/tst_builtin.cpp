@@ -76,7 +76,8 @@ private Q_SLOTS:
     void shippedFilesExist() {
         for (const char* f : {"README.md", "data/train.tsv", "data/valid.tsv", "model/config.json",
                               "model/model.safetensors", "model/vocab.txt", "model/tokenizer.json",
-                              "model/tokenizer_config.json"}) {
+                              "model/tokenizer_config.json", "decoder/config.json", "decoder/generation_config.json",
+                              "decoder/model.safetensors", "decoder/tokenizer.json", "decoder/tokenizer_config.json"}) {
             QVERIFY2(fs::is_regular_file(shipped() + "/" + f), f);
         }
         uintmax_t total = 0;

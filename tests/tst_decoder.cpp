@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/engine/causal_lm_task.h"
 #include "core/engine/decoder.h"
 #include "core/engine/generate.h"
 #include "core/engine/peft_io.h"
@@ -366,6 +367,70 @@ private Q_SLOTS:
             QVERIFY(x <= y + 1e-12 && x >= y / 8 - 1e-12);
             if (w < 2048) QCOMPARE(x, y);
         }
+    }
+
+    // Prefix training on text -> target pairs (the seeds' "... Label : " recipe) with the built-in decoder on the
+    // built-in sentiment data: the loss falls and exact match of the greedy answer rises above chance (0.5: two
+    // balanced targets); the best state is the one kept.
+    void causalLmPrefixTrainingLearns() {
+        const std::string dir = std::string(PTUNE_RESOURCES_DIR) + "/builtin";
+        auto m = CausalLM::load(dir + "/decoder");
+        auto tok = Tokenizer::from_dir(dir + "/decoder");
+        Dataset train = load_dataset(dir + "/data/train.tsv", DataOptions{});
+        Dataset valid = load_dataset(dir + "/data/valid.tsv", DataOptions{});
+        train.rows.resize(1200);
+        valid.rows.resize(400);
+        const std::string tmpl = "Review : {text} Sentiment : ";
+        const int64_t eos = m->spec().eos_token_ids.at(0);
+        CausalLmData tt = tokenize_causal_lm(train, *tok, tmpl, 48, eos), tv = tokenize_causal_lm(valid, *tok, tmpl, 48, eos);
+        QCOMPARE(tt.rows[0].target_text, train.label_names[(size_t)train.rows[0].label]);
+        QCOMPARE(tt.rows[0].target.size(), size_t(2));   // the label word, then [SEP]
+        QCOMPARE(tt.rows[0].target.back(), eos);
+        PrefixOptions po;
+        po.prompt_len = 64;
+        DeepPrompt prompt(m->prefix_geometry(), po, 1);
+        TrainOptions o;
+        o.lr = 0.1;
+        o.batch_size = 16;
+        o.epochs = 8;
+        o.max_len = 48;
+        o.metric = "exact_match";
+        CausalLmPrefixTrainer trainer(*m, prompt, *tok, o);
+        auto before = trainer.evaluate(tv);
+        TrainResult r = trainer.train(tt, &tv);
+        auto after = trainer.evaluate(tv);
+        qInfo() << "loss" << before["loss"] << "->" << after["loss"] << "exact match" << before["exact_match"] << "->"
+                << after["exact_match"] << "best" << r.best_metrics["exact_match"] << "at" << r.best_step;
+        QCOMPARE(r.status, std::string("completed"));
+        QVERIFY(after["loss"] < 0.5 * before["loss"]);
+        QVERIFY(std::abs(after["perplexity"] - std::exp(after["loss"])) < 1e-9);
+        QVERIFY2(after["exact_match"] > 0.6, std::to_string(after["exact_match"]).c_str());
+        QCOMPARE(after["exact_match"], r.best_metrics["exact_match"]);   // the best state was put back
+        // The continuations exact match counts: with the prefix they are label words.
+        for (const auto& c : trainer.continuations(tv, 5, true)) QVERIFY2(c == "negative" || c == "positive", c.c_str());
+    }
+
+    // Prompt truncation keeps the target, the leading special token and the prompt's end.
+    void causalLmTruncationKeepsTarget() {
+        const std::string dir = std::string(PTUNE_RESOURCES_DIR) + "/builtin";
+        auto tok = Tokenizer::from_dir(dir + "/decoder");
+        Dataset d;
+        d.path = "rows.tsv";
+        d.label_names = {"positive"};
+        Example e;
+        e.text = "the film was great and the cast was great and the plot was great";
+        e.label = 0;
+        d.rows.push_back(e);
+        CausalLmData t = tokenize_causal_lm(d, *tok, "review : {text} sentiment :", 8, 3);
+        const auto& row = t.rows[0];
+        QCOMPARE((int64_t)(row.prompt.size() + row.target.size()), (int64_t)8);
+        QCOMPARE(row.prompt.front(), (int64_t)2);   // [CLS], the beginning of sequence
+        const auto full = tok->encode("review : the film was great and the cast was great and the plot was great sentiment :").ids;
+        QCOMPARE(row.prompt.back(), full.back());   // ":" of "sentiment :"
+        QCOMPARE(row.target, (std::vector<int64_t>{*tok->token_to_id("positive"), 3}));
+        QCOMPARE(fill_template("a {text} b {text}", "x"), std::string("a x b x"));
+        QCOMPARE(fill_template("", "x"), std::string("x"));
+        QVERIFY_THROWS_EXCEPTION(Error, fill_template("no placeholder", "x"));
     }
 
 private:

@@ -34,8 +34,15 @@ void make_builtin_dataset(const std::string& dir, uint64_t seed);
 void make_builtin_model(const std::string& dir, const std::vector<std::string>& corpus_tsvs, uint64_t seed);
 void make_builtin_model(const std::string& dir, const std::string& corpus_tsv, uint64_t seed);
 
-// Writes dir/data/{train,valid}.tsv, dir/model/* (vocabulary from both data files), dir/README.md and
-// dir/experiment.json (the default experiment spec).
+// Writes a Llama-shaped causal LM directory to `dir` (config.json, generation_config.json, model.safetensors,
+// tokenizer.json, tokenizer_config.json): the built-in model's vocabulary plus the label words (targets to
+// generate), [CLS] as beginning of sequence and [SEP] as its end, 4 layers of width 64, 4 query and 2 key/value
+// heads, a gated SiLU MLP, tied embeddings; random, untrained, deterministic from `seed` like the encoder.
+void make_builtin_decoder(const std::string& dir, const std::vector<std::string>& corpus_tsvs, uint64_t seed);
+int64_t builtin_decoder_param_count(int64_t vocab_size);
+
+// Writes dir/data/{train,valid}.tsv, dir/model/* (vocabulary from both data files), dir/decoder/* (the built-in
+// causal LM), dir/README.md and dir/experiment.json (the default experiment spec).
 void make_builtin(const std::string& dir, uint64_t seed = 42);
 
 // The folder of the shipped built-in experiment (holding model/ and data/): $PTUNE_RESOURCES/builtin when the

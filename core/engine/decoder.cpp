@@ -271,6 +271,12 @@ KVCache CausalLM::empty_cache(int64_t B, const PrefixKV* prefix) const {
 
 at::Tensor CausalLM::forward(KVCache& cache, const at::Tensor& ids, const at::Tensor& mask, bool training,
                              bool last_only) const {
+    at::Tensor x = hidden(cache, ids, mask, training);
+    if (last_only) x = x.narrow(1, x.size(1) - 1, 1);
+    return lm_head(x);
+}
+
+at::Tensor CausalLM::hidden(KVCache& cache, const at::Tensor& ids, const at::Tensor& mask, bool training) const {
     const DecoderSpec& s = spec_;
     const int64_t B = ids.size(0), n = ids.size(1), T0 = cache.length(), T = T0 + n;
     const int64_t heads = s.num_heads, kv = s.num_kv_heads, hd = s.head_dim;
@@ -324,8 +330,7 @@ at::Tensor CausalLM::forward(KVCache& cache, const at::Tensor& ids, const at::Te
     }
     cache.key_mask = key_mask;
     cache.next_position = cache.next_position + m.sum(1);
-    if (last_only) x = x.narrow(1, n - 1, 1);
-    return at::linear(w_.ln_f(x), w_.lm_head);
+    return w_.ln_f(x);
 }
 
 at::Tensor CausalLM::logits(const at::Tensor& ids, const at::Tensor& mask, const PrefixKV* prefix, bool training) const {

@@ -173,6 +173,10 @@ public:
     // last_only). Positions continue from cache.next_position per row.
     at::Tensor forward(KVCache& cache, const at::Tensor& ids, const at::Tensor& mask, bool training,
                        bool last_only = false) const;
+    // The same pass up to the final norm: hidden states [B, n, H] (training computes the LM head only where a
+    // loss is taken, so that [B, n, V] logits of a large vocabulary never exist).
+    at::Tensor hidden(KVCache& cache, const at::Tensor& ids, const at::Tensor& mask, bool training) const;
+    at::Tensor lm_head(const at::Tensor& hidden) const { return at::linear(hidden, w_.lm_head); }
     // Logits [B, n, V] of a batch with an optional prefix, without keeping a cache.
     at::Tensor logits(const at::Tensor& ids, const at::Tensor& mask, const PrefixKV* prefix, bool training) const;
 

@@ -66,6 +66,38 @@ at::Tensor process_logits(const at::Tensor& logits, const at::Tensor& ids_so_far
     return s;
 }
 
+std::vector<std::vector<int64_t>> greedy_batch(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                                               const PrefixKV* prefix, int64_t max_new_tokens,
+                                               const std::vector<int64_t>& stop_ids) {
+    std::vector<std::vector<int64_t>> out(prompts.size());
+    if (prompts.empty() || max_new_tokens <= 0) return out;
+    at::NoGradGuard no_grad;
+    const at::Device dev = model.device();
+    auto [ids, mask] = left_padded(prompts, 0);
+    const int64_t B = ids.size(0);
+    KVCache cache = model.empty_cache(B, prefix);
+    at::Tensor logits = model.forward(cache, ids.to(dev), mask.to(dev), false, true).select(1, 0);
+    std::vector<char> done(prompts.size(), 0);
+    size_t finished = 0;
+    for (int64_t step = 0; step < max_new_tokens && finished < prompts.size(); ++step) {
+        at::Tensor next = logits.argmax(1).to(at::kCPU);
+        const int64_t* nx = next.data_ptr<int64_t>();
+        for (int64_t r = 0; r < B; ++r) {
+            if (done[r]) continue;
+            if (std::find(stop_ids.begin(), stop_ids.end(), nx[r]) != stop_ids.end()) {
+                done[r] = 1, ++finished;
+                continue;
+            }
+            out[r].push_back(nx[r]);
+        }
+        if (step + 1 == max_new_tokens || finished == prompts.size()) break;
+        // Finished rows keep decoding (their tokens are not kept): one batch shape for every step.
+        at::Tensor nt = next.unsqueeze(1).to(dev);
+        logits = model.forward(cache, nt, at::ones_like(nt), false, true).select(1, 0);
+    }
+    return out;
+}
+
 namespace {
 
 bool incomplete_utf8_tail(const std::string& s) {

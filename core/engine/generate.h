@@ -56,6 +56,12 @@ using TokenCallback = std::function<void(int64_t id, const std::string& text)>;
 Generation generate(const CausalLM& model, const Tokenizer* tokenizer, const std::vector<int64_t>& input_ids,
                     const PrefixKV* prefix, const GenerateOptions& opt, const TokenCallback& on_token = {});
 
+// Greedy continuations of several prompts at once (left-padded into one batch, one cache): each row's new
+// tokens, ending before its first stop token (or after max_new_tokens). Evaluation's exact match uses it.
+std::vector<std::vector<int64_t>> greedy_batch(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                                               const PrefixKV* prefix, int64_t max_new_tokens,
+                                               const std::vector<int64_t>& stop_ids);
+
 // The next-token choice applied to logits [B, V] given the ids so far [B, T] (exposed for tests): the processed
 // scores (repetition penalty, temperature, top-k, top-p masking to -inf).
 at::Tensor process_logits(const at::Tensor& logits, const at::Tensor& ids_so_far, const GenerateOptions& opt);

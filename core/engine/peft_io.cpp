@@ -294,6 +294,38 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
     write_peft_labels(dir, label_names);
 }
 
+void export_peft_decoder_prefix(const std::string& dir, const DeepPrompt& prompt, const std::string& base_model) {
+    const PrefixGeometry& g = prompt.geometry();
+    if ((int64_t)prompt.layers().size() != g.num_layers)
+        throw Error("cannot export a prefix on " + std::to_string(prompt.layers().size()) + " of " +
+                    std::to_string(g.num_layers) + " layers as a PEFT adapter: PEFT puts a prefix in every layer");
+    fs::create_directories(dir);
+    json c = {
+        {"peft_type", "PREFIX_TUNING"},
+        {"task_type", "CAUSAL_LM"},
+        {"auto_mapping", nullptr},
+        {"base_model_name_or_path", base_model.rfind("builtin", 0) == 0 ? json(nullptr) : json(base_model)},
+        {"revision", nullptr},
+        {"inference_mode", true},
+        {"num_virtual_tokens", prompt.prompt_len()},
+        {"token_dim", g.token_dim()},
+        {"num_transformer_submodules", 1},
+        {"num_attention_heads", g.heads},
+        {"num_layers", g.num_layers},
+        {"encoder_hidden_size", g.token_dim()},
+        {"prefix_projection", false},
+        {"modules_to_save", nullptr},
+        {"init_weights", nullptr},
+    };
+    write_json_file((fs::path(dir) / "adapter_config.json").string(), c);
+    at::Tensor flat;
+    {
+        at::NoGradGuard ng;
+        flat = prompt.flat().detach().to(at::kCPU).to(at::kFloat).contiguous();
+    }
+    save_tensors((fs::path(dir) / "adapter_model.safetensors").string(), {{"prompt_embeddings", flat}});
+}
+
 void write_peft_labels(const std::string& dir, const std::vector<std::string>& label_names) {
     json labels = json::object();
     for (size_t i = 0; i < label_names.size(); ++i) labels[std::to_string(i)] = label_names[i];

@@ -111,6 +111,13 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
 void export_peft(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
                  const std::vector<std::string>& label_names, const std::string& base_model);
 
+// Writes a causal LM's prefix as PEFT's PREFIX_TUNING adapter with task_type CAUSAL_LM (prompt_embeddings
+// [P, 2 * L * kv_heads * head_dim]; token_dim and num_attention_heads are the key/value heads' width and
+// count, as PEFT records them for grouped-query models). With the MLP option the file holds the MLP's output,
+// as PEFT saves it (noted in the config as plain prompts, so PEFT loads it in any mode). Refuses a prefix on
+// only some layers.
+void export_peft_decoder_prefix(const std::string& dir, const DeepPrompt& prompt, const std::string& base_model);
+
 // Writes ptune's own format (every option, the MLP weights, the head, label names).
 void export_ptune(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
                   const std::vector<std::string>& label_names, const std::string& base_model);

@@ -25,8 +25,10 @@ void TrainOptions::validate() const {
     if (max_len < 2) throw bad("max_len", "must be at least 2");
     if (steps < 0 || epochs < 0 || (steps == 0 && epochs == 0)) throw bad("steps/epochs", "give a positive number of steps or epochs");
     if (eval_every < 0) throw bad("eval_every", "must not be negative");
-    if (metric != "accuracy" && metric != "f1" && metric != "f1_pos" && metric != "mcc" && metric != "loss")
-        throw bad("metric", "\"" + metric + "\": use accuracy, f1 (macro-F1), f1_pos (binary tasks: the positive label's F1), mcc or loss");
+    if (metric != "accuracy" && metric != "f1" && metric != "f1_pos" && metric != "mcc" && metric != "loss" &&
+        metric != "exact_match" && metric != "perplexity")
+        throw bad("metric", "\"" + metric + "\": use accuracy, f1 (macro-F1), f1_pos (binary tasks: the positive label's F1), "
+                  "mcc or loss; causal LMs: exact_match, perplexity or loss");
     if (early_stopping_patience < 0) throw bad("early_stopping_patience", "must not be negative");
     if (threads < 0) throw bad("threads", "must not be negative");
     if (norms_every < 1) throw bad("norms_every", "must be at least 1");
@@ -288,33 +290,24 @@ at::Tensor grad_norm_clip(const std::vector<at::Tensor>& params, double max_norm
     return total;
 }
 
-bool better(const std::string& metric, double a, double b) { return metric == "loss" ? a < b : a > b; }
+bool better(const std::string& metric, double a, double b) {
+    return metric == "loss" || metric == "perplexity" ? a < b : a > b;
+}
 }  // namespace
 
 TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData* valid) {
-    using clock = std::chrono::steady_clock;
-    TrainResult res;
     if (train.size() == 0) throw Error("the training set has no rows");
-    const auto t0 = clock::now();
     const int64_t B = opt_.batch_size;
-    const int64_t steps_per_epoch = ((int64_t)train.size() + B - 1) / B;
-    const int64_t total = opt_.steps > 0 ? opt_.steps : opt_.epochs * steps_per_epoch;
-    at::manual_seed(opt_.seed);  // dropout
-    if (device_.is_cuda()) torch::cuda::manual_seed_all(opt_.seed);
-
-    std::vector<at::Tensor> params;
+    LoopHooks h;
     if (prompt_)
-        for (auto& [n, t] : prompt_->parameters()) params.push_back(t);
+        for (auto& [n, t] : prompt_->parameters()) h.params.push_back(t);
     if (method_)
-        for (auto& [n, t] : method_->parameters()) params.push_back(t);
-    for (auto& [n, t] : model_.head_parameters()) params.push_back(t);
+        for (auto& [n, t] : method_->parameters()) h.params.push_back(t);
+    for (auto& [n, t] : model_.head_parameters()) h.params.push_back(t);
     for (auto& [n, t] : model_.backbone_parameters())
-        if (t.requires_grad()) params.push_back(t);  // full fine-tuning baselines
-    torch::optim::AdamW optim(params, torch::optim::AdamWOptions(opt_.lr)
-                                          .betas({opt_.beta1, opt_.beta2})
-                                          .eps(opt_.eps)
-                                          .weight_decay(opt_.weight_decay));
-    if (events_) events_->on_start(total, steps_per_epoch);
+        if (t.requires_grad()) h.params.push_back(t);  // full fine-tuning baselines
+    h.rows = train.size();
+    h.prompt = prompt_;
 
     // The linear probe: the frozen encoder's features, computed once per row (see set_feature_cache).
     const bool probe = is_probe();
@@ -361,12 +354,52 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
         return out.empty() ? std::map<std::string, double>{} : metrics_of(at::cat(out, 0), d);
     };
 
+    h.batch_loss = [&](const std::vector<size_t>& order, size_t begin, size_t end) {
+        Batch batch;
+        at::Tensor logits;
+        if (probe) {
+            logits = probe_logits(order, begin, end, batch);
+        } else {
+            batch = slice(train, order, begin, end);
+            PrefixKV kv;
+            const Adaptation ad = adaptation(kv, true);
+            logits = model_.forward(batch, ad, true);
+        }
+        return classification_loss(logits, batch.labels);
+    };
+    if (valid && valid->size() > 0)
+        h.evaluate = [&] { return probe ? probe_evaluate(*valid) : evaluate(*valid); };
+    h.snapshot = [this] { return snapshot(); };
+    h.restore = [this](const std::vector<std::pair<std::string, at::Tensor>>&) { restore_best(); };
+    return run_training_loop(h, opt_, device_, events_, cancel_, best_state_);
+}
+
+TrainResult run_training_loop(const LoopHooks& h, const TrainOptions& opt_, at::Device device_, TrainEvents* events_,
+                              const CancelFlag* cancel_, std::vector<std::pair<std::string, at::Tensor>>& best_state_) {
+    using clock = std::chrono::steady_clock;
+    TrainResult res;
+    if (h.rows == 0) throw Error("the training set has no rows");
+    const auto t0 = clock::now();
+    const int64_t B = opt_.batch_size;
+    const int64_t steps_per_epoch = ((int64_t)h.rows + B - 1) / B;
+    const int64_t total = opt_.steps > 0 ? opt_.steps : opt_.epochs * steps_per_epoch;
+    at::manual_seed(opt_.seed);  // dropout
+    if (device_.is_cuda()) torch::cuda::manual_seed_all(opt_.seed);
+    const std::vector<at::Tensor>& params = h.params;
+    const DeepPrompt* prompt_ = h.prompt;
+    best_state_.clear();
+    torch::optim::AdamW optim(params, torch::optim::AdamWOptions(opt_.lr)
+                                          .betas({opt_.beta1, opt_.beta2})
+                                          .eps(opt_.eps)
+                                          .weight_decay(opt_.weight_decay));
+    if (events_) events_->on_start(total, steps_per_epoch);
+
     double best = std::nan("");
     int64_t since_best = 0;
     bool stop = false;
     auto run_eval = [&](int64_t step, double epoch) {
-        if (!valid || valid->size() == 0) return;
-        auto m = probe ? probe_evaluate(*valid) : evaluate(*valid);
+        if (!h.evaluate) return;
+        auto m = h.evaluate();
         EvalEvent ev;
         ev.step = step;
         ev.epoch = epoch;
@@ -379,7 +412,7 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
             ev.is_best = true;
             res.best_metrics = m;
             res.best_step = step;
-            if (opt_.keep_best) best_state_ = snapshot();
+            if (opt_.keep_best) best_state_ = h.snapshot();
         } else if (++since_best >= opt_.early_stopping_patience && opt_.early_stopping_patience > 0) {
             stop = true;
             res.status = "early_stopped";
@@ -471,7 +504,7 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
         return ok;
     };
     for (int64_t epoch = 0; step < total && !stop; ++epoch) {
-        std::vector<size_t> order = epoch_order(train.size(), opt_.shuffle, opt_.seed, epoch);
+        std::vector<size_t> order = epoch_order(h.rows, opt_.shuffle, opt_.seed, epoch);
         for (int64_t b = 0; b < steps_per_epoch && step < total && !stop; ++b) {
             if (cancel_ && cancel_->is_set()) {
                 res.status = "cancelled";
@@ -479,21 +512,11 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
                 break;
             }
             const auto ts = clock::now();
-            const size_t begin = (size_t)(b * B), end = std::min(train.size(), (size_t)((b + 1) * B));
+            const size_t begin = (size_t)(b * B), end = std::min(h.rows, (size_t)((b + 1) * B));
             const double lr = opt_.lr * schedule_factor(opt_.schedule, step, opt_.warmup_steps, total);
             for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
-            Batch batch;
-            at::Tensor logits;
-            if (probe) {
-                logits = probe_logits(order, begin, end, batch);
-            } else {
-                batch = slice(train, order, begin, end);
-                PrefixKV kv;
-                const Adaptation ad = adaptation(kv, true);
-                logits = model_.forward(batch, ad, true);
-            }
-            at::Tensor loss = classification_loss(logits, batch.labels);
+            at::Tensor loss = h.batch_loss(order, begin, end);
             optim.zero_grad();
             loss.backward();
             // The gradient norm before clipping, and the clipping itself, stay on the device (no host wait).
@@ -537,7 +560,7 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
         res.median_step_ms = hi;
     }
     if (res.final_metrics.empty()) res.final_metrics["train_loss"] = res.last_loss;
-    if (opt_.keep_best && !best_state_.empty() && res.status != "cancelled") restore_best();
+    if (opt_.keep_best && !best_state_.empty() && res.status != "cancelled") h.restore(best_state_);
     // A diverged run without a best state to fall back on holds non-finite prompts: say so.
     res.usable = res.status != "failed" || (opt_.keep_best && !best_state_.empty());
     res.seconds = std::chrono::duration<double>(clock::now() - t0).count();

@@ -3,6 +3,7 @@
 // requires_grad off, so autograd computes no gradient for them; only the prompts and the head are updated.
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -49,6 +50,24 @@ std::map<std::string, double> classification_metrics(const std::vector<int64_t>&
 
 // The learning-rate multiplier transformers' schedulers give update `t` (0-based).
 double schedule_factor(const std::string& schedule, int64_t t, int64_t warmup, int64_t total);
+
+// The training loop every trainer shares: AdamW over `params`, the learning-rate schedule with warm-up, gradient
+// clipping on the device, losses and norms read back every sync_every steps, evaluation (each eval_every steps,
+// each epoch's end, the last step), early stopping, the best state kept and put back, cancellation, and the
+// events. What a task computes comes as hooks.
+struct LoopHooks {
+    std::vector<at::Tensor> params;                      // trainable tensors, in the optimizer's order
+    size_t rows = 0;                                     // training rows (an epoch's batches are over them)
+    // The training loss of the batch of rows order[begin, end).
+    std::function<at::Tensor(const std::vector<size_t>& order, size_t begin, size_t end)> batch_loss;
+    std::function<std::map<std::string, double>()> evaluate;    // validation metrics; empty: no evaluation
+    std::function<std::vector<std::pair<std::string, at::Tensor>>()> snapshot;   // the trainable state (CPU copies)
+    std::function<void(const std::vector<std::pair<std::string, at::Tensor>>&)> restore;
+    const DeepPrompt* prompt = nullptr;                  // its per-layer norms are reported (norms_every)
+};
+// Runs the loop; `best_state` receives the snapshot of the best evaluation (cleared first).
+TrainResult run_training_loop(const LoopHooks& hooks, const TrainOptions& opt, at::Device device, TrainEvents* events,
+                              const CancelFlag* cancel, std::vector<std::pair<std::string, at::Tensor>>& best_state);
 
 class PromptTrainer {
 public:
