@@ -113,6 +113,118 @@ private Q_SLOTS:
         for (auto& [n, t] : a) QVERIFY2(at::equal(t, b[n]), n.c_str());
     }
 
+    // Task causal-lm: the built-in decoder learns to answer each review with its label word; the run is stored
+    // with its metrics, its prefix written as PEFT's CAUSAL_LM adapter (key for key as PEFT 0.21 writes one) and
+    // exported; a second run starts from it.
+    void causalLmRunIsStoredAndExported() {
+        Store store(db());
+        Obs obs;
+        ExperimentSpec spec;
+        spec.task = "causal-lm";
+        spec.model = "builtin-decoder";
+        spec.data.prompt_template = "Review : {text} Sentiment : ";
+        spec.method.prefix.prompt_len = 16;
+        spec.train.metric = "exact_match";
+        spec.train.lr = 0.1;
+        spec.train.steps = 60;
+        spec.train.epochs = 0;
+        spec.train.eval_every = 30;
+        spec.train.max_len = 48;
+        spec.train.threads = 2;
+        // The spec round-trips, and a causal-LM spec without a metric selects by exact match.
+        json j = spec.to_json();
+        QCOMPARE(j["task"], json("causal-lm"));
+        QCOMPARE(ExperimentSpec::from_json(j, "spec").data.prompt_template, spec.data.prompt_template);
+        j["train"].erase("metric");
+        QCOMPARE(ExperimentSpec::from_json(j, "spec").train.metric, std::string("exact_match"));
+        QVERIFY(!ExperimentSpec().to_json().contains("task"));   // classification specs read as before
+
+        RunOutcome o = Runner().run(spec, store, &obs);
+        QVERIFY2(o.status == "completed", o.reason.c_str());
+        QCOMPARE(o.steps, int64_t(60));
+        QVERIFY(obs.steps.back().loss < 0.5 * obs.steps.front().loss);
+        QCOMPARE(obs.evals.size(), size_t(2));
+        for (const auto& e : obs.evals) {
+            QVERIFY(e.metrics.count("exact_match") && e.metrics.count("perplexity") && e.metrics.count("loss"));
+            QVERIFY(std::abs(e.metrics.at("perplexity") - std::exp(e.metrics.at("loss"))) < 1e-9);
+        }
+        QCOMPARE(store.metrics(o.run_id, "eval/exact_match").size(), size_t(2));
+        auto rec = store.run(o.run_id);
+        QCOMPARE(rec->prompt_len, 16);
+        QCOMPARE(rec->layers, std::string("all"));
+        QCOMPARE(rec->trainable_params, int64_t(16 * 2 * 4 * 2 * 16));   // P x (key, value) x 4 layers x 2 kv heads x 16
+        QCOMPARE(rec->total_params, rec->trainable_params + builtin_decoder_param_count(314));
+        bool sample = false;
+        for (const auto& m : obs.messages) sample = sample || m.rfind("sample 1: \"Review : ", 0) == 0;
+        QVERIFY(sample);
+        // PEFT's files, keyed as PEFT writes a decoder's PREFIX_TUNING config.
+        QVERIFY(o.peft_exported);
+        json ours = read_json_file(o.adapter_dir + "/adapter_config.json");
+        json peft = read_json_file(fixture("llama/adapter_prefix_p4/adapter_config.json"));
+        peft.erase("peft_version");   // the PEFT release that wrote it; ptune does not claim one
+        for (auto it = peft.begin(); it != peft.end(); ++it) QVERIFY2(ours.contains(it.key()), it.key().c_str());
+        QCOMPARE(ours.size(), peft.size());
+        QCOMPARE(ours["task_type"], json("CAUSAL_LM"));
+        QCOMPARE(ours["token_dim"], json(32));
+        QCOMPARE(ours["num_attention_heads"], json(2));
+        QCOMPARE(ours["num_layers"], json(4));
+        QCOMPARE(ours["num_virtual_tokens"], json(16));
+        auto tensors = load_all(o.adapter_dir + "/adapter_model.safetensors");
+        QCOMPARE(tensors.size(), size_t(1));
+        QCOMPARE(tensors["prompt_embeddings"].sizes().vec(), (std::vector<int64_t>{16, 2 * 4 * 32}));
+        // export: PEFT copies the files; ptune's format says why not.
+        const std::string out = tmp.path().toStdString() + "/clm-export";
+        export_run(store, o.run_id, "peft", out);
+        QVERIFY(at::equal(load_all(out + "/adapter_model.safetensors")["prompt_embeddings"], tensors["prompt_embeddings"]));
+        QVERIFY_THROWS_EXCEPTION(Error, export_run(store, o.run_id, "ptune", out + "2"));
+        // Resume from the adapter: the prefix it holds is where the next run starts.
+        ExperimentSpec again = spec;
+        again.method.init_adapter = o.adapter_dir;
+        again.out_dir = tmp.path().toStdString() + "/clm-again";
+        again.train.steps = 1;
+        Obs obs2;
+        RunOutcome o2 = Runner().run(again, store, &obs2);
+        QVERIFY2(o2.status == "completed", o2.reason.c_str());
+        bool started = false;
+        for (const auto& m : obs2.messages) started = started || m.find("started from " + o.adapter_dir) != std::string::npos;
+        QVERIFY(started);
+        QVERIFY(std::abs(obs2.steps[0].loss - obs.steps.back().loss) < 0.5);   // not a fresh prefix's loss (about 8)
+    }
+
+    void causalLmBadSpecsSayWhy() {
+        auto fails = [](const std::function<void(ExperimentSpec&)>& change, const std::string& part) {
+            ExperimentSpec s;
+            s.task = "causal-lm";
+            s.model = "builtin-decoder";
+            s.train.metric = "exact_match";
+            change(s);
+            try {
+                s.validate();
+            } catch (const Error& e) {
+                QVERIFY2(std::string(e.what()).find(part) != std::string::npos, e.what());
+                return;
+            }
+            QFAIL(part.c_str());
+        };
+        fails([](ExperimentSpec& s) { s.method.name = "lora"; }, "method.name");
+        fails([](ExperimentSpec& s) { s.train.metric = "accuracy"; }, "classification metric");
+        fails([](ExperimentSpec& s) { s.data.prompt_template = "no text here"; }, "{text}");
+        fails([](ExperimentSpec& s) { s.method.prefix.layers = LayerSpec::parse("first:2"); }, "every layer");
+        fails([](ExperimentSpec& s) { s.task = "generation"; }, "task");
+        fails([](ExperimentSpec& s) { s.task = "seq-cls", s.train.metric = "exact_match"; }, "causal-LM metric");
+        // An encoder given to a causal-LM run: the run fails saying what the model is.
+        Store store(db());
+        ExperimentSpec s;
+        s.task = "causal-lm";
+        s.model = "builtin";
+        s.train.metric = "exact_match";
+        s.train.steps = 1;
+        s.train.epochs = 0;
+        RunOutcome o = Runner().run(s, store);
+        QCOMPARE(o.status, std::string("failed"));
+        QVERIFY2(o.reason.find("\"bert\" is not a decoder") != std::string::npos, o.reason.c_str());
+    }
+
     void cancelKeepsWhatWasDone() {
         Store store(db());
         Obs obs;
