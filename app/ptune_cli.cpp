@@ -531,9 +531,13 @@ int main(int argc, char** argv) {
         if (tk->parsed()) {
             if (tk_texts.empty() && !tk->count("--text-file")) throw Error("tokenize: give --text or --text-file");
             std::string dir = resolve_model_dir(tk_model);
-            auto tok = Tokenizer::from_dir(dir);
             // Causal LMs: no truncation unless asked (their windows are long and generation needs the whole text).
-            int64_t max_len = tk_max > 0 ? tk_max : is_causal_lm_dir(dir) ? 0 : default_max_len(ModelConfig::from_dir(dir), 0);
+            // Anything else is read as an encoder first, so that a missing directory or config.json says so.
+            const bool causal = is_causal_lm_dir(dir);
+            std::optional<ModelConfig> cfg;
+            if (!causal) cfg = ModelConfig::from_dir(dir);
+            auto tok = Tokenizer::from_dir(dir);
+            int64_t max_len = tk_max > 0 ? tk_max : causal ? 0 : default_max_len(*cfg, 0);
             if (tk->count("--text-file")) tk_texts = read_text_file_texts(tk_file, tk_field);
             for (auto& t : tk_texts) {
                 Encoding e = tok->encode(t, std::nullopt, true, (int)max_len);

@@ -380,6 +380,25 @@ std::string default_db_path() {
 ModelSummary summarize_model(const std::string& model) {
     ModelSummary s;
     s.dir = resolve_model_dir(model);
+    if (is_causal_lm_dir(s.dir)) {
+        const DecoderSpec d = read_decoder_spec(s.dir);
+        auto ckpt = st::Checkpoint::open(s.dir);  // the weights must be there and readable
+        (void)ckpt;
+        s.causal_lm = true;
+        s.arch = d.family == "gpt2" ? "GPT-2" : "Llama family";
+        s.model_type = d.model_type;
+        s.tokenizer = Tokenizer::from_dir(s.dir)->describe();
+        s.layers = d.num_layers;
+        s.hidden = d.hidden_size;
+        s.heads = d.num_heads;
+        s.kv_heads = d.num_kv_heads;
+        s.intermediate = d.intermediate_size;
+        s.vocab = d.vocab_size;
+        s.max_positions = d.positions == PositionKind::Learned ? d.max_positions : 0;   // rotary: no table
+        s.params = d.param_count();
+        s.prefix_width = d.kv_dim();
+        return s;
+    }
     ModelConfig c = ModelConfig::from_dir(s.dir);
     auto ckpt = st::Checkpoint::open(s.dir);  // the weights must be there and readable
     (void)ckpt;
@@ -395,6 +414,8 @@ ModelSummary summarize_model(const std::string& model) {
     s.max_positions = c.max_position_embeddings;
     s.position_offset = c.position_offset();
     s.params = c.encoder_param_count(c.arch == Arch::Bert);
+    s.kv_heads = c.num_heads;
+    s.prefix_width = c.hidden_size;
     if (!generic_labels(c.id2label)) s.labels = c.id2label;
     return s;
 }
@@ -434,7 +455,16 @@ DataSummary summarize_data(const DataSpec& d) {
 }
 
 ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
-    ModelConfig c = ModelConfig::from_dir(resolve_model_dir(spec.model));
+    const std::string dir = resolve_model_dir(spec.model);
+    if (is_causal_lm_dir(dir)) {
+        // A causal LM has no head to train: the prefix (PEFT's decoder layout) is all.
+        const DecoderSpec d = read_decoder_spec(dir);
+        ParamCounts p;
+        p.backbone = d.param_count();
+        p.prompt = spec.method.prefix.param_count(d.kv_dim(), (int)d.num_layers);
+        return p;
+    }
+    ModelConfig c = ModelConfig::from_dir(dir);
     ParamCounts p;
     p.backbone = c.encoder_param_count(c.arch == Arch::Bert);
     const int64_t H = c.hidden_size;

@@ -45,8 +45,11 @@ std::string default_db_path();   // $PTUNE_DB, else $XDG_DATA_HOME/ptune/runs.sq
 struct ModelSummary {
     std::string dir, arch, model_type, tokenizer;
     int64_t layers = 0, hidden = 0, heads = 0, intermediate = 0, vocab = 0, max_positions = 0, position_offset = 0;
-    int64_t params = 0;          // encoder (+ pooler) parameters
+    int64_t params = 0;          // encoder (+ pooler) parameters; a causal LM's, LM head included
     std::vector<std::string> labels;
+    bool causal_lm = false;      // a decoder: task causal-lm
+    int64_t kv_heads = 0;        // key/value heads (grouped-query decoders have fewer than heads)
+    int64_t prefix_width = 0;    // a prefix's width per layer for keys and for values: H, or kv_heads x head_dim
 };
 ModelSummary summarize_model(const std::string& model);  // throws ptune::Error with the reason it cannot be used
 

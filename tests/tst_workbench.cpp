@@ -64,7 +64,9 @@ void click_layer(LayerStrip* strip, int layer) {
 void fill_form(MainWindow& w, int steps, const QString& name) {
     SetupPanel* s = w.setup();
     wait_checks(s);
-    child<QLineEdit>(s, "train")->setText("builtin");   // the last setup may be another test's
+    child<QLineEdit>(s, "model")->setText("builtin");   // the last setup may be another test's
+    child<QLineEdit>(s, "train")->setText("builtin");
+    wait_checks(s);
     QLineEdit* nm = child<QLineEdit>(s, "name");
     nm->clear();
     QTest::keyClicks(nm, name);
@@ -391,6 +393,66 @@ private Q_SLOTS:
         QCOMPARE(w.training()->heatmap_size().width(), 0);   // no prompt norms for LoRA
         method->setCurrentIndex(method->findData("ptv2"));
         QVERIFY(s->layer_strip()->isVisibleTo(s));
+    }
+
+    // A causal LM from the form: choosing the built-in decoder offers the causal-LM task only, shows the template,
+    // counts the prefix at the key/value heads' width; the run trains to completion with its exact match plotted
+    // and stored.
+    void causalLmFromTheForm() {
+        MainWindow w(db());
+        w.show();
+        SetupPanel* s = w.setup();
+        wait_checks(s);
+        child<QLineEdit>(s, "train")->setText("builtin");
+        QLineEdit* nm = child<QLineEdit>(s, "name");
+        nm->clear();
+        QTest::keyClicks(nm, "causal lm from the form");
+        QLineEdit* tmpl = child<QLineEdit>(s, "template");
+        QVERIFY(!tmpl->isVisibleTo(s));   // a classification task has no template
+        QTest::mouseClick(child<QPushButton>(s, "builtin_decoder"), Qt::LeftButton);
+        wait_checks(s);
+        QComboBox* task = child<QComboBox>(s, "task");
+        QCOMPARE(task->currentData().toString(), QString("causal-lm"));
+        QVERIFY(tmpl->isVisibleTo(s));
+        QCOMPARE(tmpl->text(), QString("Review : {text} Sentiment : "));
+        QCOMPARE(child<QComboBox>(s, "metric")->currentData().toString(), QString("exact_match"));
+        QVERIFY(s->model_summary()->causal_lm);
+        type_into(child<QSpinBox>(s, "prompt_len"), 16);
+        child<QComboBox>(s, "length_mode")->setCurrentIndex(1);   // steps
+        type_into(child<QSpinBox>(s, "length"), 40);
+        type_into(child<QSpinBox>(s, "eval_every"), 20);
+        type_into(child<QSpinBox>(s, "max_len"), 48);
+        child<QDoubleSpinBox>(s, "lr")->setValue(0.1);
+        s->layer_strip()->set_selected({0, 1, 2, 3});
+        wait_checks(s);
+        QVERIFY2(s->errors().isEmpty(), qPrintable(s->errors().join("; ")));
+        // P x (key, value) x 4 layers x (2 key/value heads x 16); no head.
+        QCOMPARE(s->param_counts()->prompt, int64_t(16 * 2 * 4 * 32));
+        QCOMPARE(s->param_counts()->head, int64_t(0));
+        QSignalSpy finished(w.queue(), &RunQueue::run_finished);
+        const qint64 id = w.start_run();
+        QVERIFY(id > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 1, 120000);
+        QCOMPARE(finished[0][1].toString(), QString("completed"));
+        Store store(db().toStdString());
+        auto r = store.run(id);
+        const ExperimentSpec spec = ExperimentSpec::from_json(json::parse(r->spec_json), "run");
+        QCOMPARE(spec.task, std::string("causal-lm"));
+        QCOMPARE(spec.model, std::string("builtin-decoder"));
+        QCOMPARE(spec.data.prompt_template, std::string("Review : {text} Sentiment : "));
+        QCOMPARE(r->trainable_params, int64_t(16 * 2 * 4 * 32));
+        QCOMPARE(w.training()->curve("train/loss").size(), 40);
+        auto em = store.metrics(id, "eval/exact_match");
+        QCOMPARE(em.size(), size_t(2));
+        QCOMPARE(w.training()->curve("eval/exact_match").size(), 2);
+        QCOMPARE(w.training()->curve("eval/exact_match").back().y(), em.back().value);
+        QCOMPARE(w.training()->heatmap_size(), QSize(40, 4));   // the prefix's per-layer norms
+        // Back to the built-in encoder: classification again, no template.
+        child<QLineEdit>(s, "model")->setText("builtin");
+        wait_checks(s);
+        QCOMPARE(task->currentData().toString(), QString("seq-cls"));
+        QVERIFY(!tmpl->isVisibleTo(s));
+        QCOMPARE(child<QComboBox>(s, "metric")->currentData().toString(), QString("accuracy"));
     }
 
     // A ready-made suite from the form's experiment runs to completion, and the Compare view's seed-group

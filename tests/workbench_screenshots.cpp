@@ -185,6 +185,39 @@ int main(int argc, char** argv) {
     w.tabs()->setCurrentWidget(w.latency());
     shot(w, out, "latency-lora");
 
+    // A causal LM: the built-in decoder learns to answer each review with its label word (the built-in causal-LM
+    // experiment of `ptune train --task causal-lm`).
+    {
+        ExperimentSpec c;
+        c.name = "built-in decoder: review -> sentiment word";
+        c.task = "causal-lm";
+        c.model = "builtin-decoder";
+        c.data.prompt_template = "Review : {text} Sentiment : ";
+        c.method.prefix.prompt_len = 64;
+        c.train.lr = 0.1;
+        c.train.epochs = 10;
+        c.train.batch_size = 16;
+        c.train.max_len = 48;
+        c.train.metric = "exact_match";
+        c.tags = {"screenshots"};
+        w.setup()->set_spec(c);
+        w.tabs()->setCurrentWidget(w.setup());
+        if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return 1;
+        pump(300);
+        shot(w, out, "setup-causal-lm");
+        const int64_t id = w.start_run();
+        if (id == 0) {
+            std::fprintf(stderr, "could not start the causal-LM run: %s\n", qPrintable(w.setup()->errors().join("; ")));
+            return 1;
+        }
+        if (!wait_until([&] { return !w.queue()->busy(); }, 600000)) return 1;
+        pump(500);
+        w.runs()->select_runs({id});
+        pump(300);
+        w.tabs()->setCurrentWidget(w.training());
+        shot(w, out, "training-causal-lm");
+    }
+
     // A dark desktop palette: every view follows it (charts restyle on QEvent::PaletteChange).
     QPalette dark;
     dark.setColor(QPalette::Window, QColor(45, 45, 48));

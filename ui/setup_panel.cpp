@@ -16,6 +16,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QStandardItemModel>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QScrollArea>
@@ -153,9 +154,17 @@ void SetupPanel::build_ui() {
     auto* model_builtin = new QPushButton("Built-in");
     model_builtin->setToolTip("The shipped tiny BERT (4 layers, hidden 64), trained in seconds on the CPU");
     auto* model_browse = new QPushButton("Browse…");
+    auto* decoder_builtin = new QPushButton("Built-in decoder");
+    decoder_builtin->setObjectName("builtin_decoder");
+    decoder_builtin->setToolTip("The shipped tiny causal LM (Llama-shaped, 4 layers, hidden 64): prefix training on causal "
+                                "language modelling in seconds on the CPU");
     connect(model_builtin, &QPushButton::clicked, this, [this] { model_edit_->setText("builtin"); });
+    connect(decoder_builtin, &QPushButton::clicked, this, [this] {
+        model_edit_->setText("builtin-decoder");
+        if (template_->text().isEmpty()) template_->setText("Review : {text} Sentiment : ");
+    });
     connect(model_browse, &QPushButton::clicked, this, &SetupPanel::browse_model);
-    mf->addRow("Model:", row({model_edit_, model_builtin, model_browse}));
+    mf->addRow("Model:", row({model_edit_, model_builtin, decoder_builtin, model_browse}));
     model_info_ = new QLabel;
     model_info_->setObjectName("model_info");
     model_info_->setWordWrap(true);
@@ -166,6 +175,16 @@ void SetupPanel::build_ui() {
     // ---- Data
     auto* data_box = new QGroupBox("Dataset");
     auto* df = new QFormLayout(data_box);
+    data_form_ = df;
+    task_ = new QComboBox;
+    task_->setObjectName("task");
+    task_->addItem("Sequence classification", QString("seq-cls"));
+    task_->addItem("Causal LM: generate each row's target after its prompt", QString("causal-lm"));
+    task_->setItemData(0, "An encoder and a classification head: one label per text", Qt::ToolTipRole);
+    task_->setItemData(1, "A decoder learns to continue the prompt (the template with the row's text) with the row's "
+                          "target (the label column); loss on the target tokens, exact match of the greedy answer",
+                       Qt::ToolTipRole);
+    df->addRow("Task:", task_);
     train_edit_ = new QLineEdit;
     train_edit_->setObjectName("train");
     train_edit_->setPlaceholderText("builtin, or a TSV / CSV / JSONL file");
@@ -210,7 +229,13 @@ void SetupPanel::build_ui() {
         c->setInsertPolicy(QComboBox::NoInsert);
         c->setMinimumContentsLength(10);
     }
-    df->addRow("Columns:", row({new QLabel("text"), text_col_, new QLabel("pair"), pair_col_, new QLabel("label"), label_col_}, false));
+    label_col_name_ = new QLabel("label");
+    df->addRow("Columns:", row({new QLabel("text"), text_col_, new QLabel("pair"), pair_col_, label_col_name_, label_col_}, false));
+    template_ = new QLineEdit;
+    template_->setObjectName("template");
+    template_->setPlaceholderText("{text} (the row's text alone), or e.g. Tweet text : {text} Label : ");
+    template_->setToolTip("The prompt the model continues: {text} is replaced by each row's text; the target follows it");
+    df->addRow("Prompt template:", template_);
     preview_ = new QTableWidget;
     preview_->setObjectName("preview");
     preview_->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -351,11 +376,15 @@ void SetupPanel::build_ui() {
     clip_->setSpecialValueText("off");
     weight_decay_ = dspin(0, 10, 4, 0.01);
     eval_every_ = ispin(0, 1 << 30);
+    eval_every_->setObjectName("eval_every");
     eval_every_->setSpecialValueText("each epoch");
     eval_every_->setSuffix(" steps");
     metric_ = new QComboBox;
     metric_->setObjectName("metric");
-    for (const char* k : {"accuracy", "f1", "f1_pos", "mcc", "loss"}) metric_->addItem(q(metric_display_name(k)), QString(k));
+    for (const char* k : {"accuracy", "f1", "f1_pos", "mcc", "loss", "exact_match", "perplexity"})
+        metric_->addItem(q(metric_display_name(k)), QString(k));
+    metric_->setItemData(5, "Causal LM: the greedy answer (up to the end of sequence) equals the target", Qt::ToolTipRole);
+    metric_->setItemData(6, "Causal LM: exp of the loss on the target tokens (lower is better)", Qt::ToolTipRole);
     metric_->setItemData(1, "The mean of every label's F1 (unweighted)", Qt::ToolTipRole);
     metric_->setItemData(2, "Two labels only: the F1 of label 1, the positive one (spam, positive, ...)", Qt::ToolTipRole);
     patience_ = ispin(0, 100000);
@@ -488,6 +517,11 @@ void SetupPanel::connect_changes() {
         show_method_rows();
         changed();
     });
+    connect(task_, &QComboBox::currentIndexChanged, this, [this] {
+        show_task_rows();
+        data_changed();
+    });
+    connect(template_, &QLineEdit::textChanged, this, any);
     for (QLineEdit* e : {prompt_text_, targets_}) connect(e, &QLineEdit::textChanged, this, any);
     for (QSpinBox* sp : {encoder_hidden_, lora_r_, adapter_size_, latency_batch_, latency_len_})
         connect(sp, &QSpinBox::valueChanged, this, any);
@@ -523,6 +557,9 @@ ExperimentSpec SetupPanel::spec() const {
     s.data.text_column = s_(combo_value(text_col_));
     s.data.text_pair_column = s_(combo_value(pair_col_));
     s.data.label_column = s_(combo_value(label_col_));
+    s.task = s_(task_->currentData().toString());
+    s.data.prompt_template = s.task == "causal-lm" ? template_->text().toStdString() : std::string();
+    if (s.task != "causal-lm") s.data.target_column.clear();
     s.data.on_bad_row = s_(bad_rows_->currentText());
     s.data.max_rows = max_rows_->value();
 
@@ -605,6 +642,8 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     set_combo_text(text_col_, q(s.data.text_column), kAuto);
     set_combo_text(pair_col_, q(s.data.text_pair_column), kNone);
     set_combo_text(label_col_, q(s.data.label_column), kAuto);
+    task_->setCurrentIndex(std::max(0, task_->findData(q(s.task))));
+    template_->setText(q(s.data.prompt_template));
     bad_rows_->setCurrentIndex(s.data.on_bad_row == "skip" ? 1 : 0);
     max_rows_->setValue((int)s.data.max_rows);
 
@@ -674,6 +713,7 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     out_dir_->setText(q(s.out_dir));
     filling_ = false;
     show_method_rows();
+    show_task_rows();
     // The strip is drawn once the model's layer count is known; until then the layer spec text is kept.
     apply_layers_text();
     model_changed();
@@ -821,24 +861,29 @@ void SetupPanel::show_model_summary() {
         labels += " (" + l.join(", ") + ")";
     }
     const int64_t usable = m.max_positions - m.position_offset;
+    const QString heads = m.kv_heads && m.kv_heads != m.heads ? QString("%1 heads, %2 key/value").arg(m.heads).arg(m.kv_heads)
+                                                              : QString("%1 heads").arg(m.heads);
+    const QString positions = m.causal_lm && m.max_positions == 0 ? QString("rotary (no table)") : QString::number(m.max_positions);
     model_info_->setText(
         QString("<table cellspacing=2>"
                 "<tr><td><b>Architecture</b></td><td>%1 (%2)</td><td>&nbsp;&nbsp;<b>Parameters</b></td><td>%3</td></tr>"
-                "<tr><td><b>Layers</b></td><td>%4</td><td>&nbsp;&nbsp;<b>Hidden</b></td><td>%5 (%6 heads, FFN %7)</td></tr>"
+                "<tr><td><b>Layers</b></td><td>%4</td><td>&nbsp;&nbsp;<b>Hidden</b></td><td>%5 (%6, FFN %7)</td></tr>"
                 "<tr><td><b>Max positions</b></td><td>%8%9</td><td>&nbsp;&nbsp;<b>Vocabulary</b></td><td>%10</td></tr>"
                 "<tr><td><b>Tokenizer</b></td><td colspan=3>%11</td></tr>"
                 "<tr><td><b>Labels</b></td><td colspan=3>%12</td></tr></table>")
             .arg(q(m.arch), html_escape(q(m.model_type)), human_count(m.params))
             .arg(m.layers)
             .arg(m.hidden)
-            .arg(m.heads)
+            .arg(heads)
             .arg(m.intermediate)
-            .arg(m.max_positions)
+            .arg(positions)
             .arg(m.position_offset ? QString(" (%1 usable)").arg(usable) : QString())
-            .arg(QLocale().toString((qlonglong)m.vocab), html_escape(q(m.tokenizer)), html_escape(labels)));
+            .arg(QLocale().toString((qlonglong)m.vocab), html_escape(q(m.tokenizer)),
+                 m.causal_lm ? QString("a causal LM: it generates the target") : html_escape(labels)));
     const bool was = filling_;
     filling_ = true;
     strip_->set_layer_count((int)m.layers);
+    offer_tasks();
     filling_ = was;
     apply_layers_text();
 }
@@ -945,7 +990,9 @@ void SetupPanel::show_data_summary() {
         const int64_t va = i < d.valid_counts.size() ? d.valid_counts[i] : 0;
         parts << QString("<b>%1</b> %2 / %3").arg(html_escape(q(d.label_names[i]))).arg(tr).arg(va);
     }
-    QString text = QString("%1 training rows, %2 validation rows (%3). %4 labels (train / valid): %5")
+    const bool causal = task_->currentData().toString() == "causal-lm";
+    QString text = QString(causal ? "%1 training rows, %2 validation rows (%3). %4 distinct targets (train / valid): %5"
+                                  : "%1 training rows, %2 validation rows (%3). %4 labels (train / valid): %5")
                        .arg(d.train_rows)
                        .arg(d.valid_rows)
                        .arg(d.valid_file.empty() ? QString("split off") : html_escape(QFileInfo(q(d.valid_file)).fileName()))
@@ -973,7 +1020,8 @@ void SetupPanel::update_counts() {
         return;
     }
     const ModelSummary& m = *model_;
-    const int64_t per_layer = s.method.prefix.mlp ? 0 : 2 * s.method.prefix.prompt_len * m.hidden;
+    const int64_t width = m.prefix_width > 0 ? m.prefix_width : m.hidden;   // a grouped-query decoder's is narrower
+    const int64_t per_layer = s.method.prefix.mlp ? 0 : 2 * s.method.prefix.prompt_len * width;
     strip_->set_params_per_layer(per_layer);
     const int prompted = (int)strip_->selected().size();
     if (s.method.name != "ptv2") depth_info_->clear();
@@ -981,12 +1029,13 @@ void SetupPanel::update_counts() {
                              ? QString("%1 of %2 layers carry prompts; the MLP produces all of them (its size dominates the cost).")
                                    .arg(prompted)
                                    .arg(m.layers)
-                             : QString("%1 of %2 layers carry prompts; each costs 2 · P · H = 2 · %3 · %4 = %5 parameters.")
+                             : QString("%1 of %2 layers carry prompts; each costs 2 · P · %6 = 2 · %3 · %4 = %5 parameters.")
                                    .arg(prompted)
                                    .arg(m.layers)
                                    .arg(s.method.prefix.prompt_len)
-                                   .arg(m.hidden)
-                                   .arg(QLocale().toString((qlonglong)per_layer)));
+                                   .arg(width)
+                                   .arg(QLocale().toString((qlonglong)per_layer))
+                                   .arg(m.causal_lm ? "kv_heads · head_dim" : "H"));
     QString steps;
     if (data_ && data_->train_rows > 0) {
         const int64_t per_epoch = (data_->train_rows + s.train.batch_size - 1) / s.train.batch_size;
@@ -1019,7 +1068,9 @@ void SetupPanel::validate() {
         const ModelSummary& m = *model_;
         if (s.method.name == "ptv2" && strip_->selected().empty()) errors << "Depth: choose at least one layer for the prompts";
         const int64_t usable = m.max_positions - m.position_offset;
-        if (s.method.uses_prompt_len() && s.train.max_len + s.method.prefix.prompt_len > usable)
+        if (s.task == "causal-lm" && !m.causal_lm) errors << "Task: a causal LM task needs a decoder (gpt2, llama, mistral, qwen2, qwen3)";
+        if (s.task != "causal-lm" && m.causal_lm) errors << "Task: this model is a causal LM; sequence classification needs an encoder for now";
+        if (m.max_positions > 0 && s.method.uses_prompt_len() && s.train.max_len + s.method.prefix.prompt_len > usable)
             errors << QString("Max length %1 + prompt length %2 = %3 exceeds the %4 positions of this model%5: the real "
                               "tokens' position ids start after the prompt. Lower max length to %6 or P to %7.")
                           .arg(s.train.max_len)
@@ -1031,7 +1082,7 @@ void SetupPanel::validate() {
                           .arg(std::max<int64_t>(0, usable - s.train.max_len));
     }
     if (data_) {
-        if (data_->label_names.size() < 2)
+        if (data_->label_names.size() < 2 && s.task != "causal-lm")
             errors << QString("Data: needs at least two labels (found %1)").arg(data_->label_names.size());
         if (data_->valid_rows == 0) {
             warnings << "No validation rows: no evaluation metrics, early stopping or best-state selection";
@@ -1073,6 +1124,49 @@ void SetupPanel::browse_data(QLineEdit* edit) {
     QString f = QFileDialog::getOpenFileName(this, "Data file", start,
                                              "Data (*.tsv *.csv *.jsonl *.json *.ndjson *.txt);;All files (*)");
     if (!f.isEmpty()) edit->setText(f);
+}
+
+void SetupPanel::show_task_rows() {
+    const bool causal = task_->currentData().toString() == "causal-lm";
+    data_form_->setRowVisible(template_, causal);
+    label_col_name_->setText(causal ? "target" : "label");
+    label_col_->setToolTip(causal ? "The column holding each row's target text: what the model learns to generate"
+                                  : "The column holding each row's label");
+    // The metrics of the task; a metric of the other task gives way to the task's first.
+    auto* items = qobject_cast<QStandardItemModel*>(metric_->model());
+    for (int i = 0; i < metric_->count(); ++i) {
+        const QString k = metric_->itemData(i).toString();
+        const bool generative = k == "exact_match" || k == "perplexity";
+        if (auto* it = items ? items->item(i) : nullptr) it->setEnabled(k == "loss" || generative == causal);
+    }
+    // Methods: a causal LM trains P-Tuning v2 / prefix tuning (the others on decoders are not there yet).
+    if (auto* mitems = qobject_cast<QStandardItemModel*>(method_->model())) {
+        for (int i = 0; i < method_->count(); ++i)
+            if (auto* it = mitems->item(i)) {
+                const bool ok = !causal || method_->itemData(i).toString() == "ptv2";
+                it->setEnabled(ok);
+                it->setToolTip(ok ? QString() : "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)");
+            }
+    }
+    if (causal && method_->currentData().toString() != "ptv2") method_->setCurrentIndex(method_->findData(QString("ptv2")));
+    const QString cur = metric_->currentData().toString();
+    const bool cur_generative = cur == "exact_match" || cur == "perplexity";
+    if (cur != "loss" && cur_generative != causal)
+        metric_->setCurrentIndex(metric_->findData(causal ? QString("exact_match") : QString("accuracy")));
+}
+
+void SetupPanel::offer_tasks() {
+    if (!model_) return;
+    auto* items = qobject_cast<QStandardItemModel*>(task_->model());
+    const int supported = model_->causal_lm ? 1 : 0;
+    for (int i = 0; i < task_->count(); ++i)
+        if (auto* it = items ? items->item(i) : nullptr) {
+            it->setEnabled(i == supported);
+            it->setToolTip(i == supported ? QString()
+                                          : model_->causal_lm ? "Sequence classification with a decoder is not there yet"
+                                                              : "Needs a causal LM (gpt2, llama, mistral, qwen2, qwen3)");
+        }
+    if (task_->currentIndex() != supported) task_->setCurrentIndex(supported);
 }
 
 void SetupPanel::show_method_rows() {

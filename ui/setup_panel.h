@@ -67,7 +67,9 @@ private:
     void depth_preset_changed();
     void strip_changed();
     void apply_layers_text();
-    void show_method_rows();        // the chosen method's option rows       // layers_text_ -> strip and preset, once the layer count is known
+    void show_method_rows();        // the chosen method's option rows
+    void show_task_rows();          // the chosen task's fields (a causal LM's template), its metrics, the label/target name
+    void offer_tasks();             // the tasks the chosen model supports (an encoder: classification; a decoder: causal LM)       // layers_text_ -> strip and preset, once the layer count is known
     void validate();
     void show_model_summary();
     void show_data_summary();
@@ -82,6 +84,10 @@ private:
     QLineEdit* model_edit_ = nullptr;
     QLabel* model_info_ = nullptr;
     // Data
+    QFormLayout* data_form_ = nullptr;
+    QComboBox* task_ = nullptr;
+    QLineEdit* template_ = nullptr;
+    QLabel* label_col_name_ = nullptr;
     QLineEdit* train_edit_ = nullptr;
     QComboBox* valid_mode_ = nullptr;
     QLineEdit* valid_edit_ = nullptr;

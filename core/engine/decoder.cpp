@@ -156,7 +156,7 @@ const char* weight_dtype_name(WeightDtype d) {
 
 // ---- loading ---------------------------------------------------------------------------------------------------
 
-std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, WeightDtype dtype) {
+DecoderSpec read_decoder_spec(const std::string& dir) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (dir.empty()) throw Error("no model directory given");
@@ -186,6 +186,12 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, WeightDtype dty
             }
         }
     }
+    return spec;
+}
+
+std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, WeightDtype dtype) {
+    DecoderSpec spec = read_decoder_spec(dir);
+    const DecoderFamily* family = find_decoder_family(spec.model_type);
     auto ckpt = st::Checkpoint::open(dir);
     auto lookup = [&](const std::string& name) -> at::Tensor {
         if (!ckpt.contains(name)) return {};

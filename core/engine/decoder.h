@@ -135,6 +135,10 @@ bool is_causal_lm_dir(const std::string& dir);
 // The model_types every decoder family reads, comma-separated (for messages).
 std::string decoder_model_types();
 
+// config.json (through its family) and generation_config.json's eos_token_id, without the weights: what the
+// model is, for summaries and parameter counts. Throws naming the file for a model no family reads.
+DecoderSpec read_decoder_spec(const std::string& dir);
+
 // The weight dtype: as stored in the checkpoint (Auto), or converted. Trainable tensors stay float32.
 enum class WeightDtype { Auto, Float32, BFloat16, Float16 };
 WeightDtype parse_weight_dtype(const std::string& s, const std::string& what);   // auto|float32|bfloat16|float16
