@@ -13,6 +13,7 @@
 #include "core/engine/decoder.h"
 #include "core/engine/generate.h"
 #include "core/engine/peft_io.h"
+#include "core/engine/tensor_io.h"
 #include "core/io/json_util.h"
 #include "core/text/tokenizer.h"
 
@@ -98,6 +99,32 @@ private Q_SLOTS:
         QVERIFY(calls >= 1);
         std::vector<int64_t> fresh(g.output_ids.begin() + (long)prompt.size(), g.output_ids.end());
         QCOMPARE(g.generated_text, tok->decode(fresh, true));
+    }
+
+    // A PEFT CAUSAL_LM prefix read and written back: the same tensor bit for bit, the config key for key (but for
+    // peft_version, which names the PEFT release that wrote the original).
+    void peftPrefixRoundTrip_data() { archs(); }
+    void peftPrefixRoundTrip() {
+        QFETCH(QString, arch);
+        const std::string a = arch.toStdString();
+        auto m = CausalLM::load(fixture(a + "/model"));
+        PromptAdapter ad = load_decoder_prefix(fixture(a + "/adapter_prefix_p4"), m->prefix_geometry());
+        QTemporaryDir tmp;
+        const std::string out = tmp.path().toStdString() + "/exported";
+        export_peft_decoder_prefix(out, *ad.prompt, "");
+        auto want = load_all(fixture(a + "/adapter_prefix_p4/adapter_model.safetensors"));
+        auto got = load_all(out + "/adapter_model.safetensors");
+        QCOMPARE(got.size(), want.size());
+        for (auto& [n, t] : want) QVERIFY2(got.count(n) && at::equal(got[n], t), n.c_str());
+        json c = read_json_file(out + "/adapter_config.json"), r = read_json_file(fixture(a + "/adapter_prefix_p4/adapter_config.json"));
+        r.erase("peft_version");
+        QCOMPARE(QString::fromStdString(c.dump()), QString::fromStdString(r.dump()));   // both sorted by key
+        // And the written adapter gives the reference's logits again.
+        PromptAdapter back = load_decoder_prefix(out, m->prefix_geometry());
+        PrefixKV kv = back.prompt->prefix(false);
+        json exp = read_json_file(fixture(a + "/expected.json"));
+        const auto ids = exp["input_ids"][0].get<std::vector<int64_t>>();
+        QVERIFY(max_diff16(last_logits(*m, ids, &kv), exp["last_logits16_prefix_p4"][0]) < 1e-4);
     }
 
     // The cache: logits of a sequence fed in pieces equal those of the whole sequence at once.

@@ -304,7 +304,7 @@ void export_peft_decoder_prefix(const std::string& dir, const DeepPrompt& prompt
         {"peft_type", "PREFIX_TUNING"},
         {"task_type", "CAUSAL_LM"},
         {"auto_mapping", nullptr},
-        {"base_model_name_or_path", base_model.rfind("builtin", 0) == 0 ? json(nullptr) : json(base_model)},
+        {"base_model_name_or_path", base_model.empty() || base_model.rfind("builtin", 0) == 0 ? json(nullptr) : json(base_model)},
         {"revision", nullptr},
         {"inference_mode", true},
         {"num_virtual_tokens", prompt.prompt_len()},
