@@ -83,6 +83,15 @@ public:
     void on_message(const std::string& m) override {
         if (obs_) obs_->on_message(m);
     }
+    void on_samples(const SampleEvent& e) override {
+        std::vector<SampleRow> rows;
+        for (size_t i = 0; i < e.samples.size(); ++i) {
+            const GenerationSample& g = e.samples[i];
+            rows.push_back({e.step, (int)i, g.prompt, g.target, g.base, g.adapted});
+        }
+        if (!rows.empty()) store_.add_samples(run_, rows);
+        if (obs_) obs_->on_samples(e);
+    }
     void flush() {
         if (!points_.empty()) store_.add_metrics(run_, points_);
         if (!norms_.empty()) store_.add_prompt_norms(run_, norms_);

@@ -215,12 +215,25 @@ ALTER TABLE runs ADD COLUMN train_device TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN peak_mem_bytes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN step_ms REAL NOT NULL DEFAULT 0;
 )sql",
+    // 2 -> 3: a causal LM's answers to a few validation prompts at each evaluation.
+    R"sql(
+CREATE TABLE samples (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    prompt TEXT NOT NULL,
+    target TEXT NOT NULL,
+    base TEXT NOT NULL,
+    adapted TEXT NOT NULL
+);
+CREATE INDEX samples_run_step ON samples(run_id, step, idx);
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == Store::kSchemaVersion,
               "one migration step per schema version");
 
 // Every setter of user_version below uses a literal from this table: PRAGMA takes no bound parameters.
-const char* const kSetVersion[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 2"};
+const char* const kSetVersion[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 2", "PRAGMA user_version = 3"};
 static_assert(sizeof(kSetVersion) / sizeof(kSetVersion[0]) == Store::kSchemaVersion,
               "one user_version statement per schema version");
 
@@ -536,6 +549,25 @@ void Store::add_prompt_norms(int64_t run, const std::vector<PromptNormRow>& rows
     txn.commit();
 }
 
+void Store::add_samples(int64_t run, const std::vector<SampleRow>& rows) {
+    Txn txn(db_, path_);
+    cache_->require_run(run);
+    Stmt& st = cache_->get(
+        "INSERT INTO samples (run_id, step, idx, prompt, target, base, adapted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    for (const SampleRow& r : rows) {
+        Use s(st);
+        s->bind(1, run);
+        s->bind(2, r.step);
+        s->bind(3, (int64_t)r.index);
+        s->bind(4, r.prompt);
+        s->bind(5, r.target);
+        s->bind(6, r.base);
+        s->bind(7, r.adapted);
+        s->run();
+    }
+    txn.commit();
+}
+
 void Store::add_latency(int64_t run, const std::vector<LatencyRow>& rows) {
     Txn txn(db_, path_);
     cache_->require_run(run);
@@ -635,6 +667,23 @@ std::vector<PromptNormRow> Store::prompt_norms(int64_t run) const {
         r.key_norm = s->f64(2);
         r.value_norm = s->f64(3);
         out.push_back(r);
+    }
+    return out;
+}
+
+std::vector<SampleRow> Store::samples(int64_t run) const {
+    Use s(cache_->get("SELECT step, idx, prompt, target, base, adapted FROM samples WHERE run_id = ?1 ORDER BY step, idx, rowid"));
+    s->bind(1, run);
+    std::vector<SampleRow> out;
+    while (s->step()) {
+        SampleRow r;
+        r.step = s->i64(0);
+        r.index = s->i32(1);
+        r.prompt = s->text(2);
+        r.target = s->text(3);
+        r.base = s->text(4);
+        r.adapted = s->text(5);
+        out.push_back(std::move(r));
     }
     return out;
 }

@@ -58,6 +58,13 @@ struct MetricPoint {
     double value = 0;
 };
 
+// A causal LM's answer to a validation prompt at an evaluation (index: the prompt's place among the samples).
+struct SampleRow {
+    int64_t step = 0;
+    int index = 0;
+    std::string prompt, target, base, adapted;
+};
+
 struct PromptNormRow {
     int64_t step = 0;
     int layer = 0;
@@ -83,7 +90,7 @@ struct ArtifactRow {
 
 class Store {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     explicit Store(const std::string& path);  // creates or migrates; throws ptune::Error naming the file
     ~Store();
@@ -108,12 +115,14 @@ public:
     // Series (appended in batches: one transaction per call)
     void add_metrics(int64_t run, const std::vector<MetricPoint>& pts);
     void add_prompt_norms(int64_t run, const std::vector<PromptNormRow>& rows);
+    void add_samples(int64_t run, const std::vector<SampleRow>& rows);
     void add_latency(int64_t run, const std::vector<LatencyRow>& rows);
     void add_artifact(int64_t run, const ArtifactRow& a);
 
     std::vector<MetricPoint> metrics(int64_t run, const std::string& key = "") const;  // ordered by step
     std::vector<std::string> metric_keys(int64_t run) const;
     std::vector<PromptNormRow> prompt_norms(int64_t run) const;  // ordered by step, layer
+    std::vector<SampleRow> samples(int64_t run) const;          // ordered by step, index
     std::vector<LatencyRow> latency(int64_t run) const;
     std::vector<ArtifactRow> artifacts(int64_t run) const;     // ordered by created_at, then insertion
     // The last value (highest step; the later insert on a tie) of every metric key of a run, for a browser's

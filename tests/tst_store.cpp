@@ -577,10 +577,10 @@ private Q_SLOTS:
             QVERIFY(s.runs().empty());
         }
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("2"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
         std::set<std::string> tables;
         for (auto& row : raw.rows("SELECT name FROM sqlite_master WHERE type = 'table'")) tables.insert(row[0]);
-        QCOMPARE(tables, (std::set<std::string>{"runs", "metrics", "prompt_norms", "latency", "artifacts",
+        QCOMPARE(tables, (std::set<std::string>{"runs", "metrics", "prompt_norms", "latency", "artifacts", "samples",
                                                  "sqlite_sequence"}));
         auto idx = raw.rows("SELECT name FROM pragma_index_info('metrics_run_key_step') ORDER BY seqno");
         QCOMPARE(idx.size(), size_t(3));
@@ -594,7 +594,7 @@ private Q_SLOTS:
         QVERIFY(run_cols.count("train_device") && run_cols.count("peak_mem_bytes") && run_cols.count("step_ms"));
         // Opening a current store again changes nothing.
         { Store s(path); }
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("2"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
     }
 
     // A store written by the first schema (no training costs) opens with its runs intact and gains the columns.
@@ -611,11 +611,12 @@ private Q_SLOTS:
             raw.exec("ALTER TABLE runs DROP COLUMN train_device");
             raw.exec("ALTER TABLE runs DROP COLUMN peak_mem_bytes");
             raw.exec("ALTER TABLE runs DROP COLUMN step_ms");
+            raw.exec("DROP TABLE samples");
             raw.exec("PRAGMA user_version = 1");
         }
         Store s(path);
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("2"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
         auto r = s.run(id);
         QVERIFY(r.has_value());
         QCOMPARE(r->name, sample_run().name);
@@ -629,6 +630,36 @@ private Q_SLOTS:
         QCOMPARE(r->step_ms, 4.25);
         QCOMPARE(error_of([&] { s.set_train_stats(id + 99, "cpu", 1, 1); }),
                  path + ": no run with id " + std::to_string(id + 99));
+    }
+
+    // A schema-2 store (before causal LMs' samples) gains the samples table; its rows round-trip and go with the run.
+    void migratesVersionTwoStoreAndSamplesRoundTrip() {
+        const std::string path = fresh_path();
+        int64_t id = 0;
+        {
+            Store s(path);
+            id = s.create_run(sample_run());
+        }
+        {
+            RawDb raw(path);
+            raw.exec("DROP TABLE samples");
+            raw.exec("PRAGMA user_version = 2");
+        }
+        Store s(path);
+        RawDb raw(path);
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
+        QVERIFY(s.samples(id).empty());
+        s.add_samples(id, {{20, 1, "Review : b Sentiment : ", "negative", "box", "negative"},
+                           {20, 0, "Review : a Sentiment : ", "positive", "plot", "négatif \xF0\x9F\x98\x80"}});
+        auto rows = s.samples(id);
+        QCOMPARE(rows.size(), size_t(2));
+        QCOMPARE(rows[0].index, 0);
+        QCOMPARE(rows[0].adapted, std::string("négatif \xF0\x9F\x98\x80"));
+        QCOMPARE(rows[1].prompt, std::string("Review : b Sentiment : "));
+        QCOMPARE(error_of([&] { s.add_samples(id + 99, {{1, 0, "p", "t", "b", "a"}}); }),
+                 path + ": no run with id " + std::to_string(id + 99));
+        s.delete_run(id);
+        QCOMPARE(raw.one("SELECT COUNT(*) FROM samples"), std::string("0"));
     }
 
     void hundredThousandMetricPoints() {

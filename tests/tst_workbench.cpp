@@ -447,6 +447,21 @@ private Q_SLOTS:
         QCOMPARE(w.training()->curve("eval/exact_match").size(), 2);
         QCOMPARE(w.training()->curve("eval/exact_match").back().y(), em.back().value);
         QCOMPARE(w.training()->heatmap_size(), QSize(40, 4));   // the prefix's per-layer norms
+        // Sample generations at each evaluation: stored, and the view shows the latest (step 40), live and stored.
+        auto samples = store.samples(id);
+        QCOMPARE(samples.size(), size_t(2 * 4));
+        QCOMPARE(samples.back().step, int64_t(40));
+        QCOMPARE(w.training()->sample_step(), int64_t(40));
+        QCOMPARE(w.training()->sample_rows(), 4);
+        QCOMPARE(w.training()->sample_cell(0, 0), QString::fromStdString(samples[4].prompt));
+        QCOMPARE(w.training()->sample_cell(0, 3), QString::fromStdString(samples[4].adapted));
+        QVERIFY(samples[4].prompt.rfind("Review : ", 0) == 0);
+        QVERIFY(samples[4].target == "negative" || samples[4].target == "positive");
+        QCOMPARE(samples[0].base, samples[4].base);   // the base model's answer does not change
+        w.runs()->select_runs({id});
+        QTRY_COMPARE(w.training()->run_id(), int64_t(id));
+        QCOMPARE(w.training()->sample_rows(), 4);
+        QCOMPARE(w.training()->sample_cell(3, 2), QString::fromStdString(samples[7].base));
         // Back to the built-in encoder: classification again, no template.
         child<QLineEdit>(s, "model")->setText("builtin");
         wait_checks(s);

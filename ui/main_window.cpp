@@ -478,7 +478,7 @@ void MainWindow::drain() {
     if (!ev.latency.empty() && latency_->run_id() == ev.run_id) latency_->append(ev.latency);
     // The next queued run's first events can arrive before its run_started signal.
     if (ev.run_id != live_run_ && queue_->current() == ev.run_id && !queue_->measuring() &&
-        (!ev.steps.empty() || !ev.evals.empty() || !ev.norms.empty() || !ev.messages.empty()))
+        (!ev.steps.empty() || !ev.evals.empty() || !ev.norms.empty() || !ev.messages.empty() || !ev.samples.empty()))
         on_run_started(ev.run_id);
     if (ev.run_id != live_run_) return;
     if (ev.total_steps > 0) total_steps_ = ev.total_steps;

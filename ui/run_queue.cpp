@@ -31,6 +31,10 @@ void LiveBuffer::add_message(const std::string& m) {
     std::lock_guard<std::mutex> l(mu_);
     ev_.messages.push_back(m);
 }
+void LiveBuffer::add(const SampleEvent& e) {
+    std::lock_guard<std::mutex> l(mu_);
+    ev_.samples.push_back(e);
+}
 LiveEvents LiveBuffer::take() {
     std::lock_guard<std::mutex> l(mu_);
     LiveEvents out;
@@ -41,6 +45,7 @@ LiveEvents LiveBuffer::take() {
     std::swap(out.norms, ev_.norms);
     std::swap(out.latency, ev_.latency);
     std::swap(out.messages, ev_.messages);
+    std::swap(out.samples, ev_.samples);
     return out;
 }
 
@@ -54,6 +59,7 @@ public:
     void on_prompt_norms(const PromptNormEvent& e) override { b_.add(e); }
     void on_latency(const LatencyResult& e) override { b_.add(e); }
     void on_message(const std::string& m) override { b_.add_message(m); }
+    void on_samples(const SampleEvent& e) override { b_.add(e); }
 
 private:
     LiveBuffer& b_;

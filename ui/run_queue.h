@@ -29,7 +29,10 @@ struct LiveEvents {
     std::vector<PromptNormEvent> norms;
     std::vector<LatencyResult> latency;
     std::vector<std::string> messages;
-    bool empty() const { return steps.empty() && evals.empty() && norms.empty() && latency.empty() && messages.empty(); }
+    std::vector<SampleEvent> samples;
+    bool empty() const {
+        return steps.empty() && evals.empty() && norms.empty() && latency.empty() && messages.empty() && samples.empty();
+    }
 };
 
 class LiveBuffer {
@@ -41,6 +44,7 @@ public:
     void add(const PromptNormEvent& e);
     void add(const LatencyResult& e);
     void add_message(const std::string& m);
+    void add(const SampleEvent& e);
     LiveEvents take();  // everything since the last take (run_id and total_steps are kept)
 
 private:

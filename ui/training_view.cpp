@@ -11,7 +11,9 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSlider>
+#include <QHeaderView>
 #include <QSplitter>
+#include <QTableWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -290,6 +292,26 @@ void TrainingView::build_ui() {
     split->setStretchFactor(2, 2);
     outer->addWidget(split, 1);
 
+    // A causal LM's answers to a few validation prompts at the latest evaluation (hidden for other runs).
+    samples_box_ = new QWidget(this);
+    samples_box_->setObjectName("samples");
+    auto* sl = new QVBoxLayout(samples_box_);
+    sl->setContentsMargins(0, 4, 0, 0);
+    samples_title_ = new QLabel(samples_box_);
+    sl->addWidget(samples_title_);
+    samples_table_ = new QTableWidget(0, 4, samples_box_);
+    samples_table_->setHorizontalHeaderLabels({tr("Prompt"), tr("Target"), tr("Base model"), tr("With the prefix")});
+    samples_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    samples_table_->setSelectionMode(QAbstractItemView::NoSelection);
+    samples_table_->verticalHeader()->setVisible(false);
+    samples_table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    for (int c = 1; c < 4; ++c) samples_table_->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    samples_table_->setMaximumHeight(150);
+    samples_table_->setWordWrap(false);
+    sl->addWidget(samples_table_);
+    samples_box_->setVisible(false);
+    outer->addWidget(samples_box_);
+
     // changes from the widgets
     connect(x_combo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) {
         if (!updating_widgets_) set_x_axis(static_cast<XAxis>(i));
@@ -344,11 +366,60 @@ void TrainingView::clear() {
     norms_.clear();
     norm_steps_.clear();
     prompt_layers_.clear();
+    samples_.clear();
+    show_samples();
     num_layers_ = 0;
     dirty_loss_ = dirty_metric_ = dirty_norms_ = true;
     refit_ = true;
     update_metric_combo();
     redraw();
+}
+
+void TrainingView::add_samples(const std::vector<SampleRow>& rows) {
+    if (rows.empty()) return;
+    for (const SampleRow& r : rows) {
+        auto& at_step = samples_[r.step];
+        if ((int)at_step.size() <= r.index) at_step.resize((size_t)r.index + 1);
+        at_step[(size_t)r.index] = r;
+    }
+    show_samples();
+}
+
+void TrainingView::show_samples() {
+    if (samples_.empty()) {
+        samples_table_->setRowCount(0);
+        samples_box_->setVisible(false);
+        return;
+    }
+    const auto& [step, rows] = *samples_.rbegin();
+    int hits = 0;
+    samples_table_->setRowCount((int)rows.size());
+    for (int r = 0; r < (int)rows.size(); ++r) {
+        const SampleRow& x = rows[(size_t)r];
+        const bool hit = x.adapted == x.target;
+        hits += hit;
+        const QString cells[] = {QString::fromStdString(x.prompt), QString::fromStdString(x.target),
+                                 QString::fromStdString(x.base), QString::fromStdString(x.adapted)};
+        for (int c = 0; c < 4; ++c) {
+            auto* it = new QTableWidgetItem(cells[c]);
+            it->setToolTip(cells[c]);
+            if (c == 3) it->setForeground(hit ? QColor(44, 160, 44) : QColor(214, 39, 40));
+            samples_table_->setItem(r, c, it);
+        }
+    }
+    samples_title_->setText(tr("<b>Sample generations</b> at step %1: the base model and the model with the prefix answer "
+                               "validation prompts (greedy); %2 of %3 equal the target")
+                                .arg(step)
+                                .arg(hits)
+                                .arg(rows.size()));
+    samples_box_->setVisible(true);
+}
+
+int64_t TrainingView::sample_step() const { return samples_.empty() ? -1 : samples_.rbegin()->first; }
+int TrainingView::sample_rows() const { return samples_table_->rowCount(); }
+QString TrainingView::sample_cell(int row, int column) const {
+    const QTableWidgetItem* it = samples_table_->item(row, column);
+    return it ? it->text() : QString();
 }
 
 void TrainingView::add_norm_rows(const std::vector<PromptNormRow>& rows) {
@@ -368,6 +439,7 @@ void TrainingView::show_run(const ptune::Store& store, int64_t run_id, int num_l
     num_layers_ = std::max(0, num_layers);
     for (const MetricPoint& m : store.metrics(run_id)) series_[m.key].push_back({m.step, m.epoch, m.time, m.value});
     add_norm_rows(store.prompt_norms(run_id));
+    add_samples(store.samples(run_id));
     std::string preferred;
     if (auto rec = store.run(run_id)) {
         json j = json::parse(rec->spec_json, nullptr, /*allow_exceptions=*/false);
@@ -417,6 +489,15 @@ void TrainingView::append(const LiveEvents& ev) {
         for (const EvalEvent& e : ev.evals)
             for (const auto& [k, v] : e.metrics) series_["eval/" + k].push_back({e.step, e.epoch, e.elapsed_s, v});
         loss = metric = true;
+    }
+    if (!ev.samples.empty()) {
+        std::vector<SampleRow> rows;
+        for (const SampleEvent& e : ev.samples)
+            for (size_t i = 0; i < e.samples.size(); ++i) {
+                const GenerationSample& g = e.samples[i];
+                rows.push_back({e.step, (int)i, g.prompt, g.target, g.base, g.adapted});
+            }
+        add_samples(rows);
     }
     if (!ev.norms.empty()) {
         std::vector<PromptNormRow> rows;

@@ -31,6 +31,7 @@ class QSlider;
 class QLabel;
 class QCheckBox;
 class QToolButton;
+class QTableWidget;
 
 namespace ptune::ui {
 
@@ -79,6 +80,11 @@ public:
     double heatmap_value(int step_index, int layer, bool key) const;
     // Latest per-layer norms as shown in the bars (NaN for layers without prompts).
     std::vector<double> latest_norms(bool key) const;
+    // A causal LM's sample generations: the latest evaluation's (step; -1 when there are none) and its rows'
+    // cells (columns: prompt, target, base model, with the prefix).
+    int64_t sample_step() const;
+    int sample_rows() const;
+    QString sample_cell(int row, int column) const;
     // Saves a chart ("loss", "metric", "norms", "norm_bars") by extension .png/.pdf/.svg; returns "" or an error.
     QString save_chart(const QString& which, const QString& path);
     void flush();                  // runs the pending coalesced redraw now
@@ -118,6 +124,8 @@ private:
     QCPGraph* graph_for(const QString& name) const;
     QCustomPlot* plot_for(const QString& which) const;
     void add_norm_rows(const std::vector<PromptNormRow>& rows);
+    void add_samples(const std::vector<SampleRow>& rows);
+    void show_samples();
 
     // data
     int64_t run_id_ = 0;
@@ -127,6 +135,7 @@ private:
     std::map<int64_t, std::map<int, std::pair<double, double>>> norms_;  // step -> layer -> (key, value)
     int num_layers_ = 0;                               // 0: from the norms
     std::set<int> prompt_layers_;                      // known prompt layers (live); stored: from the norms
+    std::map<int64_t, std::vector<SampleRow>> samples_;  // step -> a causal LM's answers to validation prompts
     XAxis x_axis_ = XAxis::Step;
     double smoothing_ = 0.6;
     bool log_y_ = false;
@@ -152,6 +161,9 @@ private:
     QCustomPlot* metric_plot_ = nullptr;
     QCustomPlot* heat_plot_ = nullptr;
     QCustomPlot* bars_plot_ = nullptr;
+    QWidget* samples_box_ = nullptr;     // shown when the run has sample generations (causal LMs)
+    QLabel* samples_title_ = nullptr;
+    QTableWidget* samples_table_ = nullptr;
     QCPTextElement* loss_title_ = nullptr;
     QCPGraph* raw_graph_ = nullptr;
     QCPGraph* ema_graph_ = nullptr;

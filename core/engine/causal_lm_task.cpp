@@ -41,7 +41,8 @@ CausalLmData tokenize_causal_lm(const Dataset& d, const Tokenizer& tok, const st
         if (ex.label < 0 || ex.label >= (int)d.label_names.size())
             throw Error(d.path + ": row " + std::to_string(i + 1) + " has no target");
         e.target_text = d.label_names[(size_t)ex.label];
-        Encoding p = tok.encode(fill_template(tmpl, ex.text), std::nullopt, true, 0);
+        e.prompt_text = fill_template(tmpl, ex.text);
+        Encoding p = tok.encode(e.prompt_text, std::nullopt, true, 0);
         e.prompt = p.ids;
         e.target = tok.encode(e.target_text, std::nullopt, false, 0).ids;
         if (eos) e.target.push_back(*eos);
@@ -172,7 +173,23 @@ TrainResult CausalLmPrefixTrainer::train(const CausalLmData& train, const Causal
     h.batch_loss = [&](const std::vector<size_t>& order, size_t begin, size_t end) {
         return batch_loss(train, order, begin, end, true, nullptr);
     };
-    if (valid && valid->size() > 0) h.evaluate = [&] { return evaluate(*valid); };
+    // At each evaluation, a few validation prompts answered with the prefix, beside the base model's answers
+    // (computed once: the base model does not change).
+    std::vector<std::string> base;
+    if (valid && valid->size() > 0 && events_) base = continuations(*valid, kSamples, false);
+    if (valid && valid->size() > 0)
+        h.evaluate = [&](int64_t step) {
+            auto m = evaluate(*valid);
+            if (events_) {
+                SampleEvent ev;
+                ev.step = step;
+                auto adapted = continuations(*valid, kSamples, true);
+                for (size_t i = 0; i < adapted.size(); ++i)
+                    ev.samples.push_back({valid->rows[i].prompt_text, valid->rows[i].target_text, base[i], adapted[i]});
+                events_->on_samples(ev);
+            }
+            return m;
+        };
     h.snapshot = [this] {
         std::vector<std::pair<std::string, at::Tensor>> s;
         for (auto& [n, t] : prompt_.parameters()) s.push_back({"prompt." + n, t.detach().to(at::kCPU).clone()});

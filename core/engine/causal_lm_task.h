@@ -24,6 +24,7 @@
 namespace ptune {
 
 struct CausalLmExample {
+    std::string prompt_text;       // the filled template
     std::vector<int64_t> prompt;   // the filled template's ids (special tokens included)
     std::vector<int64_t> target;   // the target's ids, then the eos (when the model has one)
     std::string target_text;
@@ -47,6 +48,7 @@ CausalLmData tokenize_causal_lm(const Dataset& d, const Tokenizer& tok, const st
 
 class CausalLmPrefixTrainer {
 public:
+    static constexpr size_t kSamples = 4;   // validation prompts answered at each evaluation (SampleEvent)
     CausalLmPrefixTrainer(CausalLM& model, DeepPrompt& prompt, const Tokenizer& tok, const TrainOptions& opt,
                           TrainEvents* events = nullptr, const CancelFlag* cancel = nullptr);
     TrainResult train(const CausalLmData& train, const CausalLmData* valid);

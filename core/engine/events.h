@@ -38,6 +38,17 @@ struct PromptNormEvent {
     std::vector<double> value_norms;
 };
 
+// A causal LM's answers to a few validation prompts, at an evaluation: the base model's (fixed) and the adapted
+// model's greedy continuations beside the target.
+struct GenerationSample {
+    std::string prompt, target, base, adapted;
+};
+
+struct SampleEvent {
+    int64_t step = 0;
+    std::vector<GenerationSample> samples;
+};
+
 class TrainEvents {
 public:
     virtual ~TrainEvents() = default;
@@ -45,6 +56,7 @@ public:
     virtual void on_step(const StepEvent&) {}
     virtual void on_eval(const EvalEvent&) {}
     virtual void on_prompt_norms(const PromptNormEvent&) {}
+    virtual void on_samples(const SampleEvent&) {}     // causal LMs, at each evaluation
     virtual void on_message(const std::string&) {}   // notes for the user (head initialised fresh, ...)
 };
 

@@ -368,7 +368,7 @@ TrainResult PromptTrainer::train(const TokenizedData& train, const TokenizedData
         return classification_loss(logits, batch.labels);
     };
     if (valid && valid->size() > 0)
-        h.evaluate = [&] { return probe ? probe_evaluate(*valid) : evaluate(*valid); };
+        h.evaluate = [&](int64_t) { return probe ? probe_evaluate(*valid) : evaluate(*valid); };
     h.snapshot = [this] { return snapshot(); };
     h.restore = [this](const std::vector<std::pair<std::string, at::Tensor>>&) { restore_best(); };
     return run_training_loop(h, opt_, device_, events_, cancel_, best_state_);
@@ -399,7 +399,7 @@ TrainResult run_training_loop(const LoopHooks& h, const TrainOptions& opt_, at::
     bool stop = false;
     auto run_eval = [&](int64_t step, double epoch) {
         if (!h.evaluate) return;
-        auto m = h.evaluate();
+        auto m = h.evaluate(step);
         EvalEvent ev;
         ev.step = step;
         ev.epoch = epoch;

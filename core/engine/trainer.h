@@ -60,7 +60,8 @@ struct LoopHooks {
     size_t rows = 0;                                     // training rows (an epoch's batches are over them)
     // The training loss of the batch of rows order[begin, end).
     std::function<at::Tensor(const std::vector<size_t>& order, size_t begin, size_t end)> batch_loss;
-    std::function<std::map<std::string, double>()> evaluate;    // validation metrics; empty: no evaluation
+    // Validation metrics after `step` steps; empty: no evaluation.
+    std::function<std::map<std::string, double>(int64_t step)> evaluate;
     std::function<std::vector<std::pair<std::string, at::Tensor>>()> snapshot;   // the trainable state (CPU copies)
     std::function<void(const std::vector<std::pair<std::string, at::Tensor>>&)> restore;
     const DeepPrompt* prompt = nullptr;                  // its per-layer norms are reported (norms_every)
