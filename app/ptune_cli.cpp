@@ -702,6 +702,7 @@ int main(int argc, char** argv) {
             bool named_any = false;
             for (auto& [opt, copy] : overrides)
                 named_any = named_any || ((opt->get_name() == "--model" || opt->get_name() == "--train") && opt->count());
+            const bool user_spec = !tr_spec_file.empty();
             const bool builtin_default = tr_spec_file.empty() && !named_any;
             if (builtin_default) tr_spec_file = builtin_dir() + "/experiment.json";
             auto given = [&](const char* name) {
@@ -735,7 +736,9 @@ int main(int argc, char** argv) {
             if (*steps_opt) spec.train.epochs = 0;
             if (*epochs_opt) spec.train.steps = 0;
             // accuracy (the default) is a classification metric: a causal LM selects by exact match unless told.
-            if (spec.task == "causal-lm" && !given("--metric") && (spec.train.metric == "accuracy" || spec.train.metric == "f1"))
+            // (A spec file of the user's says its metric itself: a classification metric there is an error.)
+            if (spec.task == "causal-lm" && !given("--metric") && !user_spec &&
+                (spec.train.metric == "accuracy" || spec.train.metric == "f1"))
                 spec.train.metric = "exact_match";
             for (auto& t : tr_tags) spec.tags.push_back(t);
             if (!tr_out.empty()) spec.out_dir = tr_out;

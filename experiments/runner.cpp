@@ -351,17 +351,20 @@ TrainResult train_causal_lm(const ExperimentSpec& spec, const std::string& model
     TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
     sink.flush();
     if (res.status == "failed" && !res.usable) throw Error(res.error);
-    // A few validation prompts answered by the base model and with the trained prefix, for the record.
-    if (have_valid && tvalid.size() > 0 && res.usable) {
-        const size_t n = std::min<size_t>(3, tvalid.size());
-        auto base = trainer.continuations(tvalid, n, false), tuned = trainer.continuations(tvalid, n, true);
-        for (size_t i = 0; i < n; ++i)
-            message("sample " + std::to_string(i + 1) + ": \"" + fill_template(spec.data.prompt_template, valid.rows[i].text) +
-                    "\" -> with the prefix \"" + tuned[i] + "\", base model \"" + base[i] + "\" (target \"" +
-                    tvalid.rows[i].target_text + "\")");
-    }
     export_peft_decoder_prefix(adapter_dir, *prompt, spec.model == "builtin-decoder" ? "builtin-decoder" : model_dir);
     store.add_artifact(out.run_id, {"peft_adapter", adapter_dir, now_s()});
+    // A few validation prompts answered by the base model and with the trained prefix, for the record.
+    if (have_valid && tvalid.size() > 0 && res.usable) {
+        try {
+            const size_t n = std::min<size_t>(3, tvalid.size());
+            auto base = trainer.continuations(tvalid, n, false), tuned = trainer.continuations(tvalid, n, true);
+            for (size_t i = 0; i < n; ++i)
+                message("sample " + std::to_string(i + 1) + ": \"" + tvalid.rows[i].prompt_text + "\" -> with the prefix \"" +
+                        tuned[i] + "\", base model \"" + base[i] + "\" (target \"" + tvalid.rows[i].target_text + "\")");
+        } catch (const std::exception& e) {
+            message(std::string("no samples: ") + e.what());
+        }
+    }
     out.peft_exported = true;
     return res;
 }

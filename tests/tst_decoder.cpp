@@ -212,6 +212,41 @@ private Q_SLOTS:
                  std::to_string((a - b).abs().max().item<double>()).c_str());
     }
 
+    // Half precision and left padding without a prefix: a pad's query sees only pads, and an all-masked row must not
+    // turn into NaN that reaches the real tokens (the manual kernel adds the mask to the scores in float16).
+    void float16LeftPaddingStaysFinite() {
+        try {
+            (void)at::matmul(at::ones({2, 2}, at::kHalf), at::ones({2, 2}, at::kHalf));
+        } catch (const std::exception&) {
+            QSKIP("this LibTorch has no float16 matrix products on the CPU");
+        }
+        auto m = CausalLM::load(fixture("llama/model"), WeightDtype::Float16);
+        auto f32 = CausalLM::load(fixture("llama/model"));
+        m->set_attention_kernel(AttentionKernel::Manual);
+        json exp = read_json_file(fixture("llama/expected.json"));
+        auto rows = std::vector<std::vector<int64_t>>{exp["input_ids"][0].get<std::vector<int64_t>>(),
+                                                      exp["input_ids"][4].get<std::vector<int64_t>>()};
+        auto [ids, mask] = left_padded(rows, 1);
+        at::NoGradGuard g;
+        at::Tensor a = m->logits(ids, mask, nullptr, false).to(at::kFloat);
+        QVERIFY(at::isfinite(a).all().item<bool>());
+        // The short row's real tokens: near float32's numbers.
+        const int64_t n = ids.size(1);
+        at::Tensor want = f32->logits(ids, mask, nullptr, false)[1][n - 1], got = a[1][n - 1];
+        QVERIFY2((want - got).abs().max().item<double>() < 0.05, std::to_string((want - got).abs().max().item<double>()).c_str());
+    }
+
+    // Learned positions are a hard limit: evaluation's greedy continuations stop where the table ends.
+    void greedyStopsAtTheLastPosition() {
+        auto m = CausalLM::load(fixture("gpt2/model"));   // n_positions 200
+        PromptAdapter ad = load_decoder_prefix(fixture("gpt2/adapter_prefix_p4"), m->prefix_geometry());
+        PrefixKV kv = ad.prompt->prefix(false);
+        std::vector<int64_t> prompt(190, 5);
+        auto out = greedy_batch(*m, {prompt, {7, 8}}, &kv, 50, {});
+        QCOMPARE(out[0].size(), size_t(200 - (4 + 190) + 1));   // 7 new tokens; the last needs no position
+        QCOMPARE(out[1].size(), out[0].size());                  // one batch, one length
+    }
+
     // transformers' processors on hand-made scores.
     void logitsProcessing() {
         at::Tensor logits = at::tensor({2.0f, -1.0f, 0.5f, 1.0f, -3.0f}).unsqueeze(0);

@@ -309,6 +309,38 @@ private Q_SLOTS:
         QCOMPARE(rec.steps.size(), size_t(0));
         QVERIFY(!r.usable);
     }
+
+    // The shared loop with hooks: a metric that stays flat (exact match 0) breaks ties on the validation loss, so the
+    // state kept is the last (lowest-loss) evaluation's, not the first's.
+    void exactMatchTiesGoToTheLowerLoss() {
+        at::Tensor w = at::zeros({1}).set_requires_grad(true);
+        LoopHooks h;
+        h.params = {w};
+        h.rows = 4;
+        h.batch_loss = [&](const std::vector<size_t>&, size_t, size_t) { return (w - 1).pow(2).sum(); };
+        std::vector<double> seen;
+        h.evaluate = [&](int64_t step) {
+            seen.push_back(w.item<double>());
+            return std::map<std::string, double>{{"exact_match", 0.0}, {"loss", 1.0 / double(step)}};
+        };
+        h.snapshot = [&] { return std::vector<std::pair<std::string, at::Tensor>>{{"w", w.detach().clone()}}; };
+        at::Tensor restored;
+        h.restore = [&](const std::vector<std::pair<std::string, at::Tensor>>& st) { restored = st[0].second; };
+        TrainOptions o;
+        o.batch_size = 2;
+        o.steps = 6;
+        o.epochs = 0;
+        o.eval_every = 2;
+        o.metric = "exact_match";
+        o.schedule = "constant";
+        o.lr = 0.1;
+        std::vector<std::pair<std::string, at::Tensor>> best;
+        TrainResult r = run_training_loop(h, o, at::kCPU, nullptr, nullptr, best);
+        QCOMPARE(seen.size(), size_t(3));   // steps 2, 4, 6
+        QCOMPARE(r.best_step, int64_t(6));
+        QVERIFY(restored.defined());
+        QCOMPARE(restored.item<double>(), seen.back());
+    }
 };
 
 QTEST_APPLESS_MAIN(TstTraining)

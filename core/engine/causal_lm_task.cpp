@@ -46,9 +46,14 @@ CausalLmData tokenize_causal_lm(const Dataset& d, const Tokenizer& tok, const st
         e.prompt = p.ids;
         e.target = tok.encode(e.target_text, std::nullopt, false, 0).ids;
         if (eos) e.target.push_back(*eos);
+        if (e.target.empty())
+            throw Error(d.path + ": row " + std::to_string(i + 1) + ": the target \"" + e.target_text +
+                        "\" has no tokens and the model has no end-of-sequence token: there is nothing to learn");
         if ((int64_t)e.target.size() + 1 > max_len)
             throw Error(d.path + ": row " + std::to_string(i + 1) + ": the target \"" + e.target_text + "\" takes " +
-                        std::to_string(e.target.size()) + " tokens, the max length is " + std::to_string(max_len));
+                        std::to_string(e.target.size()) + " tokens" + (eos ? " with the end-of-sequence token" : "") +
+                        "; with at least one prompt token that needs a max length of " +
+                        std::to_string(e.target.size() + 1) + " or more (it is " + std::to_string(max_len) + ")");
         const int64_t room = max_len - (int64_t)e.target.size();
         if ((int64_t)e.prompt.size() > room) {
             // Keep the leading special tokens (e.g. <s>) and the prompt's end, where the template puts "Label :".

@@ -92,16 +92,23 @@ at::Tensor Norm::operator()(const at::Tensor& x) const {
     return weight * xf.to(x.scalar_type());
 }
 
-at::Tensor TensorSource::find(const std::string& name) const {
+at::Tensor TensorSource::find(const std::string& name, std::string* found_as) const {
     for (const auto& p : prefixes_)
-        if (at::Tensor t = lookup_(p + name); t.defined()) return t;
+        if (at::Tensor t = lookup_(p + name); t.defined()) {
+            if (found_as) *found_as = p + name;
+            return t;
+        }
     return {};
 }
 
 at::Tensor TensorSource::need(const std::string& name, const std::vector<int64_t>& shape) const {
-    at::Tensor t = find(name);
-    const std::string shown = (prefixes_.empty() ? "" : prefixes_.front()) + name;
-    if (!t.defined()) throw Error(source_ + ": missing tensor \"" + shown + "\"");
+    std::string shown;
+    at::Tensor t = find(name, &shown);
+    if (!t.defined()) {
+        std::string tried;
+        for (const auto& p : prefixes_) tried += (tried.empty() ? "\"" : " or \"") + p + name + "\"";
+        throw Error(source_ + ": missing tensor " + (tried.empty() ? "\"" + name + "\"" : tried));
+    }
     if (t.sizes().vec() != shape)
         throw Error(source_ + ": tensor \"" + shown + "\" has shape " + c10::str(t.sizes()) + ", config.json implies " +
                     c10::str(at::IntArrayRef(shape)));
@@ -301,13 +308,16 @@ at::Tensor CausalLM::hidden(KVCache& cache, const at::Tensor& ids, const at::Ten
                         std::to_string(s.max_positions) + " learned positions (n_positions in config.json)");
         x = x + at::embedding(w_.wpe, pos);
     }
+    if (s.embd_dropout > 0) x = at::dropout(x, s.embd_dropout, training);
     at::Tensor cos, sin;
     if (s.positions == PositionKind::Rotary) std::tie(cos, sin) = rope_tables(s.rope.inv_freq(hd), pos, x.scalar_type());
     auto rotate = [&](const at::Tensor& t) { return t * cos + rotate_half(t) * sin; };
     // Additive mask [B, 1, n, T]: a query sees every cached key its row's mask allows and new keys up to itself.
     at::Tensor key_mask = at::cat({cache.key_mask.to(at::kLong), m}, 1);
     at::Tensor qi = at::arange(n, ids.options()).unsqueeze(1) + T0, kj = at::arange(T, ids.options()).unsqueeze(0);
-    at::Tensor allowed = kj.le(qi).unsqueeze(0).logical_and(key_mask.unsqueeze(1).ne(0));
+    // A left pad sees its own key too, so that its row is never all masked (in half precision an all-masked row
+    // can round to -inf and give NaN, which would reach real tokens through its value); real queries never see pads.
+    at::Tensor allowed = kj.le(qi).unsqueeze(0).logical_and(key_mask.unsqueeze(1).ne(0)).logical_or(kj.eq(qi).unsqueeze(0));
     at::Tensor add_mask = at::zeros({B, 1, n, T}, x.options())
                               .masked_fill(allowed.logical_not().unsqueeze(1), mask_lowest(x.scalar_type()));
     for (int64_t l = 0; l < s.num_layers; ++l) {
@@ -328,11 +338,11 @@ at::Tensor CausalLM::hidden(KVCache& cache, const at::Tensor& ids, const at::Ten
             v = v.unsqueeze(2).expand({B, kv, heads / kv, T, hd}).reshape({B, heads, T, hd});
         }
         if (s.scale_by_inverse_layer) q = q / (double)(l + 1);
-        at::Tensor ctx = attention(q, k, v, add_mask, 0.0, training, attention_).transpose(1, 2).reshape({B, n, heads * hd});
-        x = x + b.o(ctx);
+        at::Tensor ctx = attention(q, k, v, add_mask, s.attn_dropout, training, attention_).transpose(1, 2).reshape({B, n, heads * hd});
+        x = x + at::dropout(b.o(ctx), s.resid_dropout, training && s.resid_dropout > 0);
         h = b.ln2(x);
         h = s.mlp == MlpKind::Plain ? b.proj(act(b.fc(h))) : b.down(act(b.gate(h)) * b.up(h));
-        x = x + h;
+        x = x + at::dropout(h, s.resid_dropout, training && s.resid_dropout > 0);
     }
     cache.key_mask = key_mask;
     cache.next_position = cache.next_position + m.sum(1);

@@ -60,6 +60,9 @@ struct DecoderSpec {
     bool scale_by_inverse_layer = false;   // GPT-2 scale_attn_by_inverse_layer_idx
     int64_t sliding_window = 0;       // Mistral v0.1: keys further back than this are not attended (0: none)
     bool tie_embeddings = false;
+    // Dropout in training, as transformers applies it: on the embeddings (GPT-2 embd_pdrop), the attention
+    // probabilities (attn_pdrop, attention_dropout) and each sublayer's output before the residual (resid_pdrop).
+    double embd_dropout = 0, attn_dropout = 0, resid_dropout = 0;
     std::vector<int64_t> eos_token_ids;
     std::optional<int64_t> bos_token_id, pad_token_id;
     std::string stored_dtype = "float32";   // config.json torch_dtype / dtype
@@ -100,7 +103,8 @@ public:
     TensorSource(std::string source, std::function<at::Tensor(const std::string&)> lookup,
                  std::vector<std::string> prefixes, at::ScalarType dtype)
         : source_(std::move(source)), lookup_(std::move(lookup)), prefixes_(std::move(prefixes)), dtype_(dtype) {}
-    at::Tensor find(const std::string& name) const;   // undefined when absent; as stored
+    // Undefined when absent; as stored. found_as: the name it was found under (with its prefix).
+    at::Tensor find(const std::string& name, std::string* found_as = nullptr) const;
     at::Tensor need(const std::string& name, const std::vector<int64_t>& shape) const;
     bool has(const std::string& name) const { return find(name).defined(); }
     const std::string& source() const { return source_; }

@@ -77,6 +77,10 @@ std::vector<std::vector<int64_t>> greedy_batch(const CausalLM& model, const std:
     const int64_t B = ids.size(0);
     KVCache cache = model.empty_cache(B, prefix);
     at::Tensor logits = model.forward(cache, ids.to(dev), mask.to(dev), false, true).select(1, 0);
+    // Learned positions run out: no more new tokens than the table has positions left (the last token chosen
+    // needs no position of its own).
+    if (model.spec().positions == PositionKind::Learned)
+        max_new_tokens = std::min<int64_t>(max_new_tokens, model.spec().max_positions - cache.length() + 1);
     std::vector<char> done(prompts.size(), 0);
     size_t finished = 0;
     for (int64_t step = 0; step < max_new_tokens && finished < prompts.size(); ++step) {

@@ -394,7 +394,7 @@ TrainResult run_training_loop(const LoopHooks& h, const TrainOptions& opt_, at::
                                           .weight_decay(opt_.weight_decay));
     if (events_) events_->on_start(total, steps_per_epoch);
 
-    double best = std::nan("");
+    double best = std::nan(""), best_loss = std::nan("");
     int64_t since_best = 0;
     bool stop = false;
     auto run_eval = [&](int64_t step, double epoch) {
@@ -406,8 +406,13 @@ TrainResult run_training_loop(const LoopHooks& h, const TrainOptions& opt_, at::
         ev.elapsed_s = std::chrono::duration<double>(clock::now() - t0).count();
         ev.metrics = m;
         double v = m[opt_.metric];
-        if (std::isnan(best) || better(opt_.metric, v, best)) {
+        // Exact match often stays flat for a while (0 for free-text targets): a tie goes to the lower validation loss,
+        // so that a run does not keep its first evaluation's state while it still learns.
+        const double loss_v = m.count("loss") ? m["loss"] : std::nan("");
+        const bool tie_break = opt_.metric == "exact_match" && v == best && loss_v < best_loss;
+        if (std::isnan(best) || better(opt_.metric, v, best) || tie_break) {
             best = v;
+            best_loss = loss_v;
             since_best = 0;
             ev.is_best = true;
             res.best_metrics = m;

@@ -41,6 +41,9 @@ public:
         if (!get_field_or<bool>(j, "scale_attn_weights", true, path))
             throw Error(path + ": scale_attn_weights false is not supported");
         s.tie_embeddings = get_field_or<bool>(j, "tie_word_embeddings", true, path);
+        s.embd_dropout = get_field_or<double>(j, "embd_pdrop", 0.1, path);
+        s.attn_dropout = get_field_or<double>(j, "attn_pdrop", 0.1, path);
+        s.resid_dropout = get_field_or<double>(j, "resid_pdrop", 0.1, path);
         if (j.contains("bos_token_id") && !j["bos_token_id"].is_null()) s.bos_token_id = get_field<int64_t>(j, "bos_token_id", path);
         if (j.contains("eos_token_id") && !j["eos_token_id"].is_null()) s.eos_token_ids = {get_field<int64_t>(j, "eos_token_id", path)};
         if (j.contains("pad_token_id") && !j["pad_token_id"].is_null()) s.pad_token_id = get_field<int64_t>(j, "pad_token_id", path);

@@ -86,6 +86,7 @@ public:
         if ((type == "qwen2" || type == "qwen3") && get_field_or<bool>(j, "use_sliding_window", false, path))
             throw Error(path + ": use_sliding_window true is not supported");
         s.tie_embeddings = get_field_or<bool>(j, "tie_word_embeddings", false, path);
+        s.attn_dropout = get_field_or<double>(j, "attention_dropout", 0.0, path);
         if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) s.bos_token_id = j["bos_token_id"].get<int64_t>();
         if (j.contains("pad_token_id") && j["pad_token_id"].is_number_integer()) s.pad_token_id = j["pad_token_id"].get<int64_t>();
         if (j.contains("eos_token_id")) {
