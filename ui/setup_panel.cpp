@@ -519,6 +519,7 @@ void SetupPanel::connect_changes() {
     });
     connect(task_, &QComboBox::currentIndexChanged, this, [this] {
         show_task_rows();
+        if (data_) show_data_summary();   // labels or targets
         data_changed();
     });
     connect(template_, &QLineEdit::textChanged, this, any);
@@ -870,7 +871,7 @@ void SetupPanel::show_model_summary() {
                 "<tr><td><b>Layers</b></td><td>%4</td><td>&nbsp;&nbsp;<b>Hidden</b></td><td>%5 (%6, FFN %7)</td></tr>"
                 "<tr><td><b>Max positions</b></td><td>%8%9</td><td>&nbsp;&nbsp;<b>Vocabulary</b></td><td>%10</td></tr>"
                 "<tr><td><b>Tokenizer</b></td><td colspan=3>%11</td></tr>"
-                "<tr><td><b>Labels</b></td><td colspan=3>%12</td></tr></table>")
+                "<tr><td><b>%13</b></td><td colspan=3>%12</td></tr></table>")
             .arg(q(m.arch), html_escape(q(m.model_type)), human_count(m.params))
             .arg(m.layers)
             .arg(m.hidden)
@@ -879,7 +880,9 @@ void SetupPanel::show_model_summary() {
             .arg(positions)
             .arg(m.position_offset ? QString(" (%1 usable)").arg(usable) : QString())
             .arg(QLocale().toString((qlonglong)m.vocab), html_escape(q(m.tokenizer)),
-                 m.causal_lm ? QString("a causal LM: it generates the target") : html_escape(labels)));
+                 m.causal_lm ? QString("next-token prediction over the vocabulary: it generates each row's target")
+                             : html_escape(labels))
+            .arg(m.causal_lm ? QString("Output") : QString("Labels")));
     const bool was = filling_;
     filling_ = true;
     strip_->set_layer_count((int)m.layers);
