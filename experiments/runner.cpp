@@ -137,6 +137,31 @@ DataOptions data_options(const DataSpec& d) {
     return o;
 }
 
+// A run's training and validation rows: the validation file, or a split of the training data. Bad rows skipped in
+// the training file are said through `message`. `valid_labels`: the label names the validation file is read with.
+struct TrainValid {
+    Dataset train, valid;
+    bool have_valid = false;
+};
+TrainValid load_train_valid(const DataSpec& d, const DataFiles& files, Dataset train, const DataOptions& valid_opt,
+                            const std::function<void(const std::string&)>& message) {
+    TrainValid tv;
+    if (!train.bad_rows.empty())
+        message(std::to_string(train.bad_rows.size()) + " bad rows skipped in " + files.train + " (first: line " +
+                std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason + ")");
+    if (!files.valid.empty()) {
+        tv.valid = load_dataset(files.valid, valid_opt);
+        tv.have_valid = true;
+    } else if (d.valid_fraction > 0) {
+        auto split = split_dataset(train, d.valid_fraction, d.split_seed);
+        train = std::move(split.first);
+        tv.valid = std::move(split.second);
+        tv.have_valid = !tv.valid.rows.empty();
+    }
+    tv.train = std::move(train);
+    return tv;
+}
+
 // Where a run's adapter goes: the spec's out_dir itself, else <db folder>/<db name>-runs/run-<id>/adapter.
 std::string adapter_dir_for(const Store& store, const ExperimentSpec& spec, int64_t id) {
     if (!spec.out_dir.empty()) return spec.out_dir;
@@ -318,24 +343,11 @@ TrainResult train_causal_lm(const ExperimentSpec& spec, const std::string& model
     DataFiles files = resolve_data(spec.data);
     DataOptions dopt = data_options(spec.data);
     if (!spec.data.target_column.empty()) dopt.label_column = spec.data.target_column;
-    Dataset train = load_dataset(files.train, dopt);
-    if (!train.bad_rows.empty())
-        message(std::to_string(train.bad_rows.size()) + " bad rows skipped in " + files.train + " (first: line " +
-                std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason + ")");
-    dopt.label_names = train.label_names;
-    Dataset valid;
-    bool have_valid = false;
-    if (!files.valid.empty()) {
-        DataOptions vopt = dopt;
-        vopt.label_names.clear();   // a target the training data never had is still a target
-        valid = load_dataset(files.valid, vopt);
-        have_valid = true;
-    } else if (spec.data.valid_fraction > 0) {
-        auto split = split_dataset(train, spec.data.valid_fraction, spec.data.split_seed);
-        train = std::move(split.first);
-        valid = std::move(split.second);
-        have_valid = !valid.rows.empty();
-    }
+    // A target the training data never had is still a target: the validation file keeps its own.
+    TrainValid tv = load_train_valid(spec.data, files, load_dataset(files.train, dopt), dopt, message);
+    const Dataset& train = tv.train;
+    const Dataset& valid = tv.valid;
+    const bool have_valid = tv.have_valid;
     RunRecord rec = *store.run(out.run_id);
     rec.prompt_len = (int)prompt->prompt_len();
     rec.layers = "all";
@@ -444,15 +456,10 @@ DataSummary summarize_data(const DataSpec& d) {
     s.skipped_rows = (int64_t)train.bad_rows.size();
     if (!train.bad_rows.empty())
         s.first_skipped = "line " + std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason;
-    Dataset valid;
-    if (!files.valid.empty()) {
-        dopt.label_names = train.label_names;
-        valid = load_dataset(files.valid, dopt);
-    } else if (d.valid_fraction > 0) {
-        auto split = split_dataset(train, d.valid_fraction, d.split_seed);
-        train = std::move(split.first);
-        valid = std::move(split.second);
-    }
+    dopt.label_names = train.label_names;
+    TrainValid tv = load_train_valid(d, files, std::move(train), dopt, [](const std::string&) {});
+    train = std::move(tv.train);
+    const Dataset& valid = tv.valid;
     auto counts = [&](const Dataset& ds) {
         std::vector<int64_t> c(s.label_names.size(), 0);
         for (auto& [id, n] : ds.label_counts())
@@ -603,20 +610,10 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         }
         if (!dopt.label_names.empty()) train = load_dataset(files.train, dopt);
         dopt.label_names = train.label_names;
-        if (!train.bad_rows.empty())
-            message(std::to_string(train.bad_rows.size()) + " bad rows skipped in " + files.train + " (first: line " +
-                    std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason + ")");
-        Dataset valid;
-        bool have_valid = false;
-        if (!files.valid.empty()) {
-            valid = load_dataset(files.valid, dopt);
-            have_valid = true;
-        } else if (spec.data.valid_fraction > 0) {
-            auto split = split_dataset(train, spec.data.valid_fraction, spec.data.split_seed);
-            train = std::move(split.first);
-            valid = std::move(split.second);
-            have_valid = !valid.rows.empty();
-        }
+        TrainValid tv = load_train_valid(spec.data, files, std::move(train), dopt, message);
+        train = std::move(tv.train);
+        Dataset valid = std::move(tv.valid);
+        const bool have_valid = tv.have_valid;
         const auto& labels = train.label_names;
         if (labels.size() < 2) throw Error(files.train + ": needs at least two labels (found " + std::to_string(labels.size()) + ")");
         if (labels.size() == 2) sink.positive_label = out.positive_label = labels[1];

@@ -38,6 +38,23 @@ static double max_diff16(const at::Tensor& logits, const json& expected) {
 
 static void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
+// A fixture's model with its PEFT prefix adapter (4 virtual tokens) and the prefix's keys and values.
+struct WithPrefix {
+    std::unique_ptr<CausalLM> model;
+    PromptAdapter adapter;
+    PrefixKV kv;
+    json expected;
+};
+static WithPrefix with_prefix(const std::string& arch) {
+    WithPrefix w;
+    w.model = CausalLM::load(fixture(arch + "/model"));
+    w.adapter = load_decoder_prefix(fixture(arch + "/adapter_prefix_p4"), w.model->prefix_geometry());
+    at::NoGradGuard g;
+    w.kv = w.adapter.prompt->prefix(false);
+    w.expected = read_json_file(fixture(arch + "/expected.json"));
+    return w;
+}
+
 class TstDecoder : public QObject {
     Q_OBJECT
 private Q_SLOTS:
@@ -132,10 +149,10 @@ private Q_SLOTS:
     void cacheStepsEqualFullForward() {
         QFETCH(QString, arch);
         const std::string a = arch.toStdString();
-        auto m = CausalLM::load(fixture(a + "/model"));
-        PromptAdapter ad = load_decoder_prefix(fixture(a + "/adapter_prefix_p4"), m->prefix_geometry());
-        PrefixKV kv = ad.prompt->prefix(false);
-        json exp = read_json_file(fixture(a + "/expected.json"));
+        WithPrefix w = with_prefix(a);
+        auto& m = w.model;
+        const PrefixKV& kv = w.kv;
+        const json& exp = w.expected;
         auto ids = exp["input_ids"][0].get<std::vector<int64_t>>();
         at::NoGradGuard g;
         at::Tensor full = m->logits(ids_tensor(ids), at::ones({1, (int64_t)ids.size()}, at::kLong), &kv, false)[0];
@@ -156,10 +173,10 @@ private Q_SLOTS:
     void leftPaddedBatchEqualsRows() {
         QFETCH(QString, arch);
         const std::string a = arch.toStdString();
-        auto m = CausalLM::load(fixture(a + "/model"));
-        PromptAdapter ad = load_decoder_prefix(fixture(a + "/adapter_prefix_p4"), m->prefix_geometry());
-        PrefixKV kv = ad.prompt->prefix(false);
-        json exp = read_json_file(fixture(a + "/expected.json"));
+        WithPrefix w = with_prefix(a);
+        auto& m = w.model;
+        const PrefixKV& kv = w.kv;
+        const json& exp = w.expected;
         std::vector<std::vector<int64_t>> rows;
         for (int i : {0, 2, 4}) rows.push_back(exp["input_ids"][i].get<std::vector<int64_t>>());
         QVERIFY(rows[0].size() != rows[1].size() && rows[2].size() <= 2);   // "a": one token (+ <s>)
