@@ -25,6 +25,7 @@
 #include "core/engine/trainer.h"
 #include "core/text/tokenizer.h"
 #include "experiments/compare.h"
+#include "experiments/generation.h"
 #include "experiments/runner.h"
 #include "experiments/suite.h"
 
@@ -234,35 +235,16 @@ std::vector<std::string> empty_values_kept(int argc, char** argv) {
     return out;
 }
 
-// A causal LM and its optional PEFT prefix, on a device, for predict and generate.
-struct LoadedDecoder {
-    std::unique_ptr<CausalLM> model;
-    std::unique_ptr<DeepPrompt> prompt;
-    PrefixKV prefix;
-    const PrefixKV* prefix_ptr() const { return prompt ? &prefix : nullptr; }
-};
-
-LoadedDecoder load_decoder(const std::string& dir, const std::string& adapter, const std::string& dtype,
-                           const std::string& device) {
-    LoadedDecoder d;
-    d.model = CausalLM::load(dir, parse_weight_dtype(dtype, "--dtype"));
-    if (!adapter.empty()) {
-        PromptAdapter a = load_decoder_prefix(adapter, d.model->prefix_geometry());
-        for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
-        d.prompt = std::move(a.prompt);
-    }
-    at::Device dev = resolve_device(device);
-    d.model->to(dev);
-    if (d.prompt) {
-        d.prompt->to(dev);
-        at::NoGradGuard g;
-        d.prefix = d.prompt->prefix(false);
-    }
+// A causal LM and its optional PEFT prefix, on a device, for predict and generate (import notes on stderr).
+DecoderWithPrefix load_decoder(const std::string& dir, const std::string& adapter, const std::string& dtype,
+                               const std::string& device) {
+    DecoderWithPrefix d = load_decoder_with_prefix(dir, adapter, parse_weight_dtype(dtype, "--dtype"), device);
+    for (auto& n : d.notes) std::cerr << "note: " << n << "\n";
     return d;
 }
 
 // predict on a causal LM: the last position's logits over the vocabulary, one JSON line per text.
-void predict_causal_lm(const LoadedDecoder& d, const Tokenizer& tok, const std::vector<std::string>& texts,
+void predict_causal_lm(const DecoderWithPrefix& d, const Tokenizer& tok, const std::vector<std::string>& texts,
                        int64_t batch_size) {
     at::NoGradGuard g;
     const int64_t pad = d.model->spec().pad_token_id.value_or(tok.pad_id());
@@ -335,7 +317,7 @@ int main(int argc, char** argv) {
     GenerateOptions ge_opt;
     int ge_threads = 0;
     bool ge_no_stream = false, ge_greedy = false;
-    ge->add_option("--model", ge_model, "a causal LM directory (gpt2, llama, mistral, qwen2, qwen3)")->required();
+    ge->add_option("--model", ge_model, "a causal LM directory (gpt2, llama, mistral, qwen2, qwen3) or builtin-decoder")->required();
     ge->add_option("--adapter", ge_adapter, "a PEFT PREFIX_TUNING adapter directory (task_type CAUSAL_LM)");
     auto* ge_text_opt = ge->add_option("--text", ge_texts, text_help)->allow_extra_args(false);
     auto* ge_file_opt = ge->add_option("--text-file", ge_file, file_help);
@@ -452,10 +434,11 @@ int main(int argc, char** argv) {
     tr->add_option("--tag", tr_tags, "a tag for the run (repeatable)")->allow_extra_args(false);
 
     // bench
-    auto* be = app.add_subcommand("bench", "inference latency of the base model and with each PEFT method, side by side");
+    auto* be = app.add_subcommand("bench", "inference latency of the base model and with each PEFT method, side by side "
+                                           "(causal LMs: time to first token and per new token, base and ptv2)");
     std::string be_model = "builtin", be_methods = "base,ptv2", be_plen = "16", be_layers = "all", be_bs = "1",
                 be_seq = "128", be_device = "cpu";
-    int be_repeats = 20, be_warmup = 3, be_threads = 0;
+    int be_repeats = 20, be_warmup = 3, be_threads = 0, be_new_tokens = 16;
     int64_t be_run = 0;
     std::string be_db;
     auto* be_model_opt = be->add_option("--model", be_model, "model directory or builtin");
@@ -473,6 +456,8 @@ int main(int argc, char** argv) {
     be->add_option("--seq-len", be_seq, "sequence lengths, e.g. 32,128");
     be->add_option("--repeats", be_repeats, "timed passes per configuration")->check(CLI::PositiveNumber);
     be->add_option("--warmup", be_warmup, "untimed passes first");
+    be->add_option("--new-tokens", be_new_tokens, "causal LMs: new tokens generated (and timed) per pass after the first")
+        ->check(CLI::PositiveNumber);
     be->add_option("--device", be_device, "cpu or cuda");
     be->add_option("--threads", be_threads, "CPU threads (0: all cores)");
 
@@ -548,12 +533,10 @@ int main(int argc, char** argv) {
         if (ge->parsed()) {
             if (ge_texts.empty() && !ge->count("--text-file")) throw Error("generate: give --text or --text-file");
             set_threads(ge_threads);
-            if (!is_causal_lm_dir(ge_model)) {
-                (void)ModelConfig::from_dir(ge_model);   // a missing directory or config.json: that message
-                throw Error(ge_model + ": not a causal LM ptune reads (model_type one of " + decoder_model_types() + ")");
-            }
+            const std::string model_dir = resolve_model_dir(ge_model);
+            require_causal_lm_dir(model_dir);
             // generation_config.json's defaults, then what the command line says.
-            GenerateOptions o = generation_defaults(ge_model);
+            GenerateOptions o = generation_defaults(model_dir);
             if (*ge_max_opt) o.max_new_tokens = ge_opt.max_new_tokens;
             if (*ge_temp_opt) o.temperature = ge_opt.temperature;
             if (*ge_topk_opt) o.top_k = ge_opt.top_k;
@@ -567,13 +550,13 @@ int main(int argc, char** argv) {
             o.stop_token_ids = ge_stop_ids;
             o.validate();
             std::vector<std::string> texts = ge->count("--text-file") ? read_text_file_texts(ge_file, ge_field) : ge_texts;
-            LoadedDecoder d = load_decoder(ge_model, ge_adapter, ge_dtype, ge_device);
-            auto tok = Tokenizer::from_dir(ge_model);
+            (void)parse_weight_dtype(ge_dtype, "--dtype");   // the message names the option
+            GenerationSession session(model_dir, ge_adapter, ge_dtype, ge_device);
+            for (auto& n : session.notes()) std::cerr << "note: " << n << "\n";
             for (const auto& text : texts) {
-                std::vector<int64_t> ids = tok->encode(text).ids;
                 TokenCallback stream;
                 if (!ge_no_stream) stream = [](int64_t, const std::string& piece) { std::cerr << piece << std::flush; };
-                Generation g = generate(*d.model, tok.get(), ids, d.prefix_ptr(), o, stream);
+                Generation g = session.generate(text, o, true, stream);
                 if (!ge_no_stream) {
                     char line[160];
                     std::snprintf(line, sizeof line, "\n[%lld new tokens, %s; first token %.0f ms, %.1f tokens/s]\n",
@@ -593,7 +576,7 @@ int main(int argc, char** argv) {
             std::string dir = resolve_model_dir(pr_model);
             if (is_causal_lm_dir(dir)) {
                 std::vector<std::string> texts = pr->count("--text-file") ? read_text_file_texts(pr_input, pr_column) : pr_texts;
-                LoadedDecoder d = load_decoder(dir, pr_adapter, pr_dtype, pr_device);
+                DecoderWithPrefix d = load_decoder(dir, pr_adapter, pr_dtype, pr_device);
                 predict_causal_lm(d, *Tokenizer::from_dir(dir), texts, pr_batch);
                 return 0;
             }
@@ -786,9 +769,12 @@ int main(int argc, char** argv) {
             o.warmup = be_warmup;
             o.device = be_device;
             o.threads = be_threads;
+            o.new_tokens = be_new_tokens;
             auto print = [&](const LatencyResult& r) {
                 json j = {{"method", r.method}, {"batch_size", r.batch_size}, {"seq_len", r.seq_len},
                           {"prompt_len", r.prompt_len}, {"median_ms", r.median_ms}, {"p90_ms", r.p90_ms}, {"device", r.device}};
+                if (!r.phase.empty()) j["phase"] = r.phase;   // a causal LM's: first_token, per_token
+                if (r.phase == "per_token" && r.median_ms > 0) j["tokens_per_s"] = 1000.0 / r.median_ms * r.batch_size;
                 if (be_run > 0) j["run_id"] = be_run;
                 std::cout << j.dump() << std::endl;
             };

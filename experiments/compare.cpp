@@ -362,18 +362,18 @@ struct RunLatency {
 // then the method, then its merged form. The row of the method (at the run's own prompt length) is paired with the
 // nearest base row before it at the same batch, length and device (the same measurement) and the merged row after
 // it. `want_batch` / `want_seq` > 0: only a measurement at that configuration (the run's latency settings) counts;
-// else the latest one.
+// else the latest one. A causal LM's rows are compared per new token (the decoding cost; phase "per_token").
 RunLatency run_latency_of(const std::vector<LatencyRow>& rows, const std::string& method, int prompt_len, int want_batch,
                           int want_seq) {
     RunLatency out;
     const std::string lm = method == "prefix-mlp" ? "ptv2" : method;
     const bool prompted = has_prompt_len(lm);
     auto same = [](const LatencyRow& a, const LatencyRow& b) {
-        return a.batch_size == b.batch_size && a.seq_len == b.seq_len && a.device == b.device;
+        return a.batch_size == b.batch_size && a.seq_len == b.seq_len && a.device == b.device && a.phase == b.phase;
     };
     for (size_t k = rows.size(); k-- > 0;) {
         const LatencyRow& m = rows[k];
-        if (m.method != lm || (prompted && m.prompt_len != prompt_len)) continue;
+        if (m.method != lm || (prompted && m.prompt_len != prompt_len) || m.phase == "first_token") continue;
         if (want_batch > 0 && (m.batch_size != want_batch || m.seq_len != want_seq)) continue;
         const LatencyRow* base = nullptr;
         for (size_t b = k; b-- > 0;)
@@ -385,7 +385,8 @@ RunLatency run_latency_of(const std::vector<LatencyRow>& rows, const std::string
         out.found = true;
         out.method_ms = m.median_ms;
         out.base_ms = base->median_ms;
-        out.config = "batch " + std::to_string(m.batch_size) + " \u00d7 " + std::to_string(m.seq_len) + " tokens, " + m.device;
+        out.config = "batch " + std::to_string(m.batch_size) + " \u00d7 " + std::to_string(m.seq_len) + " tokens, " + m.device +
+                     (m.phase == "per_token" ? ", per new token" : "");
         for (size_t g = k + 1; g < rows.size(); ++g) {
             if (rows[g].method == "base" && same(rows[g], m)) break;   // the next measurement
             if (rows[g].method == lm + "-merged" && same(rows[g], m)) {

@@ -1,5 +1,7 @@
 #include "experiments/runner.h"
 
+#include "experiments/generation.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <new>
@@ -526,6 +528,30 @@ int64_t Runner::enqueue(const ExperimentSpec& spec0, Store& store) {
     return store.create_run(r);
 }
 
+// Inference cost against the base model right after training (spec.latency.measure), so that a suite's
+// comparison has it. The run trained and its adapter is saved: a measurement that fails or is cancelled is said,
+// and the run stays completed (measure again from the Latency tab or with `ptune bench --run`).
+void measure_after_training(const ExperimentSpec& spec, Store& store, int64_t run_id, RunObserver* obs,
+                            const CancelFlag* cancel, const std::function<void(const std::string&)>& message) {
+    message("measuring inference latency against the base model");
+    LatencyOptions lo;
+    lo.batch_sizes = {spec.latency.batch_size};
+    lo.seq_lens = {spec.latency.seq_len > 0 ? spec.latency.seq_len : (int)spec.train.max_len};
+    lo.repeats = spec.latency.repeats;
+    lo.warmup = spec.latency.warmup;
+    lo.device = spec.train.device;
+    lo.threads = spec.train.threads;
+    lo.seed = spec.train.seed;
+    try {
+        Runner::bench_run(store, run_id, lo, obs, cancel);
+        if (cancel && cancel->is_set()) message("latency measurement cancelled; the trained run is kept");
+    } catch (const std::exception& e) {
+        std::string what = e.what();
+        if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
+        message("latency not measured: " + what);
+    }
+}
+
 RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* obs, const CancelFlag* cancel,
                        int64_t run_id) {
     const ExperimentSpec spec = with_absolute_paths(spec0);
@@ -555,6 +581,10 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             const at::Device dev = resolve_device(spec.train.device);
             store.set_train_stats(out.run_id, dev.str(), memory->peak_bytes(dev.is_cuda()), res.median_step_ms);
             const std::string reason = conclude(out, res, adapter_dir, message);
+            if (spec.latency.measure && out.status == "completed" && !(cancel && cancel->is_set())) {
+                memory.reset();   // the trained model is gone; the measurement loads its own
+                measure_after_training(spec, store, out.run_id, obs, cancel, message);
+            }
             store.finish_run(out.run_id, out.status, reason, metrics_json(res.final_metrics).dump(),
                              metrics_json(res.best_metrics).dump(), res.best_step);
             out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -724,25 +754,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             delta.reset();
             model.reset();
             memory.reset();   // every tensor it counted is gone
-            message("measuring inference latency against the base model");
-            LatencyOptions lo;
-            lo.batch_sizes = {spec.latency.batch_size};
-            lo.seq_lens = {spec.latency.seq_len > 0 ? spec.latency.seq_len : (int)spec.train.max_len};
-            lo.repeats = spec.latency.repeats;
-            lo.warmup = spec.latency.warmup;
-            lo.device = spec.train.device;
-            lo.threads = spec.train.threads;
-            lo.seed = spec.train.seed;
-            // The run trained and its adapter is saved: a latency measurement that fails or is cancelled is said,
-            // and the run stays completed (measure again from the Latency tab or with `ptune bench --run`).
-            try {
-                bench_run(store, out.run_id, lo, obs, cancel);
-                if (cancel && cancel->is_set()) message("latency measurement cancelled; the trained run is kept");
-            } catch (const std::exception& e) {
-                std::string what = e.what();
-                if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
-                message("latency not measured: " + what);
-            }
+            measure_after_training(spec, store, out.run_id, obs, cancel, message);
         }
         store.finish_run(out.run_id, out.status, reason, metrics_json(res.final_metrics, out.positive_label).dump(),
                          metrics_json(res.best_metrics, out.positive_label).dump(), res.best_step);
@@ -789,7 +801,7 @@ std::vector<LatencyResult> Runner::bench_run(Store& store, int64_t run_id, const
     auto results = run_latency(
         opt,
         [&](const LatencyResult& r) {
-            store.add_latency(run_id, {{r.method, r.batch_size, r.seq_len, r.prompt_len, r.median_ms, r.p90_ms, r.device}});
+            store.add_latency(run_id, {{r.method, r.batch_size, r.seq_len, r.prompt_len, r.median_ms, r.p90_ms, r.device, r.phase}});
             if (observer) observer->on_latency(r);
         },
         [&]() { return cancel && cancel->is_set(); });
@@ -804,17 +816,10 @@ void export_run(Store& store, int64_t run_id, const std::string& format, const s
         // A causal-LM run keeps its prefix in PEFT's format only.
         ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
         if (spec.task == "causal-lm") {
-            std::string peft;
-            for (auto& a : store.artifacts(run_id))
-                if (a.kind == "peft_adapter") peft = a.path;
-            if (peft.empty())
-                throw Error("run " + std::to_string(run_id) + " (" + rec->status + ") has no saved adapter" +
-                            (rec->status == "failed" ? ": it failed (" + rec->status_reason + ")" : ""));
+            const std::string peft = generation_source_of_run(store, run_id).adapter_dir;
             if (format != "peft")
                 throw Error("run " + std::to_string(run_id) + " trained a causal LM's prefix, kept in PEFT's format; "
                             "export it with --format peft");
-            if (!fs::exists(fs::path(peft) / "adapter_config.json"))
-                throw Error("run " + std::to_string(run_id) + ": its adapter directory " + peft + " is gone");
             fs::create_directories(out_dir);
             for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
                 fs::copy_file(fs::path(peft) / f, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);

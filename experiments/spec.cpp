@@ -274,7 +274,6 @@ void ExperimentSpec::validate() const {
         if (!data.text_pair_column.empty()) throw Error("data.text_pair_column: a causal LM's prompt is one text (use data.template)");
         if (!data.prompt_template.empty() && data.prompt_template.find("{text}") == std::string::npos)
             throw Error("data.template: \"" + data.prompt_template + "\" has no {text} (where each row's text goes)");
-        if (latency.measure) throw Error("latency.measure: latency of causal LMs is measured with ptune generate, not yet after training");
     } else if (task == "seq-cls") {
         if (generative)
             throw Error("train.metric: \"" + train.metric + "\" is a causal-LM metric; sequence classification uses "

@@ -228,12 +228,17 @@ CREATE TABLE samples (
 );
 CREATE INDEX samples_run_step ON samples(run_id, step, idx);
 )sql",
+    // 3 -> 4: a causal LM's latency comes in two phases (the first token, then each new token).
+    R"sql(
+ALTER TABLE latency ADD COLUMN phase TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == Store::kSchemaVersion,
               "one migration step per schema version");
 
 // Every setter of user_version below uses a literal from this table: PRAGMA takes no bound parameters.
-const char* const kSetVersion[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 2", "PRAGMA user_version = 3"};
+const char* const kSetVersion[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 2", "PRAGMA user_version = 3",
+                                   "PRAGMA user_version = 4"};
 static_assert(sizeof(kSetVersion) / sizeof(kSetVersion[0]) == Store::kSchemaVersion,
               "one user_version statement per schema version");
 
@@ -572,8 +577,8 @@ void Store::add_latency(int64_t run, const std::vector<LatencyRow>& rows) {
     Txn txn(db_, path_);
     cache_->require_run(run);
     Stmt& st = cache_->get(
-        "INSERT INTO latency (run_id, method, batch_size, seq_len, prompt_len, median_ms, p90_ms, device) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        "INSERT INTO latency (run_id, method, batch_size, seq_len, prompt_len, median_ms, p90_ms, device, phase) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     for (const LatencyRow& r : rows) {
         Use s(st);
         s->bind(1, run);
@@ -584,6 +589,7 @@ void Store::add_latency(int64_t run, const std::vector<LatencyRow>& rows) {
         s->bind(6, r.median_ms);
         s->bind(7, r.p90_ms);
         s->bind(8, r.device);
+        s->bind(9, r.phase);
         s->run();
     }
     txn.commit();
@@ -690,7 +696,7 @@ std::vector<SampleRow> Store::samples(int64_t run) const {
 
 std::vector<LatencyRow> Store::latency(int64_t run) const {
     Use s(cache_->get(
-        "SELECT method, batch_size, seq_len, prompt_len, median_ms, p90_ms, device FROM latency WHERE run_id = ?1 "
+        "SELECT method, batch_size, seq_len, prompt_len, median_ms, p90_ms, device, phase FROM latency WHERE run_id = ?1 "
         "ORDER BY rowid"));
     s->bind(1, run);
     std::vector<LatencyRow> out;
@@ -703,6 +709,7 @@ std::vector<LatencyRow> Store::latency(int64_t run) const {
         r.median_ms = s->f64(4);
         r.p90_ms = s->f64(5);
         r.device = s->text(6);
+        r.phase = s->text(7);
         out.push_back(std::move(r));
     }
     return out;

@@ -80,6 +80,7 @@ struct LatencyRow {
     double median_ms = 0;
     double p90_ms = 0;
     std::string device;
+    std::string phase;      // "" (one forward pass), or a causal LM's "first_token" / "per_token"
 };
 
 struct ArtifactRow {
@@ -90,7 +91,7 @@ struct ArtifactRow {
 
 class Store {
 public:
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     explicit Store(const std::string& path);  // creates or migrates; throws ptune::Error naming the file
     ~Store();

@@ -282,6 +282,30 @@ private Q_SLOTS:
         QCOMPARE(lines[5]["seq_len"].get<int>(), 32);
     }
 
+    // A causal LM: two lines per configuration, the time to the first token and per new token (with the batch's
+    // tokens/s); generate takes builtin-decoder as predict and train do.
+    void benchAndGenerateOnTheBuiltinDecoder() {
+        Result r = run_cli({"bench", "--model", "builtin-decoder", "--prompt-len", "8", "--seq-len", "16", "--batch-size",
+                            "2", "--repeats", "2", "--new-tokens", "4", "--threads", "1"});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        auto lines = r.lines();
+        QCOMPARE(lines.size(), size_t(4));   // base and ptv2 (P = 8), two phases each
+        QCOMPARE(lines[0]["phase"].get<std::string>(), std::string("first_token"));
+        QCOMPARE(lines[1]["phase"].get<std::string>(), std::string("per_token"));
+        QCOMPARE(lines[3]["method"].get<std::string>(), std::string("ptv2"));
+        QCOMPARE(lines[3]["prompt_len"].get<int>(), 8);
+        QVERIFY(!lines[0].contains("tokens_per_s"));
+        QCOMPARE(lines[1]["tokens_per_s"].get<double>(), 2 * 1000.0 / lines[1]["median_ms"].get<double>());
+        Result bad = run_cli({"bench", "--model", "builtin-decoder", "--method", "base,lora", "--repeats", "1"});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.find("\"lora\" is not available for causal LMs yet: use base, ptv2") != std::string::npos, bad.err.c_str());
+        Result g = run_cli({"generate", "--model", "builtin-decoder", "--text", "Review : the cast seemed lovely . Sentiment : ",
+                            "--max-new-tokens", "3", "--ignore-eos", "--no-stream"});
+        QVERIFY2(g.code == 0, g.err.c_str());
+        QCOMPARE(g.lines().size(), size_t(1));
+        QCOMPARE(g.lines()[0]["output_ids"].size(), g.lines()[0]["input_ids"].size() + 3);
+    }
+
     // The comparison headless: runs of three methods measure their latency after training, `ptune compare` prints
     // one JSON line per method with the stored costs and writes the CSV; `bench --run` measures a stored run again
     // (stored with it); a LoRA run's PEFT export predicts what its ptune adapter predicts.

@@ -308,17 +308,17 @@ private Q_SLOTS:
         const int64_t p3 = add("ptv2", 3, 16, "failed", 0.10, 99, 99999, 500);   // not counted
         const int64_t l1 = add("lora", 1, 0, "completed", 0.75, 20, 2000, 800);
         // ptv2: an older sweep at P = 8 and the run's own P = 16 measurement; the overhead uses P = 16.
-        store.add_latency(p1, {{"base", 8, 64, 0, 10.0, 11.0, "cpu"},
-                               {"ptv2", 8, 64, 8, 10.5, 11.0, "cpu"},
-                               {"ptv2", 8, 64, 16, 12.0, 13.0, "cpu"}});
-        store.add_latency(p2, {{"base", 8, 64, 0, 20.0, 21.0, "cpu"}, {"ptv2", 8, 64, 16, 22.0, 23.0, "cpu"}});
+        store.add_latency(p1, {{"base", 8, 64, 0, 10.0, 11.0, "cpu", ""},
+                               {"ptv2", 8, 64, 8, 10.5, 11.0, "cpu", ""},
+                               {"ptv2", 8, 64, 16, 12.0, 13.0, "cpu", ""}});
+        store.add_latency(p2, {{"base", 8, 64, 0, 20.0, 21.0, "cpu", ""}, {"ptv2", 8, 64, 16, 22.0, 23.0, "cpu", ""}});
         // Later measurements: p1's prompt-length sweep at the same configuration (a newer base row, not paired with
         // the P = 16 row measured before it), p2's at another configuration (not its own post-training one).
-        store.add_latency(p1, {{"base", 8, 64, 0, 30.0, 31.0, "cpu"}, {"ptv2", 8, 64, 32, 33.0, 34.0, "cpu"}});
-        store.add_latency(p2, {{"base", 1, 16, 0, 1.0, 1.1, "cpu"}, {"ptv2", 1, 16, 16, 5.0, 5.5, "cpu"}});
-        store.add_latency(l1, {{"base", 1, 32, 0, 4.0, 4.5, "cpu"},
-                               {"lora", 1, 32, 0, 5.0, 5.5, "cpu"},
-                               {"lora-merged", 1, 32, 0, 4.2, 4.5, "cpu"}});
+        store.add_latency(p1, {{"base", 8, 64, 0, 30.0, 31.0, "cpu", ""}, {"ptv2", 8, 64, 32, 33.0, 34.0, "cpu", ""}});
+        store.add_latency(p2, {{"base", 1, 16, 0, 1.0, 1.1, "cpu", ""}, {"ptv2", 1, 16, 16, 5.0, 5.5, "cpu", ""}});
+        store.add_latency(l1, {{"base", 1, 32, 0, 4.0, 4.5, "cpu", ""},
+                               {"lora", 1, 32, 0, 5.0, 5.5, "cpu", ""},
+                               {"lora-merged", 1, 32, 0, 4.2, 4.5, "cpu", ""}});
         const auto rows = compare_methods(store, {p1, p2, p3, l1});
         QCOMPARE(rows.size(), size_t(2));
         const MethodRow& p = rows[0];

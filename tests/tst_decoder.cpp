@@ -8,10 +8,13 @@
 #include <QtTest>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <tuple>
 
 #include "core/engine/causal_lm_task.h"
 #include "core/engine/decoder.h"
 #include "core/engine/generate.h"
+#include "core/engine/latency.h"
 #include "core/engine/peft_io.h"
 #include "core/engine/tensor_io.h"
 #include "core/io/json_util.h"
@@ -510,6 +513,64 @@ private Q_SLOTS:
         QCOMPARE(fill_template("a {text} b {text}", "x"), std::string("a x b x"));
         QCOMPARE(fill_template("", "x"), std::string("x"));
         QVERIFY_THROWS_EXCEPTION(Error, fill_template("Sentiment : ", "x"));   // no {text}: the data would be ignored
+    }
+
+    // Latency of a causal LM, as generation runs it: for every configuration the time to the first token and the
+    // time per new token, base and with a prefix; what cannot be measured is refused with the reason.
+    void latencyPhases() {
+        LatencyOptions o;
+        o.model_dir = fixture("llama/model");
+        o.methods = {"base", "ptv2"};
+        o.prompt_lens = {4, 8};
+        o.seq_lens = {6, 12};
+        o.batch_sizes = {2};
+        o.warmup = 1;
+        o.repeats = 3;
+        o.new_tokens = 4;
+        std::vector<LatencyResult> seen;
+        auto rows = run_latency(o, [&](const LatencyResult& r) { seen.push_back(r); });
+        QCOMPARE(rows.size(), size_t((2 + 2 * 2) * 2));   // base x 2 lengths, ptv2 x 2 P x 2 lengths; two phases each
+        QCOMPARE(seen.size(), rows.size());
+        std::set<std::tuple<std::string, int, int, std::string>> keys;
+        for (const auto& r : rows) {
+            QVERIFY(r.phase == "first_token" || r.phase == "per_token");
+            QCOMPARE(r.batch_size, 2);
+            QCOMPARE(r.prompt_len, r.method == "base" ? 0 : r.prompt_len);
+            QVERIFY(r.method == "base" || r.prompt_len == 4 || r.prompt_len == 8);
+            QVERIFY(r.median_ms > 0 && r.p90_ms >= r.median_ms);
+            QCOMPARE(r.device, std::string("cpu"));
+            keys.insert({r.method, r.seq_len, r.prompt_len, r.phase});
+        }
+        QCOMPARE(keys.size(), rows.size());   // every configuration once per phase
+        QCOMPARE(rows[0].phase, std::string("first_token"));
+        QCOMPARE(rows[1].phase, std::string("per_token"));
+        QCOMPARE(rows[0].method, std::string("base"));
+
+        auto error_of = [&](const LatencyOptions& x) {
+            try {
+                run_latency(x);
+            } catch (const std::exception& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        };
+        LatencyOptions bad = o;
+        bad.methods = {"base", "lora"};
+        QVERIFY2(error_of(bad).find("\"lora\" is not available for causal LMs yet") != std::string::npos, error_of(bad).c_str());
+        bad = o;
+        bad.layers = "last:1";
+        QVERIFY2(error_of(bad).find("every layer") != std::string::npos, error_of(bad).c_str());
+        // GPT-2's learned positions: the input, the prefix and the new tokens must fit its 200 positions.
+        bad = o;
+        bad.model_dir = fixture("gpt2/model");
+        bad.seq_lens = {180};
+        bad.prompt_lens = {8};
+        bad.new_tokens = 16;
+        QVERIFY2(error_of(bad).find("180 + P 8 + 16 new tokens = 204 exceeds the model's 200 learned positions") !=
+                     std::string::npos,
+                 error_of(bad).c_str());
+        bad.new_tokens = 12;
+        QVERIFY2(error_of(bad).empty(), error_of(bad).c_str());
     }
 
 private:

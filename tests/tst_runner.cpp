@@ -6,6 +6,7 @@
 #include <QtTest>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/engine/builtin.h"
 #include "core/engine/methods.h"
@@ -14,6 +15,7 @@
 #include "core/text/tokenizer.h"
 #include "core/engine/peft_io.h"
 #include "core/engine/tensor_io.h"
+#include "experiments/compare.h"
 #include "experiments/runner.h"
 
 using namespace ptune;
@@ -182,9 +184,34 @@ private Q_SLOTS:
         again.method.init_adapter = o.adapter_dir;
         again.out_dir = tmp.path().toStdString() + "/clm-again";
         again.train.steps = 1;
+        // ... and measures its latency after training: the time to the first token and per new token, base and
+        // with the prefix, which the method comparison reads per new token.
+        again.latency.measure = true;
+        again.latency.seq_len = 16;
+        again.latency.batch_size = 2;
+        again.latency.repeats = 2;
+        again.latency.warmup = 1;
         Obs obs2;
         RunOutcome o2 = Runner().run(again, store, &obs2);
         QVERIFY2(o2.status == "completed", o2.reason.c_str());
+        const auto lat = store.latency(o2.run_id);
+        QCOMPARE(lat.size(), size_t(4));
+        std::set<std::pair<std::string, std::string>> measured;
+        for (const auto& r : lat) {
+            measured.insert({r.method, r.phase});
+            QCOMPARE(r.seq_len, 16);
+            QCOMPARE(r.batch_size, 2);
+            QCOMPARE(r.prompt_len, r.method == "ptv2" ? 16 : 0);
+        }
+        QCOMPARE(measured, (std::set<std::pair<std::string, std::string>>{
+                               {"base", "first_token"}, {"base", "per_token"}, {"ptv2", "first_token"}, {"ptv2", "per_token"}}));
+        const auto cmp = compare_methods(store, {o2.run_id});
+        QCOMPARE(cmp.size(), size_t(1));
+        QCOMPARE(cmp[0].latency_config, std::string("batch 2 \u00d7 16 tokens, cpu, per new token"));
+        double per_token_ptv2 = 0;
+        for (const auto& r : lat)
+            if (r.method == "ptv2" && r.phase == "per_token") per_token_ptv2 = r.median_ms;
+        QCOMPARE(cmp[0].latency_ms.mean, per_token_ptv2);
         bool started = false;
         for (const auto& m : obs2.messages) started = started || m.find("started from " + o.adapter_dir) != std::string::npos;
         QVERIFY(started);

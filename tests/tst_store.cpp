@@ -254,7 +254,7 @@ private Q_SLOTS:
             s.add_metrics(other, {{1, 0.0, 0.0, "train/loss", 9.0}});
             s.add_metrics(id, {});
             s.add_prompt_norms(id, {{10, 1, 3.5, 4.5}, {0, 1, 1.5, 2.5}, {0, 0, 0.1, 0.2}, {10, 0, 3.25, 4.25}});
-            s.add_latency(id, {{"base", 8, 128, 0, 4.125, 5.5, "cpu"}, {"ptv2", 8, 128, 16, 4.375, 6.0, "cuda:0"}});
+            s.add_latency(id, {{"base", 8, 128, 0, 4.125, 5.5, "cpu", ""}, {"ptv2", 8, 128, 16, 4.375, 6.0, "cuda:0", ""}});
             s.add_artifact(id, {"checkpoint", "runs/1/ckpt-100", 1700000000.5});
             s.add_artifact(id, {"best_checkpoint", "runs/1/best", 1700000001.25});
             s.add_artifact(id, {"peft_adapter", "runs/1/adapter", 0});  // 0: stamped now
@@ -351,7 +351,7 @@ private Q_SLOTS:
             for (int64_t id : {gone, kept}) {
                 s.add_metrics(id, {{1, 0, 0, "train/loss", 1.0}, {2, 0, 0, "train/loss", 0.5}});
                 s.add_prompt_norms(id, {{1, 0, 1.0, 2.0}});
-                s.add_latency(id, {{"ptv2", 1, 64, 8, 1.0, 2.0, "cpu"}});
+                s.add_latency(id, {{"ptv2", 1, 64, 8, 1.0, 2.0, "cpu", ""}});
                 s.add_artifact(id, {"checkpoint", "ckpt", 1.0});
             }
             s.delete_run(gone);
@@ -577,7 +577,7 @@ private Q_SLOTS:
             QVERIFY(s.runs().empty());
         }
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
         std::set<std::string> tables;
         for (auto& row : raw.rows("SELECT name FROM sqlite_master WHERE type = 'table'")) tables.insert(row[0]);
         QCOMPARE(tables, (std::set<std::string>{"runs", "metrics", "prompt_norms", "latency", "artifacts", "samples",
@@ -594,7 +594,7 @@ private Q_SLOTS:
         QVERIFY(run_cols.count("train_device") && run_cols.count("peak_mem_bytes") && run_cols.count("step_ms"));
         // Opening a current store again changes nothing.
         { Store s(path); }
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
     }
 
     // A store written by the first schema (no training costs) opens with its runs intact and gains the columns.
@@ -612,11 +612,12 @@ private Q_SLOTS:
             raw.exec("ALTER TABLE runs DROP COLUMN peak_mem_bytes");
             raw.exec("ALTER TABLE runs DROP COLUMN step_ms");
             raw.exec("DROP TABLE samples");
+            raw.exec("ALTER TABLE latency DROP COLUMN phase");
             raw.exec("PRAGMA user_version = 1");
         }
         Store s(path);
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
         auto r = s.run(id);
         QVERIFY(r.has_value());
         QCOMPARE(r->name, sample_run().name);
@@ -643,11 +644,12 @@ private Q_SLOTS:
         {
             RawDb raw(path);
             raw.exec("DROP TABLE samples");
+            raw.exec("ALTER TABLE latency DROP COLUMN phase");
             raw.exec("PRAGMA user_version = 2");
         }
         Store s(path);
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("3"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
         QVERIFY(s.samples(id).empty());
         s.add_samples(id, {{20, 1, "Review : b Sentiment : ", "negative", "box", "negative"},
                            {20, 0, "Review : a Sentiment : ", "positive", "plot", "négatif \xF0\x9F\x98\x80"}});
@@ -660,6 +662,37 @@ private Q_SLOTS:
                  path + ": no run with id " + std::to_string(id + 99));
         s.delete_run(id);
         QCOMPARE(raw.one("SELECT COUNT(*) FROM samples"), std::string("0"));
+    }
+
+    // A schema-3 store (latency without phases) keeps its rows, read as single forward passes (phase ""); a causal
+    // LM's two phases round-trip.
+    void migratesVersionThreeStoreAndLatencyPhases() {
+        const std::string path = fresh_path();
+        int64_t id = 0;
+        {
+            Store s(path);
+            id = s.create_run(sample_run());
+        }
+        {
+            RawDb raw(path);
+            raw.exec("ALTER TABLE latency DROP COLUMN phase");
+            const std::string insert = "INSERT INTO latency (run_id, method, batch_size, seq_len, prompt_len, median_ms, "
+                                       "p90_ms, device) VALUES (" + std::to_string(id) + ", 'ptv2', 1, 64, 8, 2.5, 3.0, 'cpu')";
+            raw.exec(insert.c_str());
+            raw.exec("PRAGMA user_version = 3");
+        }
+        Store s(path);
+        RawDb raw(path);
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
+        s.add_latency(id, {{"ptv2", 1, 64, 8, 7.5, 8.0, "cpu", "first_token"}, {"base", 1, 64, 0, 1.25, 1.5, "cpu", "per_token"}});
+        auto rows = s.latency(id);
+        QCOMPARE(rows.size(), size_t(3));
+        QCOMPARE(rows[0].phase, std::string(""));
+        QCOMPARE(rows[0].median_ms, 2.5);
+        QCOMPARE(rows[1].phase, std::string("first_token"));
+        QCOMPARE(rows[1].median_ms, 7.5);
+        QCOMPARE(rows[2].phase, std::string("per_token"));
+        QCOMPARE(rows[2].method, std::string("base"));
     }
 
     void hundredThousandMetricPoints() {

@@ -8,6 +8,7 @@
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QComboBox>
 #include <QtTest>
 #include <cmath>
 #include <memory>
@@ -381,18 +382,63 @@ private Q_SLOTS:
 
     // ------------------------------------------------------------------------------------------ LatencyView
 
+    // A causal LM's run: the view shows one phase at a time (first token, per new token), each with its own
+    // overheads; per new token the table adds tokens/s (the batch's tokens per second).
+    void latencyPhasesOfACausalLm() {
+        RunRecord r;
+        r.name = "decoder latency";
+        r.prompt_len = 16;
+        const int64_t id = store_->create_run(r);
+        store_->add_latency(id, {
+                                    {"base", 2, 64, 0, 10.0, 12.0, "cpu", "first_token"},
+                                    {"base", 2, 64, 0, 4.0, 4.5, "cpu", "per_token"},
+                                    {"ptv2", 2, 64, 16, 12.0, 13.0, "cpu", "first_token"},
+                                    {"ptv2", 2, 64, 16, 5.0, 5.5, "cpu", "per_token"},
+                                });
+        LatencyView v;
+        v.show_run(*store_, id, 16, 0, "decoder run", "ptv2", true);
+        QVERIFY(v.causal_lm());
+        QCOMPARE(v.phase(), std::string("first_token"));
+        auto* phase = v.findChild<QComboBox*>("phase");
+        QVERIFY(phase && phase->isVisibleTo(&v));
+        QCOMPARE(v.overhead_percent(2, 64, 16), 20.0);   // (12 - 10) / 10
+        QCOMPARE(v.table_rows(), 2);
+        auto* table = v.findChild<QTableWidget*>("latency_table");
+        QVERIFY(table->isColumnHidden(8));
+        phase->setCurrentIndex(1);
+        QCOMPARE(v.phase(), std::string("per_token"));
+        QCOMPARE(v.overhead_percent(2, 64, 16), 25.0);   // (5 - 4) / 4
+        QVERIFY(!table->isColumnHidden(8));
+        QStringList tps;
+        for (int i = 0; i < table->rowCount(); ++i) tps << table->item(i, 8)->text();
+        QCOMPARE(tps, (QStringList{"500.0", "400.0"}));   // 2 rows x 1000 / 4 ms; 2 x 1000 / 5 ms
+        QVERIFY(!v.set_phase(""));                       // a causal LM has no single-pass rows
+        QVERIFY(v.set_phase("first_token"));
+        QCOMPARE(phase->currentIndex(), 0);
+        QCOMPARE(v.overhead_percent(2, 64, 16), 20.0);
+        // An encoder's run afterwards: no phases.
+        RunRecord enc;
+        enc.name = "encoder latency";
+        const int64_t enc_id = store_->create_run(enc);
+        store_->add_latency(enc_id, {{"base", 1, 64, 0, 10.0, 12.0, "cpu", ""}});
+        v.show_run(*store_, enc_id, 16, 512, "encoder run");
+        QCOMPARE(v.table_rows(), 1);
+        QVERIFY(!phase->isVisibleTo(&v));
+        QVERIFY(!v.set_phase("per_token"));
+    }
+
     void latencyOverhead() {
         RunRecord r;
         r.name = "latency";
         r.prompt_len = 16;
         const int64_t id = store_->create_run(r);
         store_->add_latency(id, {
-                                    {"base", 1, 64, 0, 10.0, 12.0, "cpu"},
-                                    {"base", 1, 128, 0, 20.0, 25.0, "cpu"},
-                                    {"ptv2", 1, 64, 16, 11.0, 13.0, "cpu"},
-                                    {"ptv2", 1, 128, 16, 23.0, 24.0, "cpu"},
-                                    {"ptv2", 1, 64, 32, 12.5, 14.0, "cpu"},
-                                    {"base", 1, 64, 0, 8.0, 9.0, "cpu"},  // a re-measure: the latest counts
+                                    {"base", 1, 64, 0, 10.0, 12.0, "cpu", ""},
+                                    {"base", 1, 128, 0, 20.0, 25.0, "cpu", ""},
+                                    {"ptv2", 1, 64, 16, 11.0, 13.0, "cpu", ""},
+                                    {"ptv2", 1, 128, 16, 23.0, 24.0, "cpu", ""},
+                                    {"ptv2", 1, 64, 32, 12.5, 14.0, "cpu", ""},
+                                    {"base", 1, 64, 0, 8.0, 9.0, "cpu", ""},  // a re-measure: the latest counts
                                 });
         LatencyView v;
         v.show_run(*store_, id, 16, 512, "latency run");

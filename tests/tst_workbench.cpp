@@ -18,10 +18,12 @@
 #include <QtTest>
 #include <cmath>
 #include <fstream>
+#include <set>
 
 #include "experiments/runner.h"
 #include "experiments/suite.h"
 #include "ui/compare_view.h"
+#include "ui/generate_view.h"
 #include "ui/latency_view.h"
 #include "ui/layer_strip.h"
 #include "ui/main_window.h"
@@ -462,6 +464,49 @@ private Q_SLOTS:
         QTRY_COMPARE(w.training()->run_id(), int64_t(id));
         QCOMPARE(w.training()->sample_rows(), 4);
         QCOMPARE(w.training()->sample_cell(3, 2), QString::fromStdString(samples[7].base));
+        // "Generate with it": the Generate tab gets the run's model and prefix, and answers a validation prompt as
+        // the run's last evaluation did (greedy, with and without the prefix).
+        QAction* gen = nullptr;
+        for (QAction* a : w.runs()->findChildren<QAction*>())
+            if (a->text() == "Generate with it") gen = a;
+        QVERIFY(gen && gen->isEnabled());
+        gen->trigger();
+        GenerateView* g = w.generate();
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(g));
+        QCOMPARE(child<QLineEdit>(g, "generate_model")->text().toStdString(), resolve_model_dir("builtin-decoder"));
+        QVERIFY(!child<QLineEdit>(g, "generate_adapter")->text().isEmpty());
+        QCOMPARE(g->request().prompt, std::string("Review :  Sentiment : "));   // the template, text left out
+        g->set_prompt(QString::fromStdString(samples[7].prompt));
+        QSignalSpy generated(g, &GenerateView::finished);
+        QVERIFY(g->generate());
+        QVERIFY(generated.wait(60000) || generated.size() == 1);
+        QVERIFY2(g->message().isEmpty(), qPrintable(g->message()));
+        QVERIFY2(g->output(GenerateView::Adapted).startsWith(QString::fromStdString(samples[7].adapted)),
+                 qPrintable(g->output(GenerateView::Adapted) + " | " + QString::fromStdString(samples[7].adapted)));
+        QVERIFY2(g->output(GenerateView::Base).startsWith(QString::fromStdString(samples[7].base)),
+                 qPrintable(g->output(GenerateView::Base) + " | " + QString::fromStdString(samples[7].base)));
+        QVERIFY(!samples[7].adapted.empty());
+        // Its latency from the window, in generation's two phases: the first token and each new token after it.
+        LatencyView* lat = w.latency();
+        QTRY_COMPARE(lat->run_id(), int64_t(id));
+        QVERIFY(lat->causal_lm());
+        LatencySweep sweep;
+        sweep.seq_lens = {8, 16};
+        sweep.prompt_lens = {4};
+        sweep.prompt_sweep_seq_len = 16;
+        sweep.repeats = 2;
+        sweep.warmup = 1;
+        QSignalSpy measured(w.queue(), &RunQueue::measure_finished);
+        Q_EMIT lat->measure_requested(id, sweep);
+        QTRY_VERIFY_WITH_TIMEOUT(measured.size() == 1, 60000);
+        QCOMPARE(measured[0][1].toString(), QString("completed"));
+        std::set<std::string> phases;
+        for (const auto& row : Store(db().toStdString()).latency(id)) phases.insert(row.phase);
+        QCOMPARE(phases, (std::set<std::string>{"first_token", "per_token"}));
+        QTRY_VERIFY(std::isfinite(lat->overhead_percent(1, 16, 16)));   // the run's P at 16 tokens, first token
+        QVERIFY(lat->set_phase("per_token"));
+        QVERIFY(std::isfinite(lat->overhead_percent(1, 16, 16)));
+        QVERIFY(std::isfinite(lat->overhead_percent(1, 16, 4)));        // the prompt-length sweep
         // Back to the built-in encoder: classification again, no template.
         child<QLineEdit>(s, "model")->setText("builtin");
         wait_checks(s);

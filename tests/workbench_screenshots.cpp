@@ -1,7 +1,9 @@
 // Takes the documentation's screenshots of the real workbench (scripts/screenshots.sh runs it under Xvfb): it
 // queues real runs of the built-in experiment from the setup form (three seeds of P-Tuning v2 with P = 16 and
 // one with P = 4 in the last two layers), grabs the Training view while a run trains, measures latency from the
-// window, runs the methods suite (every method, three seeds) and grabs every view, the method comparison too. Not a test: it writes PNG files into the folder given as its argument.
+// window, runs the methods suite (every method, three seeds) and grabs every view, the method comparison too,
+// then trains the built-in decoder's prefix and generates with it. Not a test: it writes PNG files into the
+// folder given as its argument.
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
@@ -16,6 +18,7 @@
 
 #include "experiments/runner.h"
 #include "ui/compare_view.h"
+#include "ui/generate_view.h"
 #include "ui/latency_view.h"
 #include "ui/main_window.h"
 #include "ui/methods_view.h"
@@ -216,6 +219,36 @@ int main(int argc, char** argv) {
         pump(300);
         w.tabs()->setCurrentWidget(w.training());
         shot(w, out, "training-causal-lm");
+        // The Generate tab on that run: a review of the validation kind, the base model against the prefix.
+        GenerateView* g = w.generate();
+        if (!g->select_run(id)) {
+            std::fprintf(stderr, "Generate refused run %lld: %s\n", (long long)id, qPrintable(g->message()));
+            return 1;
+        }
+        g->set_prompt("Review : the cast seemed lovely and i will go back . Sentiment : ");
+        w.tabs()->setCurrentWidget(g);
+        bool done = false;
+        QObject::connect(g, &GenerateView::finished, [&] { done = true; });
+        if (!g->generate() || !wait_until([&] { return done; }, 120000)) return 1;
+        pump(300);
+        shot(w, out, "generate");
+        // Its latency in generation's two phases, measured from the window; shown per new token.
+        w.runs()->select_runs({id});
+        pump(300);
+        w.tabs()->setCurrentWidget(w.latency());
+        LatencySweep gen_sweep = w.latency()->sweep();
+        gen_sweep.seq_lens = {16, 32, 64, 128};
+        gen_sweep.prompt_lens = {16, 32, 64, 128};
+        gen_sweep.prompt_sweep_seq_len = 64;
+        gen_sweep.repeats = 20;
+        Q_EMIT w.latency()->measure_requested(id, gen_sweep);
+        pump(200);
+        if (!wait_until([&] { return !w.queue()->busy(); }, 300000)) return 1;
+        pump(300);
+        shot(w, out, "latency-causal-lm");
+        w.latency()->set_phase("per_token");
+        pump(300);
+        shot(w, out, "latency-causal-lm-per-token");
     }
 
     // A dark desktop palette: every view follows it (charts restyle on QEvent::PaletteChange).

@@ -1,5 +1,6 @@
 #include "ui/latency_view.h"
 
+#include <QComboBox>
 #include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -12,6 +13,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QRegularExpression>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
@@ -112,6 +114,19 @@ void LatencyView::build_ui() {
     repeats_spin_->setValue(defaults.repeats);
     repeats_spin_->setToolTip(tr("Timed passes per configuration (after %1 warm-up passes)").arg(defaults.warmup));
     form->addWidget(repeats_spin_);
+    phase_label_ = new QLabel(tr("Show:"), this);
+    form->addWidget(phase_label_);
+    phase_combo_ = new QComboBox(this);
+    phase_combo_->setObjectName("phase");
+    phase_combo_->addItem(tr("Time to first token"), QString("first_token"));
+    phase_combo_->addItem(tr("Per new token"), QString("per_token"));
+    phase_combo_->setToolTip(tr("A causal LM generates in two phases: the input (and the prefix's keys and values) "
+                                "through the model up to the first new token, then one step per new token"));
+    form->addWidget(phase_combo_);
+    phase_label_->hide();
+    phase_combo_->hide();
+    connect(phase_combo_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+            [this] { set_phase(phase_combo_->currentData().toString().toStdString()); });
     measure_button_ = new QPushButton(tr("Measure"), this);
     measure_button_->setObjectName("measure");
     form->addWidget(measure_button_);
@@ -200,10 +215,11 @@ void LatencyView::build_ui() {
     hsplit->addWidget(seq_plot_);
     hsplit->addWidget(prompt_plot_);
 
-    table_ = new QTableWidget(0, 8, vsplit);
+    table_ = new QTableWidget(0, 9, vsplit);
     table_->setObjectName("latency_table");
     table_->setHorizontalHeaderLabels({tr("Method"), tr("Batch"), tr("Seq len"), tr("P"), tr("Median (ms)"),
-                                       tr("p90 (ms)"), tr("Overhead vs base"), tr("Device")});
+                                       tr("p90 (ms)"), tr("Overhead vs base"), tr("Device"), tr("Tokens/s")});
+    table_->setColumnHidden(8, true);
     table_->verticalHeader()->setVisible(false);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -259,6 +275,8 @@ void LatencyView::clear() {
     max_positions_ = 0;
     title_.clear();
     rows_.clear();
+    phases_.clear();
+    set_causal_lm(false);
     busy_ = false;
     status_label_->clear();
     validate();
@@ -269,14 +287,46 @@ void LatencyView::add_row(const LatencyRow& r) {
     const int p = r.method == "base" ? 0 : r.prompt_len;
     LatencyRow row = r;
     row.prompt_len = p;
+    if (!r.phase.empty() && !causal_lm_) set_causal_lm(true);
     // Overheads compare rows of one device: a measurement on another device replaces all earlier rows.
-    if (!rows_.empty() && rows_.begin()->second.device != r.device) rows_.clear();
-    rows_[Key{r.method, r.batch_size, r.seq_len, p}] = row;  // a re-measure replaces the earlier row
+    for (auto& [ph, rows] : phases_)
+        if (!rows.empty() && rows.begin()->second.device != r.device) rows.clear();
+    phases_[r.phase][Key{r.method, r.batch_size, r.seq_len, p}] = row;  // a re-measure replaces the earlier row
+    rows_ = phases_[phase_];
+}
+
+void LatencyView::set_causal_lm(bool causal_lm) {
+    causal_lm_ = causal_lm;
+    phase_label_->setVisible(causal_lm);
+    phase_combo_->setVisible(causal_lm);
+    const QSignalBlocker block(phase_combo_);
+    if (causal_lm) phase_combo_->setCurrentIndex(0);
+    phase_ = causal_lm ? "first_token" : "";
+    rows_ = phases_[phase_];
+    seq_plot_->xAxis->setLabel(causal_lm ? tr("input length (tokens, log scale); whiskers reach the p90")
+                                         : tr("sequence length (tokens, log scale); whiskers reach the p90"));
+    table_->setColumnHidden(8, true);
+}
+
+bool LatencyView::set_phase(const std::string& phase) {
+    const bool offered = causal_lm_ ? (phase == "first_token" || phase == "per_token") : phase.empty();
+    if (!offered) return false;
+    phase_ = phase;
+    const int i = phase_combo_->findData(QString::fromStdString(phase));
+    if (i >= 0 && phase_combo_->currentIndex() != i) {
+        const QSignalBlocker block(phase_combo_);
+        phase_combo_->setCurrentIndex(i);
+    }
+    rows_ = phases_[phase_];
+    table_->setColumnHidden(8, phase_ != "per_token");
+    rebuild();
+    return true;
 }
 
 void LatencyView::show_run(const ptune::Store& store, int64_t run_id, int run_prompt_len, int max_positions,
-                           const QString& title, const std::string& method) {
+                           const QString& title, const std::string& method, bool causal_lm) {
     clear();
+    set_causal_lm(causal_lm);
     run_id_ = run_id;
     method_ = method == "prefix-mlp" ? "ptv2" : method;
     // A prompt-length sweep only means something for the prompt methods.
@@ -293,7 +343,7 @@ void LatencyView::show_run(const ptune::Store& store, int64_t run_id, int run_pr
 void LatencyView::append(const std::vector<ptune::LatencyResult>& results) {
     if (results.empty()) return;
     for (const LatencyResult& r : results)
-        add_row(LatencyRow{r.method, r.batch_size, r.seq_len, r.prompt_len, r.median_ms, r.p90_ms, r.device});
+        add_row(LatencyRow{r.method, r.batch_size, r.seq_len, r.prompt_len, r.median_ms, r.p90_ms, r.device, r.phase});
     rebuild();
 }
 
@@ -443,6 +493,10 @@ void LatencyView::rebuild_table() {
         }
         table_->setItem(i, 6, cell(over, true));
         table_->setItem(i, 7, cell(QString::fromStdString(r.device), false));
+        // Per new token: every row of the batch gets one token per step.
+        table_->setItem(i, 8, cell(phase_ == "per_token" && r.median_ms > 0
+                                       ? QString::number(1000.0 / r.median_ms * r.batch_size, 'f', 1)
+                                       : QString(), true));
     }
     table_->resizeColumnsToContents();
 }
@@ -504,7 +558,11 @@ void LatencyView::rebuild_charts() {
     for (int s : seqs) seq_ticker->addTick(s, QString::number(s));
     const bool seq_data = !seqs.empty();
     seq_plot_->legend->setVisible(seq_data);
-    seq_plot_->yAxis->setLabel(tr("median latency (ms), batch %1").arg(batch));
+    const QString ylabel = phase_ == "first_token" ? tr("median time to first token (ms), batch %1").arg(batch)
+                           : phase_ == "per_token" ? tr("median ms per new token, batch %1").arg(batch)
+                                                   : tr("median latency (ms), batch %1").arg(batch);
+    seq_plot_->yAxis->setLabel(ylabel);
+    prompt_plot_->yAxis->setLabel(ylabel);
     if (seq_data) {
         seq_plot_->xAxis->setRange(*seqs.begin() / 1.25, *seqs.rbegin() * 1.25);
         double hi = 0;

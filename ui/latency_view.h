@@ -2,7 +2,9 @@
 // Inference latency of the base model against the run's method for one run: a form that sets the sweep
 // (LatencySweep) and asks for a measurement, two charts (median latency against sequence length, with LoRA and
 // IA3 also merged into the weights; and, for the prompt methods, against prompt length at one sequence length)
-// and a table with each method's overhead over the base model. The engine measures the base model and the
+// and a table with each method's overhead over the base model. For a causal LM's run the same charts and table
+// show one phase of generation at a time: the time to the first new token (the input and the prefix through the
+// model), or the time per new token after it (with tokens/s). The engine measures the base model and the
 // method round-robin; this view only displays the stored or live rows.
 // qcustomplot.h is only included by the .cpp (tests build with QT_NO_KEYWORDS).
 #include <QMetaType>
@@ -23,6 +25,7 @@ class QCPGraph;
 class QCPErrorBars;
 class QCPItemText;
 class QCPTextElement;
+class QComboBox;
 class QLineEdit;
 class QSpinBox;
 class QPushButton;
@@ -40,14 +43,21 @@ public:
     // Loads a run's stored latency rows. run_prompt_len: the run's P (the sequence-length sweep's prompted
     // line); max_positions: the model's position table (0 = unknown, no length check); method: the run's
     // method as run_latency names it (ptv2 for prefix tuning too; prompt, ptuning, lora, ia3, adapter, full, head).
+    // causal_lm: the run trained a causal LM's prefix; its rows come in two phases (the time to the first new
+    // token, and each new token after it), shown one at a time (set_phase).
     void show_run(const ptune::Store& store, int64_t run_id, int run_prompt_len, int max_positions,
-                  const QString& title, const std::string& method = "ptv2");
+                  const QString& title, const std::string& method = "ptv2", bool causal_lm = false);
     const std::string& method() const { return method_; }
     bool prompted() const;   // the run's method has a prompt length (ptv2, prompt, ptuning)
     void clear();
     // Live results while measuring (same run); a later result for the same configuration replaces the earlier.
     void append(const std::vector<ptune::LatencyResult>& results);
     void set_busy(bool measuring);   // disables Measure, shows "Measuring…"
+    // The phase the charts and table show: "" (encoders: one forward pass), or a causal LM's "first_token" /
+    // "per_token"; false for a phase the view does not offer.
+    bool set_phase(const std::string& phase);
+    const std::string& phase() const { return phase_; }
+    bool causal_lm() const { return causal_lm_; }
     bool busy() const { return busy_; }
     int64_t run_id() const { return run_id_; }
     ptune::ui::LatencySweep sweep() const;   // from the form (fields that do not parse keep their defaults)
@@ -76,6 +86,7 @@ private:
 
     void build_ui();
     void add_row(const LatencyRow& r);
+    void set_causal_lm(bool causal_lm);
     void validate();
     void rebuild();
     void rebuild_charts();
@@ -92,7 +103,10 @@ private:
     int run_prompt_len_ = 0;
     int max_positions_ = 0;
     QString title_;
-    std::map<Key, LatencyRow> rows_;
+    std::map<Key, LatencyRow> rows_;                          // the shown phase's
+    std::map<std::string, std::map<Key, LatencyRow>> phases_;  // phase -> its rows
+    std::string phase_;
+    bool causal_lm_ = false;
     bool busy_ = false;
     QString form_error_;
 
@@ -101,6 +115,8 @@ private:
     QSpinBox* sweep_seq_spin_ = nullptr;
     QSpinBox* batch_spin_ = nullptr;
     QSpinBox* repeats_spin_ = nullptr;
+    QComboBox* phase_combo_ = nullptr;
+    QLabel* phase_label_ = nullptr;
     QPushButton* measure_button_ = nullptr;
     QLabel* error_label_ = nullptr;
     QLabel* status_label_ = nullptr;

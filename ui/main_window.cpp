@@ -29,6 +29,7 @@
 #include "experiments/runner.h"
 #include "experiments/suite.h"
 #include "ui/compare_view.h"
+#include "ui/generate_view.h"
 #include "ui/latency_view.h"
 #include "ui/methods_view.h"
 #include "ui/plot_util.h"
@@ -62,6 +63,7 @@ struct RunShape {
     int max_positions = 0;
     QString title;
     std::string method = "ptv2";   // as run_latency names it
+    bool causal_lm = false;
 };
 
 RunShape shape_of(const RunRecord& r) {
@@ -70,11 +72,18 @@ RunShape shape_of(const RunRecord& r) {
     s.prompt_len = r.prompt_len;
     try {
         ExperimentSpec spec = ExperimentSpec::from_json(json::parse(r.spec_json), "run " + std::to_string(r.id));
-        ModelConfig c = ModelConfig::from_dir(resolve_model_dir(spec.model));
-        s.layers = (int)c.num_layers;
-        s.max_positions = (int)(c.max_position_embeddings - c.position_offset());
-        s.prompt_layers = spec.method.prefix.layers.resolve(s.layers);
         s.method = spec.method.name;
+        if (spec.task == "causal-lm") {
+            s.causal_lm = true;
+            const ModelSummary m = summarize_model(spec.model);
+            s.layers = (int)m.layers;
+            s.max_positions = (int)m.max_positions;   // 0: rotary positions, no table
+        } else {
+            ModelConfig c = ModelConfig::from_dir(resolve_model_dir(spec.model));
+            s.layers = (int)c.num_layers;
+            s.max_positions = (int)(c.max_position_embeddings - c.position_offset());
+        }
+        s.prompt_layers = spec.method.prefix.layers.resolve(s.layers);
     } catch (const std::exception&) {
         // The model directory moved or the spec is from elsewhere: the views fall back to what the norms show.
     }
@@ -106,13 +115,16 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent) : QMainWindow(pa
     latency_ = new LatencyView;
     runs_ = new RunsBrowser;
     compare_ = new CompareView;
+    generate_ = new GenerateView;
     tabs_->addTab(setup_, "Setup");
     tabs_->addTab(training_, "Training");
     tabs_->addTab(latency_, "Latency");
     tabs_->addTab(runs_, "Runs");
     tabs_->addTab(compare_, "Compare");
+    tabs_->addTab(generate_, "Generate");
     setCentralWidget(tabs_);
     runs_->set_store(store_.get());
+    generate_->set_store(store_.get());
 
     build_menus();
     build_status_bar();
@@ -124,6 +136,13 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent) : QMainWindow(pa
         guarded("Compare", [&] {
             compare_->set_runs(*store_, std::vector<int64_t>(ids.begin(), ids.end()));
             tabs_->setCurrentWidget(compare_);
+        });
+    });
+    connect(runs_, &RunsBrowser::generate_requested, this, [this](qint64 id) {
+        guarded("Generate", [&] {
+            generate_->refresh_runs();
+            if (generate_->select_run(id)) tabs_->setCurrentWidget(generate_);
+            else QMessageBox::warning(this, "Generate", generate_->message());
         });
     });
     connect(runs_, &RunsBrowser::runs_deleted, this, [this](const QList<qint64>& ids) {
@@ -213,7 +232,7 @@ void MainWindow::attach_queue(std::unique_ptr<RunQueue> queue) {
         if (latency_->run_id() == id) {
             RunShape s;
             if (auto r = store_->run(id)) s = shape_of(*r);
-            latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title, s.method);
+            latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title, s.method, s.causal_lm);
         }
         if (status == "failed") {
             auto* box = new QMessageBox(QMessageBox::Warning, "Latency measurement failed",
@@ -554,7 +573,7 @@ void MainWindow::show_stored_run(qint64 id) {
     if (!r) return;
     RunShape s = shape_of(*r);
     if (id != live_run_) training_->show_run(*store_, id, s.layers, s.title);
-    latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title, s.method);
+    latency_->show_run(*store_, id, s.prompt_len, s.max_positions, s.title, s.method, s.causal_lm);
     latency_->set_busy(queue_ && queue_->measuring());   // show_run resets it
 }
 
@@ -580,11 +599,13 @@ bool MainWindow::open_database(const QString& path) {
     }
     queue_.reset();
     runs_->set_store(nullptr);
+    generate_->set_store(nullptr);
     training_->clear();
     latency_->clear();
     compare_->set_runs(*next, {});
     store_ = std::move(next);
     runs_->set_store(store_.get());
+    generate_->set_store(store_.get());
     attach_queue(std::move(next_queue));
     QSettings().setValue("db/path", db_path());
     update_title();

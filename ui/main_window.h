@@ -1,8 +1,9 @@
 #pragma once
 // The workbench window: setup → run queue (worker thread) → live charts, and the run store's browser, compare
-// and latency views. Data flows one way: the setup form makes a spec, the RunQueue's worker runs it and writes
-// the store, its events reach the views through the live buffer drained on a 40 ms timer; stored runs are read
-// back from the store when selected. No widget is touched from the worker.
+// and latency views, and the Generate tab (a causal LM with a trained prefix against its base model). Data flows
+// one way: the setup form makes a spec, the RunQueue's worker runs it and writes the store, its events reach the
+// views through the live buffer drained on a 40 ms timer; stored runs are read back from the store when selected.
+// No widget is touched from the worker.
 #include <QMainWindow>
 #include <QString>
 #include <memory>
@@ -25,6 +26,7 @@ class TrainingView;
 class LatencyView;
 class RunsBrowser;
 class CompareView;
+class GenerateView;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -38,6 +40,7 @@ public:
     LatencyView* latency() const { return latency_; }
     RunsBrowser* runs() const { return runs_; }
     CompareView* compare() const { return compare_; }
+    GenerateView* generate() const { return generate_; }
     RunQueue* queue() const { return queue_.get(); }
     Store* store() const { return store_.get(); }
     QTabWidget* tabs() const { return tabs_; }
@@ -98,6 +101,7 @@ private:
     LatencyView* latency_ = nullptr;
     RunsBrowser* runs_ = nullptr;
     CompareView* compare_ = nullptr;
+    GenerateView* generate_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QLabel* progress_label_ = nullptr;
     QLabel* queue_label_ = nullptr;

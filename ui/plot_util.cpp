@@ -4,6 +4,8 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLocale>
 #include <QMessageBox>
 #include <fstream>
 #include <sstream>
@@ -140,6 +142,25 @@ QString write_text_file(const QString& path, const std::function<void(std::ostre
     out.close();
     if (!out) return QString("%1: could not be written").arg(path);
     return QString();
+}
+
+QString human_count(int64_t n) {
+    if (n >= 1000000000) return QString::number(double(n) / 1e9, 'f', 2) + " B";
+    if (n >= 1000000) return QString::number(double(n) / 1e6, 'f', 2) + " M";
+    if (n >= 10000) return QString::number(double(n) / 1e3, 'f', 1) + " k";
+    return QLocale().toString((qlonglong)n);
+}
+
+QWidget* widget_row(std::initializer_list<QWidget*> widgets, bool stretch_first) {
+    auto* w = new QWidget;
+    auto* h = new QHBoxLayout(w);
+    h->setContentsMargins(0, 0, 0, 0);
+    bool first = true;
+    for (QWidget* x : widgets) {
+        h->addWidget(x, first && stretch_first ? 1 : 0);
+        first = false;
+    }
+    return w;
 }
 
 }  // namespace ptune::ui

@@ -1,10 +1,12 @@
 #pragma once
-// Shared chart helpers for the workbench's QCustomPlot charts. Public ui headers forward-declare QCustomPlot;
+// Shared helpers for the workbench's widgets and QCustomPlot charts. Public ui headers forward-declare QCustomPlot;
 // only ui/*.cpp include qcustomplot.h (it needs Qt's keywords).
 #include <QColor>
 #include <QPalette>
 #include <QString>
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <ostream>
 
 class QCPItemText;
@@ -44,5 +46,11 @@ void export_chart_pair(QWidget* parent, const QString& base_name, const QString&
 
 // Writes what `write` produces into `path` (all or nothing on a write error): "" or the error naming the file.
 QString write_text_file(const QString& path, const std::function<void(std::ostream&)>& write);
+
+// A count for people: 1,234 below ten thousand, then 12.3 k, 4.56 M, 1.23 B (parameters, tokens).
+QString human_count(int64_t n);
+
+// Widgets side by side in one form row, the first stretched (a line edit and its buttons).
+QWidget* widget_row(std::initializer_list<QWidget*> widgets, bool stretch_first = true);
 
 }  // namespace ptune::ui

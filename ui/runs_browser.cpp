@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/io/json_util.h"
 #include "experiments/compare.h"
 #include "experiments/runner.h"
 
@@ -119,6 +120,8 @@ void RunsBrowser::build_ui() {
     act_delete_->setShortcut(QKeySequence::Delete);
     act_export_ = new QAction(tr("Export adapter\u2026"), this);
     act_compare_ = new QAction(tr("Compare selected"), this);
+    act_generate_ = new QAction(tr("Generate with it"), this);
+    act_generate_->setToolTip(tr("Open the run's base model and trained prefix in the Generate tab (causal-LM runs)"));
     act_rename_->setToolTip(tr("Rename the current run (F2)"));
     act_tags_->setToolTip(tr("Edit the tags of the selected runs"));
     act_delete_->setToolTip(tr("Delete the selected runs from the run store"));
@@ -133,6 +136,10 @@ void RunsBrowser::build_ui() {
     connect(act_delete_, &QAction::triggered, this, &RunsBrowser::delete_dialog);
     connect(act_export_, &QAction::triggered, this, &RunsBrowser::export_dialog);
     connect(act_compare_, &QAction::triggered, this, &RunsBrowser::request_compare);
+    connect(act_generate_, &QAction::triggered, this, [this] {
+        const std::vector<int64_t> sel = selected_ids();
+        if (sel.size() == 1) Q_EMIT generate_requested(sel.front());
+    });
 
     auto* top = new QHBoxLayout;
     top->addWidget(filter_, 1);
@@ -140,7 +147,7 @@ void RunsBrowser::build_ui() {
     top->addWidget(count_);
 
     auto* buttons = new QHBoxLayout;
-    for (QAction* a : {act_rename_, act_tags_, act_delete_, act_export_}) {
+    for (QAction* a : {act_rename_, act_tags_, act_delete_, act_export_, act_generate_}) {
         auto* b = new QToolButton;
         b->setDefaultAction(a);
         b->setToolButtonStyle(Qt::ToolButtonTextOnly);
@@ -598,6 +605,16 @@ void RunsBrowser::update_actions() {
     act_tags_->setEnabled(store_ && any);
     act_delete_->setEnabled(store_ && any);
     act_export_->setEnabled(store_ && one);
+    bool causal_lm = false;
+    if (store_ && one) {
+        if (auto r = store_->run(sel.front())) {
+            try {
+                causal_lm = json::parse(r->spec_json).value("task", std::string()) == "causal-lm";
+            } catch (const std::exception&) {
+            }
+        }
+    }
+    act_generate_->setEnabled(causal_lm);
     act_compare_->setEnabled(store_ && any);
     act_compare_->setText(sel.size() > 1 ? tr("Compare %1 runs").arg(sel.size()) : tr("Compare selected"));
     const int shown = proxy_->rowCount(), total = model_->rowCount();
@@ -673,6 +690,7 @@ void RunsBrowser::context_menu(const QPoint& pos) {
     menu.addAction(act_rename_);
     menu.addAction(act_tags_);
     menu.addAction(act_export_);
+    menu.addAction(act_generate_);
     menu.addSeparator();
     menu.addAction(act_delete_);
     menu.exec(table_->viewport()->mapToGlobal(pos));

@@ -70,6 +70,7 @@ Q_SIGNALS:
     void current_run_changed(qint64 id);  // 0 when none
     void compare_requested(const QList<qint64>& ids);
     void runs_deleted(const QList<qint64>& ids);
+    void generate_requested(qint64 id);   // "Generate with it" on one causal-LM run
 
 private:
     void build_ui();
@@ -118,6 +119,7 @@ private:
     QAction* act_delete_ = nullptr;
     QAction* act_export_ = nullptr;
     QAction* act_compare_ = nullptr;
+    QAction* act_generate_ = nullptr;
     std::function<QString(int64_t)> busy_check_;
 };
 

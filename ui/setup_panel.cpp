@@ -31,6 +31,7 @@
 #include "core/engine/devices.h"
 #include "experiments/compare.h"
 #include "ui/layer_strip.h"
+#include "ui/plot_util.h"
 
 namespace ptune::ui {
 
@@ -38,13 +39,6 @@ namespace {
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
 std::string s_(const QString& s) { return s.trimmed().toStdString(); }
-
-QString human_count(int64_t n) {
-    if (n >= 1000000000) return QString::number(double(n) / 1e9, 'f', 2) + " B";
-    if (n >= 1000000) return QString::number(double(n) / 1e6, 'f', 2) + " M";
-    if (n >= 10000) return QString::number(double(n) / 1e3, 'f', 1) + " k";
-    return QLocale().toString((qlonglong)n);
-}
 
 QString html_escape(const QString& s) { return s.toHtmlEscaped(); }
 
@@ -102,18 +96,6 @@ QSpinBox* ispin(int lo, int hi) {
     return s;
 }
 
-QWidget* row(std::initializer_list<QWidget*> ws, bool stretch_first = true) {
-    auto* w = new QWidget;
-    auto* h = new QHBoxLayout(w);
-    h->setContentsMargins(0, 0, 0, 0);
-    bool first = true;
-    for (QWidget* x : ws) {
-        h->addWidget(x, first && stretch_first ? 1 : 0);
-        first = false;
-    }
-    return w;
-}
-
 }  // namespace
 
 SetupPanel::SetupPanel(QWidget* parent) : QWidget(parent) {
@@ -164,7 +146,7 @@ void SetupPanel::build_ui() {
         if (template_->text().isEmpty()) template_->setText("Review : {text} Sentiment : ");
     });
     connect(model_browse, &QPushButton::clicked, this, &SetupPanel::browse_model);
-    mf->addRow("Model:", row({model_edit_, model_builtin, decoder_builtin, model_browse}));
+    mf->addRow("Model:", widget_row({model_edit_, model_builtin, decoder_builtin, model_browse}));
     model_info_ = new QLabel;
     model_info_->setObjectName("model_info");
     model_info_->setWordWrap(true);
@@ -192,7 +174,7 @@ void SetupPanel::build_ui() {
     auto* train_browse = new QPushButton("Browse…");
     connect(train_builtin, &QPushButton::clicked, this, [this] { train_edit_->setText("builtin"); });
     connect(train_browse, &QPushButton::clicked, this, [this] { browse_data(train_edit_); });
-    df->addRow("Training data:", row({train_edit_, train_builtin, train_browse}));
+    df->addRow("Training data:", widget_row({train_edit_, train_builtin, train_browse}));
     valid_mode_ = new QComboBox;
     valid_mode_->setObjectName("valid_mode");
     valid_mode_->addItems({"Split off the training data", "Separate file"});
@@ -206,8 +188,8 @@ void SetupPanel::build_ui() {
     valid_edit_->setPlaceholderText("validation file");
     valid_browse_ = new QPushButton("Browse…");
     connect(valid_browse_, &QPushButton::clicked, this, [this] { browse_data(valid_edit_); });
-    df->addRow("Validation:", row({valid_mode_, valid_fraction_, split_seed_}, false));
-    df->addRow("", row({valid_edit_, valid_browse_}));
+    df->addRow("Validation:", widget_row({valid_mode_, valid_fraction_, split_seed_}, false));
+    df->addRow("", widget_row({valid_edit_, valid_browse_}));
     format_ = new QComboBox;
     format_->setObjectName("format");
     format_->addItems({"auto", "tsv", "csv", "jsonl"});
@@ -217,7 +199,7 @@ void SetupPanel::build_ui() {
     max_rows_ = ispin(0, 1 << 30);
     max_rows_->setSpecialValueText("all rows");
     max_rows_->setPrefix("max ");
-    df->addRow("Format:", row({format_, new QLabel("bad rows:"), bad_rows_, max_rows_}, false));
+    df->addRow("Format:", widget_row({format_, new QLabel("bad rows:"), bad_rows_, max_rows_}, false));
     text_col_ = new QComboBox;
     text_col_->setObjectName("text_column");
     pair_col_ = new QComboBox;
@@ -230,7 +212,7 @@ void SetupPanel::build_ui() {
         c->setMinimumContentsLength(10);
     }
     label_col_name_ = new QLabel("label");
-    df->addRow("Columns:", row({new QLabel("text"), text_col_, new QLabel("pair"), pair_col_, label_col_name_, label_col_}, false));
+    df->addRow("Columns:", widget_row({new QLabel("text"), text_col_, new QLabel("pair"), pair_col_, label_col_name_, label_col_}, false));
     template_ = new QLineEdit;
     template_->setObjectName("template");
     template_->setPlaceholderText("{text} (the row's text alone), or e.g. Tweet text : {text} Label : ");
@@ -276,7 +258,7 @@ void SetupPanel::build_ui() {
     depth_k_ = ispin(1, 1);
     depth_k_->setPrefix("k = ");
     depth_k_->setObjectName("depth_k");
-    pf->addRow("Depth:", row({depth_preset_, depth_k_}, false));
+    pf->addRow("Depth:", widget_row({depth_preset_, depth_k_}, false));
     strip_ = new LayerStrip;
     strip_->setObjectName("layer_strip");
     pf->addRow(strip_);
@@ -287,7 +269,7 @@ void SetupPanel::build_ui() {
     mlp_->setObjectName("mlp");
     mlp_hidden_ = ispin(1, 1 << 16);
     mlp_hidden_->setPrefix("hidden ");
-    pf->addRow(row({mlp_, mlp_hidden_}, false));
+    pf->addRow(widget_row({mlp_, mlp_hidden_}, false));
     dropout_ = dspin(0, 0.9, 2, 0.05);
     dropout_->setObjectName("dropout");
     pf->addRow("Prefix dropout:", dropout_);
@@ -295,7 +277,7 @@ void SetupPanel::build_ui() {
     init_->addItems({"normal", "zeros"});
     init_std_ = dspin(0.0001, 100, 4, 0.1);
     init_std_->setPrefix("std ");
-    pf->addRow("Initialisation:", row({init_, init_std_}, false));
+    pf->addRow("Initialisation:", widget_row({init_, init_std_}, false));
     init_adapter_ = new QLineEdit;
     init_adapter_->setPlaceholderText("optional: a PEFT or ptune adapter directory to start from");
     auto* init_browse = new QPushButton("Browse…");
@@ -303,7 +285,7 @@ void SetupPanel::build_ui() {
         QString d = QFileDialog::getExistingDirectory(this, "Start from adapter", init_adapter_->text());
         if (!d.isEmpty()) init_adapter_->setText(d);
     });
-    pf->addRow("Start from:", row({init_adapter_, init_browse}));
+    pf->addRow("Start from:", widget_row({init_adapter_, init_browse}));
     // The other methods' options (rows shown for the chosen method only).
     prompt_init_ = new QComboBox;
     prompt_init_->setObjectName("prompt_init");
@@ -312,14 +294,14 @@ void SetupPanel::build_ui() {
                              "of a text's tokens, repeated to P");
     prompt_text_ = new QLineEdit;
     prompt_text_->setPlaceholderText("text the prompts start from");
-    pf->addRow("Prompt init:", row({prompt_init_, prompt_text_}, false));
+    pf->addRow("Prompt init:", widget_row({prompt_init_, prompt_text_}, false));
     encoder_ = new QComboBox;
     encoder_->setObjectName("encoder");
     encoder_->addItems({"mlp", "lstm"});
     encoder_hidden_ = ispin(0, 1 << 16);
     encoder_hidden_->setSpecialValueText("hidden = model's");
     encoder_hidden_->setPrefix("hidden ");
-    pf->addRow("Prompt encoder:", row({encoder_, encoder_hidden_}, false));
+    pf->addRow("Prompt encoder:", widget_row({encoder_, encoder_hidden_}, false));
     lora_r_ = ispin(1, 4096);
     lora_r_->setObjectName("lora_r");
     lora_r_->setPrefix("r ");
@@ -327,7 +309,7 @@ void SetupPanel::build_ui() {
     lora_alpha_->setPrefix("alpha ");
     lora_dropout_ = dspin(0, 0.9, 2, 0.05);
     lora_dropout_->setPrefix("dropout ");
-    pf->addRow("LoRA:", row({lora_r_, lora_alpha_, lora_dropout_}, false));
+    pf->addRow("LoRA:", widget_row({lora_r_, lora_alpha_, lora_dropout_}, false));
     targets_ = new QLineEdit;
     targets_->setObjectName("target_modules");
     targets_->setPlaceholderText("default (LoRA: query, value; IA³: key, value, attention.output.dense, output.dense)");
@@ -346,7 +328,7 @@ void SetupPanel::build_ui() {
     adapter_act_ = new QComboBox;
     adapter_act_->addItems({"relu", "gelu", "tanh", "swish"});
     adapter_act_->setToolTip("The adapters' activation");
-    pf->addRow("Adapters:", row({adapter_size_, adapter_place_, adapter_act_}, false));
+    pf->addRow("Adapters:", widget_row({adapter_size_, adapter_place_, adapter_act_}, false));
     grid->addWidget(method_box, 0, 1);
 
     // ---- Training
@@ -415,10 +397,10 @@ void SetupPanel::build_ui() {
         tg->addWidget(w, r, col * 2 + 1);
     };
     add("Learning rate:", lr_, 0);
-    add("Schedule:", row({schedule_, warmup_}, false), 1);
+    add("Schedule:", widget_row({schedule_, warmup_}, false), 1);
     ++r;
     add("Batch size:", batch_, 0);
-    add("Train for:", row({length_, length_mode_}), 1);
+    add("Train for:", widget_row({length_, length_mode_}), 1);
     ++r;
     add("Max length:", max_len_, 0);
     add("Seed:", seed_, 1);
@@ -436,7 +418,7 @@ void SetupPanel::build_ui() {
     add("Threads:", threads_, 1);
     ++r;
     tg->addWidget(new QLabel("Latency:"), r, 0);
-    tg->addWidget(row({latency_, latency_batch_, latency_len_}, false), r, 1, 1, 3);
+    tg->addWidget(widget_row({latency_, latency_batch_, latency_len_}, false), r, 1, 1, 3);
     tg->setColumnStretch(1, 1);
     tg->setColumnStretch(3, 1);
     grid->addWidget(train_box, 1, 1);

@@ -1,5 +1,7 @@
 #include "core/engine/decoder.h"
 
+#include "core/engine/model_config.h"
+
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -141,6 +143,12 @@ bool is_causal_lm_dir(const std::string& dir) {
     } catch (const std::exception&) {
         return false;
     }
+}
+
+void require_causal_lm_dir(const std::string& dir) {
+    if (is_causal_lm_dir(dir)) return;
+    (void)ModelConfig::from_dir(dir);   // a missing directory or config.json: that message
+    throw Error(dir + ": not a causal LM ptune reads (model_type one of " + decoder_model_types() + ")");
 }
 
 WeightDtype parse_weight_dtype(const std::string& s, const std::string& what) {

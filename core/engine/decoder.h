@@ -136,6 +136,8 @@ const std::vector<const DecoderFamily*>& decoder_families();
 const DecoderFamily* find_decoder_family(const std::string& model_type);
 // Whether `dir`'s config.json names a model_type a decoder family reads (false for a missing or bad config).
 bool is_causal_lm_dir(const std::string& dir);
+// Throws ptune::Error unless is_causal_lm_dir(dir): no such directory, no config.json, or not a decoder ptune reads.
+void require_causal_lm_dir(const std::string& dir);
 // The model_types every decoder family reads, comma-separated (for messages).
 std::string decoder_model_types();
 

@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <limits>
 
+#include "core/engine/peft_io.h"
+#include "core/engine/trainer.h"
+
 namespace ptune {
 
 void GenerateOptions::validate() const {
@@ -113,7 +116,8 @@ bool incomplete_utf8_tail(const std::string& s) {
 }  // namespace
 
 Generation generate(const CausalLM& model, const Tokenizer* tokenizer, const std::vector<int64_t>& input_ids,
-                    const PrefixKV* prefix, const GenerateOptions& opt, const TokenCallback& on_token) {
+                    const PrefixKV* prefix, const GenerateOptions& opt, const TokenCallback& on_token,
+                    const CancelFlag* cancel) {
     opt.validate();
     if (input_ids.empty()) throw Error("generate: the prompt has no tokens");
     if (!tokenizer && !opt.stop_strings.empty()) throw Error("generate: stop strings need a tokenizer");
@@ -168,6 +172,10 @@ Generation generate(const CausalLM& model, const Tokenizer* tokenizer, const std
             break;
         }
         if (step + 1 == opt.max_new_tokens) break;
+        if (cancel && cancel->is_set()) {
+            g.stop_reason = "cancelled";
+            break;
+        }
         at::Tensor nt = at::full({1, 1}, next, at::TensorOptions().dtype(at::kLong).device(dev));
         so_far = at::cat({so_far, nt}, 1);
         logits = model.forward(cache, nt, at::ones_like(nt), false, true).select(1, 0);
@@ -176,6 +184,25 @@ Generation generate(const CausalLM& model, const Tokenizer* tokenizer, const std
     if (on_token && g.generated_text.size() > emitted) on_token(-1, g.generated_text.substr(emitted));
     g.seconds_total = std::chrono::duration<double>(clock::now() - t0).count();
     return g;
+}
+
+DecoderWithPrefix load_decoder_with_prefix(const std::string& model_dir, const std::string& adapter, WeightDtype dtype,
+                                           const std::string& device) {
+    DecoderWithPrefix d;
+    d.model = CausalLM::load(model_dir, dtype);
+    if (!adapter.empty()) {
+        PromptAdapter a = load_decoder_prefix(adapter, d.model->prefix_geometry());
+        d.notes = a.notes;
+        d.prompt = std::move(a.prompt);
+    }
+    const at::Device dev = resolve_device(device);
+    d.model->to(dev);
+    if (d.prompt) {
+        d.prompt->to(dev);
+        at::NoGradGuard g;
+        d.prefix = d.prompt->prefix(false);
+    }
+    return d;
 }
 
 }  // namespace ptune

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/engine/decoder.h"
 #include "core/engine/deep_prompt.h"
 #include "core/engine/encoder.h"
 #include "core/engine/methods.h"
@@ -24,9 +25,133 @@ const std::vector<std::string>& latency_method_names() {
     return k;
 }
 
+namespace {
+
+void sync(const at::Device& dev) {
+    if (dev.is_cuda()) torch::cuda::synchronize(dev.has_index() ? dev.index() : -1);
+}
+
+LatencyResult summarize(LatencyResult r, const std::vector<double>& ms) {
+    r.median_ms = percentile(ms, 0.5);
+    r.p90_ms = percentile(ms, 0.9);
+    double sum = 0;
+    for (double x : ms) sum += x;
+    r.mean_ms = ms.empty() ? 0 : sum / double(ms.size());
+    return r;
+}
+
+std::vector<LatencyResult> run_decoder_latency(const LatencyOptions& opt,
+                                               const std::function<void(const LatencyResult&)>& on_result,
+                                               const std::function<bool()>& cancelled) {
+    for (auto& m : opt.methods)
+        if (m != "base" && m != "ptv2")
+            throw Error("latency: method \"" + m + "\" is not available for causal LMs yet: use base, ptv2");
+    if (opt.new_tokens < 1) throw Error("latency: new_tokens must be at least 1");
+    set_threads(opt.threads);
+    const at::Device dev = resolve_device(opt.device);
+    auto model = CausalLM::load(opt.model_dir, WeightDtype::Float32);
+    const int64_t L = model->spec().num_layers;
+    if ((int64_t)LayerSpec{opt.layers}.resolve((int)L).size() != L)
+        throw Error("latency: a causal LM's prefix is in every layer (layers \"all\"), as PEFT has it; got \"" +
+                    opt.layers + "\"");
+    model->to(dev);
+    const DecoderSpec& spec = model->spec();
+    struct Config {
+        LatencyResult r;
+        std::shared_ptr<DeepPrompt> prompt;
+        PrefixKV kv;
+        at::Tensor ids, mask;
+        std::vector<double> first_ms, per_token_ms;
+    };
+    std::vector<Config> configs;
+    at::NoGradGuard no_grad;
+    at::manual_seed(opt.seed);
+    for (const auto& method : opt.methods) {
+        const bool prefixed = method == "ptv2";
+        if (prefixed && opt.prompt_lens.empty()) throw Error("latency: method ptv2 needs at least one prompt length");
+        for (int P : prefixed ? opt.prompt_lens : std::vector<int>{0}) {
+            std::shared_ptr<DeepPrompt> prompt;
+            if (prefixed) {
+                PrefixOptions po;
+                po.prompt_len = P;
+                prompt = std::make_shared<DeepPrompt>(model->prefix_geometry(), po, opt.seed);
+                prompt->to(dev);
+            }
+            for (int B : opt.batch_sizes) {
+                for (int S : opt.seq_lens) {
+                    const int64_t need = int64_t(S) + P + opt.new_tokens;
+                    if (spec.positions == PositionKind::Learned && need > spec.max_positions)
+                        throw Error("latency: input length " + std::to_string(S) + (P ? " + P " + std::to_string(P) : "") +
+                                    " + " + std::to_string(opt.new_tokens) + " new tokens = " + std::to_string(need) +
+                                    " exceeds the model's " + std::to_string(spec.max_positions) +
+                                    " learned positions");
+                    Config c;
+                    c.r.method = method;
+                    c.r.batch_size = B;
+                    c.r.seq_len = S;
+                    c.r.prompt_len = P;
+                    c.r.device = dev.str();
+                    c.prompt = prompt;
+                    const int64_t lo = std::min<int64_t>(5, spec.vocab_size - 1);
+                    c.ids = at::randint(lo, spec.vocab_size, {B, S}, at::kLong).to(dev);
+                    c.mask = at::ones({B, S}, at::kLong).to(dev);
+                    if (prompt) c.kv = prompt->prefix(false);
+                    configs.push_back(std::move(c));
+                }
+            }
+        }
+    }
+    using clock = std::chrono::steady_clock;
+    auto ms_since = [](clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); };
+    // One pass as generate() runs it: the input over the cache (prefix included) and the first token chosen, then
+    // each new token fed back, its successor chosen and read on the host.
+    auto once = [&](Config& c, bool timed) {
+        auto t0 = clock::now();
+        KVCache cache = model->empty_cache(c.ids.size(0), c.prompt ? &c.kv : nullptr);
+        at::Tensor next = model->forward(cache, c.ids, c.mask, false, true).select(1, 0).argmax(1);
+        at::Tensor host = next.to(at::kCPU);
+        sync(dev);
+        const double first = ms_since(t0);
+        auto t1 = clock::now();
+        for (int k = 0; k < opt.new_tokens; ++k) {
+            at::Tensor nt = next.unsqueeze(1);
+            next = model->forward(cache, nt, at::ones_like(nt), false, true).select(1, 0).argmax(1);
+            host = next.to(at::kCPU);
+        }
+        sync(dev);
+        const double decode = ms_since(t1);
+        if (timed) {
+            c.first_ms.push_back(first);
+            c.per_token_ms.push_back(decode / opt.new_tokens);
+        }
+    };
+    for (auto& c : configs)
+        for (int i = 0; i < opt.warmup; ++i) once(c, false);
+    for (int rep = 0; rep < opt.repeats; ++rep) {
+        for (auto& c : configs) {
+            if (cancelled && cancelled()) return {};
+            once(c, true);
+        }
+    }
+    std::vector<LatencyResult> out;
+    for (auto& c : configs) {
+        LatencyResult first = c.r, per = c.r;
+        first.phase = "first_token";
+        per.phase = "per_token";
+        for (LatencyResult r : {summarize(first, c.first_ms), summarize(per, c.per_token_ms)}) {
+            out.push_back(r);
+            if (on_result) on_result(r);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::function<void(const LatencyResult&)>& on_result,
                                        const std::function<bool()>& cancelled) {
     if (opt.repeats < 1) throw Error("latency: repeats must be at least 1");
+    if (is_causal_lm_dir(opt.model_dir)) return run_decoder_latency(opt, on_result, cancelled);
     const auto& known = latency_method_names();
     for (auto& m : opt.methods) {
         if (std::find(known.begin(), known.end(), m) == known.end()) {
@@ -113,7 +238,7 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
     auto once = [&](Config& c) {
         at::Tensor y = (c.merged ? *c.merged : *model).forward(c.batch, c.ad, false);
         if (dev.is_cuda())
-            torch::cuda::synchronize(dev.has_index() ? dev.index() : -1);
+            sync(dev);
         else
             (void)y.sum().item<float>();
     };
@@ -129,13 +254,8 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
     }
     std::vector<LatencyResult> out;
     for (auto& c : configs) {
-        c.r.median_ms = percentile(c.ms, 0.5);
-        c.r.p90_ms = percentile(c.ms, 0.9);
-        double sum = 0;
-        for (double x : c.ms) sum += x;
-        c.r.mean_ms = sum / double(c.ms.size());
-        out.push_back(c.r);
-        if (on_result) on_result(c.r);
+        out.push_back(summarize(c.r, c.ms));
+        if (on_result) on_result(out.back());
     }
     return out;
 }

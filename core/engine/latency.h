@@ -3,6 +3,11 @@
 // sequence length, prompt length) a forward pass on random token ids (no padding) under no_grad, `warmup`
 // untimed passes, then `repeats` timed ones (CUDA synchronised), taken round-robin over all configurations so
 // that base and prompted models are measured side by side; median and 90th percentile in milliseconds.
+// A causal LM (a decoder directory) is measured as generation runs: per pass, the input of `seq_len` tokens
+// with the prefix's keys and values in the cache, and the first new token chosen (phase "first_token": the time
+// to first token), then `new_tokens` more tokens one step at a time over the cache, each chosen on the host as
+// generate() does (phase "per_token": milliseconds per new token, 1000 / tokens per second). Methods base and
+// ptv2 (the prefix in every layer).
 // Torch-free interface; the model is loaded inside.
 #include <functional>
 #include <string>
@@ -27,6 +32,7 @@ struct LatencyOptions {
     DeltaOptions delta;                 // the methods' options (default: PEFT's defaults)
     int warmup = 3;
     int repeats = 20;
+    int new_tokens = 16;                // causal LMs: the decoding steps timed per pass
     std::string device = "cpu";
     int threads = 0;
     uint64_t seed = 0;
@@ -37,6 +43,7 @@ struct LatencyResult {
     int batch_size = 0, seq_len = 0, prompt_len = 0;
     double median_ms = 0, p90_ms = 0, mean_ms = 0;
     std::string device;
+    std::string phase;                  // "" (a forward pass); causal LMs: "first_token" or "per_token"
 };
 
 // Runs every configuration; `on_result` (optional) sees each result at the end, in method, prompt length,
