@@ -19,6 +19,7 @@ struct Reader {
         seen.insert(k);
         auto it = j.find(k);
         if (it == j.end() || it->is_null()) return;
+        if (const std::string why = integer_range_error<T>(*it); !why.empty()) throw Error(at(k) + ": " + why);
         try {
             out = it->get<T>();
         } catch (const std::exception&) {

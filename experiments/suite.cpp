@@ -51,7 +51,10 @@ Suite Suite::from_json(const json& j, const std::string& where) {
     s.name = get_field<std::string>(j, "name", where);
     if (!j.contains("base")) throw Error(where + ": base: missing (the experiment spec every variant starts from)");
     s.base = ExperimentSpec::from_json(j["base"], where + ": base");
-    s.seeds = get_field_or<std::vector<uint64_t>>(j, "seeds", {}, where);
+    if (j.contains("seeds") && !j["seeds"].is_null()) {
+        if (!j["seeds"].is_array()) throw Error(where + ": seeds: must be a list of non-negative integers");
+        for (const json& x : j["seeds"]) s.seeds.push_back(json_as<uint64_t>(x, "seeds", where));
+    }
     if (j.contains("variants")) {
         if (!j["variants"].is_array()) throw Error(where + ": variants: must be a list of JSON objects");
         for (const auto& x : j["variants"]) s.variants.push_back(x);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ptune builds, runs and tests with. Idempotent: packages already
-# present are skipped, and nothing is done when all of them are there.
+# Installs the Debian packages ptune builds, runs and tests with (the same names on Debian 12 and 13), and any
+# package named as an argument (scripts/fuzz.sh adds clang and libFuzzer's runtime). Idempotent: packages
+# already present are skipped, and nothing is done when all of them are there.
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
@@ -9,6 +10,7 @@ PKGS=(
   libsqlite3-dev nlohmann-json3-dev libutf8proc-dev libpcre2-dev libcli11-dev
   xvfb xauth
 )
+PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -293,6 +293,19 @@ private Q_SLOTS:
         QCOMPARE(d.bad_rows[0].reason, std::string("invalid JSON at byte 24"));
     }
 
+    // A number too large for a double is a bad row with the parser's reason, not an escaping exception (found by
+    // fuzz_data).
+    void numberOverflowIsABadRow() {
+        const std::string path = dfx("number_overflow.jsonl");
+        QCOMPARE(load_error(path, DataOptions{}),
+                 path + ":2: invalid JSON: [json.exception.out_of_range.406] number overflow parsing '1e999'");
+        DataOptions opt;
+        opt.on_bad_row = OnBadRow::Skip;
+        Dataset d = load_dataset(path, opt);
+        QCOMPARE(lines_of(d), (Lines{1, 3}));
+        QCOMPARE(bad_lines(d), (Lines{2}));
+    }
+
     void missingKey() {
         const std::string path = dfx("missing_key.jsonl");
         QCOMPARE(load_error(path, DataOptions{}), path + ":2: missing key \"label\"");

@@ -221,6 +221,32 @@ private Q_SLOTS:
         }
     }
 
+    // Integer fields: a whole number written as 30522.0 reads; one out of range or with a fraction is refused with
+    // the field named (fuzz_config found 19e92 converted with overflow).
+    void integerFieldsAreWholeAndInRange() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString();
+        json c = read_json_file(fixture("bert/model/config.json"));
+        const int64_t vocab = c["vocab_size"].get<int64_t>();
+        c["vocab_size"] = double(vocab);
+        write_json_file(d + "/config.json", c);
+        QCOMPARE(ModelConfig::from_dir(d).vocab_size, vocab);
+        auto error_for = [&](const json& v) {
+            c["vocab_size"] = v;
+            write_json_file(d + "/config.json", c);
+            try {
+                ModelConfig::from_dir(d);
+            } catch (const Error& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        };
+        const std::string where = d + "/config.json: field \"vocab_size\" ";
+        QCOMPARE(error_for(19e92), where + "must be a whole number from -9223372036854775808 to 9223372036854775807 (it is 1.9e+93)");
+        QCOMPARE(error_for(30.5), where + "must be a whole number from -9223372036854775808 to 9223372036854775807 (it is 30.5)");
+        QCOMPARE(error_for(json(18446744073709551615ULL)), where + "is too large (18446744073709551615; at most 9223372036854775807)");
+    }
+
     // A fresh head (other label count) is initialised from the seed: same seed, same head.
     void freshHeadIsSeeded() {
         auto a = EncoderClassifier::load(fixture("roberta/model"), 3, 7);

@@ -52,6 +52,26 @@ private Q_SLOTS:
         bad = s.to_json();
         bad["variant"] = json::array();
         QVERIFY_THROWS_EXCEPTION(Error, Suite::from_json(bad, "s.json"));
+        // Numbers out of their field's range are refused by name, never converted with overflow (fuzz_suite,
+        // fuzz_spec): a seed of 1e30, a negative seed, a step count with a fraction.
+        auto error_of = [&](const json& j) {
+            try {
+                Suite::from_json(j, "s.json");
+            } catch (const Error& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        };
+        bad = s.to_json();
+        bad["seeds"] = json::array({1, 1e30});
+        QCOMPARE(error_of(bad), std::string("s.json: field \"seeds\" must be a whole number from 0 to 18446744073709551615 (it is 1e+30)"));
+        bad["seeds"] = json::array({-1});
+        QCOMPARE(error_of(bad), std::string("s.json: field \"seeds\" is out of range (-1; from 0 to 18446744073709551615)"));
+        bad = s.to_json();
+        bad["base"]["train"]["steps"] = 12.5;
+        QVERIFY2(error_of(bad).find("train.steps: must be a whole number") != std::string::npos, error_of(bad).c_str());
+        bad["base"]["train"]["steps"] = 12.0;   // whole: read as 12
+        QCOMPARE(Suite::from_json(bad, "s.json").base.train.steps, int64_t(12));
     }
 
     void ablationsHaveThePapersShape() {

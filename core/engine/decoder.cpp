@@ -195,7 +195,7 @@ DecoderSpec read_decoder_spec(const std::string& dir) {
         if (g.is_object() && g.contains("eos_token_id") && !g["eos_token_id"].is_null()) {
             spec.eos_token_ids.clear();
             if (g["eos_token_id"].is_array()) {
-                for (const auto& e : g["eos_token_id"]) spec.eos_token_ids.push_back(e.get<int64_t>());
+                for (const auto& e : g["eos_token_id"]) spec.eos_token_ids.push_back(json_as<int64_t>(e, "eos_token_id", gen_path));
             } else {
                 spec.eos_token_ids.push_back(get_field<int64_t>(g, "eos_token_id", gen_path));
             }

@@ -31,6 +31,17 @@ void sync(const at::Device& dev) {
     if (dev.is_cuda()) torch::cuda::synchronize(dev.has_index() ? dev.index() : -1);
 }
 
+// A configuration's result before it is measured.
+LatencyResult config_of(const std::string& method, int batch, int seq_len, int prompt_len, const at::Device& dev) {
+    LatencyResult r;
+    r.method = method;
+    r.batch_size = batch;
+    r.seq_len = seq_len;
+    r.prompt_len = prompt_len;
+    r.device = dev.str();
+    return r;
+}
+
 LatencyResult summarize(LatencyResult r, const std::vector<double>& ms) {
     r.median_ms = percentile(ms, 0.5);
     r.p90_ms = percentile(ms, 0.9);
@@ -86,11 +97,7 @@ std::vector<LatencyResult> run_decoder_latency(const LatencyOptions& opt,
                                     " exceeds the model's " + std::to_string(spec.max_positions) +
                                     " learned positions");
                     Config c;
-                    c.r.method = method;
-                    c.r.batch_size = B;
-                    c.r.seq_len = S;
-                    c.r.prompt_len = P;
-                    c.r.device = dev.str();
+                    c.r = config_of(method, B, S, P, dev);
                     c.prompt = prompt;
                     const int64_t lo = std::min<int64_t>(5, spec.vocab_size - 1);
                     c.ids = at::randint(lo, spec.vocab_size, {B, S}, at::kLong).to(dev);
@@ -214,11 +221,7 @@ std::vector<LatencyResult> run_latency(const LatencyOptions& opt, const std::fun
                 for (int S : opt.seq_lens) {
                     cfg.check_fits(S, prompted ? P : 0);
                     Config c;
-                    c.r.method = method;
-                    c.r.batch_size = B;
-                    c.r.seq_len = S;
-                    c.r.prompt_len = P;
-                    c.r.device = dev.str();
+                    c.r = config_of(method, B, S, P, dev);
                     c.prompt = prompt;
                     c.delta = delta;
                     c.merged = merged;

@@ -506,6 +506,9 @@ void load_jsonl(std::string_view s, const std::string& path, const DataOptions& 
         } catch (const ojson::parse_error& e) {
             b.bad(line, "invalid JSON at byte " + std::to_string(e.byte));
             return true;
+        } catch (const ojson::exception& e) {
+            b.bad(line, std::string("invalid JSON: ") + e.what());   // e.g. a number too large for a double
+            return true;
         }
         if (!j.is_object()) {
             b.bad(line, "not a JSON object");

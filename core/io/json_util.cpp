@@ -67,6 +67,9 @@ json read_json_file(const std::string& path) {
         return json::parse(text);
     } catch (const json::parse_error& e) {
         throw Error(path + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+    } catch (const json::exception& e) {
+        // A number too large for a double (1e400), and the parser's other refusals.
+        throw Error(path + ": invalid JSON: " + e.what());
     }
 }
 

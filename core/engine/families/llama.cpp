@@ -93,7 +93,7 @@ public:
             const json& e = j["eos_token_id"];
             if (e.is_number_integer()) s.eos_token_ids = {e.get<int64_t>()};
             else if (e.is_array())
-                for (const auto& x : e) s.eos_token_ids.push_back(x.get<int64_t>());
+                for (const auto& x : e) s.eos_token_ids.push_back(json_as<int64_t>(x, "eos_token_id", path));
         }
         s.stored_dtype = get_field_or<std::string>(j, "torch_dtype", get_field_or<std::string>(j, "dtype", "float32", path), path);
         return s;
