@@ -265,6 +265,15 @@ private Q_SLOTS:
         auto out = greedy_batch(*m, {prompt, {7, 8}}, &kv, 50, {});
         QCOMPARE(out[0].size(), size_t(200 - (4 + 190) + 1));   // 7 new tokens; the last needs no position
         QCOMPARE(out[1].size(), out[0].size());                  // one batch, one length
+        // generate() stops there too, saying why, with the same tokens.
+        auto tok = Tokenizer::from_dir(fixture("gpt2/model"));
+        GenerateOptions o;
+        o.max_new_tokens = 50;
+        o.ignore_eos = true;
+        Generation g = generate(*m, tok.get(), prompt, &kv, o);
+        QCOMPARE(g.stop_reason, std::string("max_positions"));
+        QCOMPARE(g.new_tokens, int64_t(out[0].size()));
+        QCOMPARE(std::vector<int64_t>(g.output_ids.begin() + 190, g.output_ids.end()), out[0]);
     }
 
     // transformers' processors on hand-made scores.

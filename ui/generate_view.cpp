@@ -40,6 +40,7 @@ QString stop_reason_text(const QString& r) {
     if (r == "stop_token") return "end of sequence";
     if (r == "stop_string") return "stop string";
     if (r == "cancelled") return "stopped";
+    if (r == "max_positions") return "the model's position table is full";
     return r;
 }
 
@@ -340,7 +341,6 @@ void GenerateView::browse_adapter() {
 
 void GenerateView::model_changed() {
     model_error_.clear();
-    model_max_positions_ = 0;
     const std::string m = model_->text().trimmed().toStdString();
     if (m.empty()) {
         model_info_->setText("");
@@ -351,7 +351,6 @@ void GenerateView::model_changed() {
         ModelSummary s = summarize_model(m);
         if (!s.causal_lm) throw Error(s.dir + ": a " + s.model_type + " encoder; generation needs a causal LM");
         set_options(generation_defaults(s.dir));
-        model_max_positions_ = s.max_positions;
         const QString heads = s.kv_heads && s.kv_heads != s.heads ? QString("%1 heads, %2 key/value").arg(s.heads).arg(s.kv_heads)
                                                                   : QString("%1 heads").arg(s.heads);
         model_info_->setText(QString("%1 (%2) · %3 parameters · %4 layers · hidden %5 · %6 · %7")

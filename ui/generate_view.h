@@ -121,7 +121,6 @@ private:
     bool busy_ = false;
     QString message_;
     QString model_error_;
-    int64_t model_max_positions_ = 0;
 
     QComboBox* run_ = nullptr;
     QLineEdit* model_ = nullptr;

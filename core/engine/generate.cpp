@@ -176,6 +176,11 @@ Generation generate(const CausalLM& model, const Tokenizer* tokenizer, const std
             g.stop_reason = "cancelled";
             break;
         }
+        // Learned positions run out: the token just chosen would need a position past the table.
+        if (model.spec().positions == PositionKind::Learned && cache.length() + 1 > model.spec().max_positions) {
+            g.stop_reason = "max_positions";
+            break;
+        }
         at::Tensor nt = at::full({1, 1}, next, at::TensorOptions().dtype(at::kLong).device(dev));
         so_far = at::cat({so_far, nt}, 1);
         logits = model.forward(cache, nt, at::ones_like(nt), false, true).select(1, 0);

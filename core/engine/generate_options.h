@@ -27,7 +27,9 @@ struct Generation {
     std::vector<int64_t> input_ids;    // the prompt's ids
     std::vector<int64_t> output_ids;   // the prompt's ids followed by the new ones
     std::string generated_text;        // the new tokens decoded (special tokens skipped)
-    std::string stop_reason;           // "max_new_tokens" | "stop_token" | "stop_string"
+    // "max_new_tokens" | "stop_token" | "stop_string" | "cancelled" | "max_positions" (a learned position table
+    // is full)
+    std::string stop_reason;
     int64_t new_tokens = 0;
     double seconds_to_first_token = 0; // prompt (prefill) and the first new token
     double seconds_total = 0;
