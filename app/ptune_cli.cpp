@@ -901,10 +901,13 @@ int main(int argc, char** argv) {
                 j["artifacts"] = arts;
                 j["metric_keys"] = store.metric_keys(rn_id);
                 json lat = json::array();
-                for (auto& l : store.latency(rn_id))
-                    lat.push_back({{"method", l.method}, {"batch_size", l.batch_size}, {"seq_len", l.seq_len},
-                                   {"prompt_len", l.prompt_len}, {"median_ms", l.median_ms}, {"p90_ms", l.p90_ms},
-                                   {"device", l.device}});
+                for (auto& l : store.latency(rn_id)) {
+                    json row = {{"method", l.method}, {"batch_size", l.batch_size}, {"seq_len", l.seq_len},
+                                {"prompt_len", l.prompt_len}, {"median_ms", l.median_ms}, {"p90_ms", l.p90_ms},
+                                {"device", l.device}};
+                    if (!l.phase.empty()) row["phase"] = l.phase;   // a causal LM's: first_token, per_token
+                    lat.push_back(row);
+                }
                 j["latency"] = lat;
                 std::cout << dumps(j, 2) << "\n";
                 return 0;

@@ -531,7 +531,7 @@ int64_t Runner::enqueue(const ExperimentSpec& spec0, Store& store) {
 // Inference cost against the base model right after training (spec.latency.measure), so that a suite's
 // comparison has it. The run trained and its adapter is saved: a measurement that fails or is cancelled is said,
 // and the run stays completed (measure again from the Latency tab or with `ptune bench --run`).
-void measure_after_training(const ExperimentSpec& spec, Store& store, int64_t run_id, RunObserver* obs,
+static void measure_after_training(const ExperimentSpec& spec, Store& store, int64_t run_id, RunObserver* obs,
                             const CancelFlag* cancel, const std::function<void(const std::string&)>& message) {
     message("measuring inference latency against the base model");
     LatencyOptions lo;

@@ -25,6 +25,7 @@ fi
 mkdir -p "$B/logs"
 run_one() {
   local t=$1
+  rm -rf "$B/findings/$t"   # this run's findings only
   mkdir -p "$B/corpus/$t" "$B/findings/$t"
   cp -n fuzz/corpus/"$t"/* "$B/corpus/$t/" 2>/dev/null || true
   [ -d "fuzz/regressions/$t" ] && cp -n fuzz/regressions/"$t"/* "$B/corpus/$t/" 2>/dev/null || true
@@ -51,10 +52,10 @@ printf '%-18s %8s %12s %8s  %s\n' target seconds executions corpus result
 for entry in "${pids[@]}"; do
   t=${entry#*:}
   log="$B/logs/$t.log"
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-  corpus=$(ls "$B/corpus/$t" | wc -l)
-  found=$(ls "$B/findings/$t" | wc -l)
-  if [ "$found" -gt 0 ] || ! grep -q 'stat::number_of_executed_units' "$log"; then
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" 2>/dev/null | tail -1 | awk '{print $2}' || true)
+  corpus=$(ls "$B/corpus/$t" 2>/dev/null | wc -l || true)
+  found=$(ls "$B/findings/$t" 2>/dev/null | wc -l || true)
+  if [ "$found" -gt 0 ] || ! grep -q 'stat::number_of_executed_units' "$log" 2>/dev/null; then
     result="FINDING: $(ls "$B/findings/$t" | head -3 | tr '\n' ' ')(log: $log)"
     status=1
   else

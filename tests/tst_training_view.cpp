@@ -416,6 +416,18 @@ private Q_SLOTS:
         QVERIFY(v.set_phase("first_token"));
         QCOMPARE(phase->currentIndex(), 0);
         QCOMPARE(v.overhead_percent(2, 64, 16), 20.0);
+        // A causal LM with a learned position table (GPT-2's kind) also needs room for the generated tokens.
+        v.show_run(*store_, id, 16, 100, "decoder run", "ptv2", true);
+        auto* seqs = v.findChild<QLineEdit*>("seq_lens");
+        auto* prompts = v.findChild<QLineEdit*>("prompt_lens");
+        auto* sweep_seq = v.findChild<QSpinBox*>("prompt_sweep_seq_len");
+        prompts->setText("8");
+        sweep_seq->setValue(16);
+        seqs->setText("16,69");   // 69 + 16 = 85 fits 100 positions; with 16 generated tokens it does not
+        QCOMPARE(v.form_error(), QString("Sequence lengths: 69 + the run's P 16 + 16 generated tokens = 101 is longer "
+                                         "than the model's 100 positions"));
+        seqs->setText("16,68");
+        QVERIFY2(v.form_error().isEmpty(), qPrintable(v.form_error()));
         // An encoder's run afterwards: no phases.
         RunRecord enc;
         enc.name = "encoder latency";

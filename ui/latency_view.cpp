@@ -378,21 +378,24 @@ void LatencyView::validate() {
     const auto ps = prompted() ? parse_lengths(prompt_edit_->text(), tr("Prompt lengths"), &err) : std::vector<int>{};
     const int sweep_seq = sweep_seq_spin_->value();
     if (err.isEmpty() && max_positions_ > 0) {
-        // With P prompt positions in front, the real tokens take positions P..P+n-1: n + P must fit the table.
+        // With P prompt positions in front, the real tokens take positions P..P+n-1: n + P must fit the table. A
+        // causal LM also generates its new tokens there.
+        const int gen = causal_lm_ ? LatencyOptions{}.new_tokens : 0;
+        const QString plus_gen = gen > 0 ? tr(" + %1 generated tokens").arg(gen) : QString();
         for (int s : seqs) {
-            if (s + run_prompt_len_ > max_positions_) {
-                err = run_prompt_len_ > 0
-                          ? tr("Sequence lengths: %1 + the run's P %2 = %3 is longer than the model's %4 positions")
-                                .arg(s).arg(run_prompt_len_).arg(s + run_prompt_len_).arg(max_positions_)
+            if (s + run_prompt_len_ + gen > max_positions_) {
+                err = run_prompt_len_ > 0 || gen > 0
+                          ? tr("Sequence lengths: %1 + the run's P %2%3 = %4 is longer than the model's %5 positions")
+                                .arg(s).arg(run_prompt_len_).arg(plus_gen).arg(s + run_prompt_len_ + gen).arg(max_positions_)
                           : tr("Sequence lengths: %1 is longer than the model's %2 positions").arg(s).arg(max_positions_);
                 break;
             }
         }
         if (err.isEmpty())
             for (int p : ps)
-                if (sweep_seq + p > max_positions_) {
-                    err = tr("Prompt lengths: seq len %1 + P %2 = %3 is longer than the model's %4 positions")
-                              .arg(sweep_seq).arg(p).arg(sweep_seq + p).arg(max_positions_);
+                if (sweep_seq + p + gen > max_positions_) {
+                    err = tr("Prompt lengths: seq len %1 + P %2%3 = %4 is longer than the model's %5 positions")
+                              .arg(sweep_seq).arg(p).arg(plus_gen).arg(sweep_seq + p + gen).arg(max_positions_);
                     break;
                 }
     }

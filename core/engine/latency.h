@@ -6,8 +6,8 @@
 // A causal LM (a decoder directory) is measured as generation runs: per pass, the input of `seq_len` tokens
 // with the prefix's keys and values in the cache, and the first new token chosen (phase "first_token": the time
 // to first token), then `new_tokens` more tokens one step at a time over the cache, each chosen on the host as
-// generate() does (phase "per_token": milliseconds per new token, 1000 / tokens per second). Methods base and
-// ptv2 (the prefix in every layer).
+// generate() does (phase "per_token": milliseconds per step, each step giving every row of the batch one token:
+// tokens per second = 1000 x batch / ms). Methods base and ptv2 (the prefix in every layer).
 // Torch-free interface; the model is loaded inside.
 #include <functional>
 #include <string>

@@ -91,7 +91,7 @@ public:
         if (j.contains("pad_token_id") && j["pad_token_id"].is_number_integer()) s.pad_token_id = j["pad_token_id"].get<int64_t>();
         if (j.contains("eos_token_id")) {
             const json& e = j["eos_token_id"];
-            if (e.is_number_integer()) s.eos_token_ids = {e.get<int64_t>()};
+            if (e.is_number_integer()) s.eos_token_ids = {json_as<int64_t>(e, "eos_token_id", path)};
             else if (e.is_array())
                 for (const auto& x : e) s.eos_token_ids.push_back(json_as<int64_t>(x, "eos_token_id", path));
         }
