@@ -397,12 +397,14 @@ private Q_SLOTS:
                {"adapter_config.json", "task_type SEQ_CLS"});
         expect([&] { load_decoder_prefix(fixture("bert/adapter_lora_r4"), gpt2->prefix_geometry()); },
                {"adapter_config.json", "LORA"});
-        // Learned positions run out: the message names the limit.
+        // A prompt longer than the learned position table: the message names the limit. (Generation that reaches
+        // the limit stops with reason max_positions: greedyStopsAtTheLastPosition.)
         auto tok = Tokenizer::from_dir(fixture("gpt2/model"));
         GenerateOptions o;
-        o.max_new_tokens = 400;
+        o.max_new_tokens = 4;
         o.ignore_eos = true;
-        expect([&] { generate(*gpt2, tok.get(), {5, 6, 7}, nullptr, o); }, {"n_positions", "200"});
+        const std::vector<int64_t> too_long(260, 5);
+        expect([&] { generate(*gpt2, tok.get(), too_long, nullptr, o); }, {"n_positions", "200"});
         QVERIFY(is_causal_lm_dir(fixture("gpt2/model")));
         QVERIFY(!is_causal_lm_dir(fixture("bert/model")));
     }
