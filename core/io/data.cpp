@@ -659,11 +659,7 @@ Dataset load_dataset(const std::string& path, const DataOptions& opt) {
     return d;
 }
 
-std::pair<Dataset, Dataset> split_dataset(const Dataset& d, double fraction, uint64_t seed) {
-    if (!(fraction >= 0.0 && fraction <= 1.0))
-        throw Error("split fraction must be between 0 and 1, got " + std::to_string(fraction));
-    const size_t n = d.rows.size();
-    const size_t n_valid = static_cast<size_t>(std::llround(fraction * static_cast<double>(n)));
+std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
     std::vector<size_t> idx(n);
     for (size_t i = 0; i < n; ++i) idx[i] = i;
     std::mt19937_64 rng(seed);
@@ -671,6 +667,15 @@ std::pair<Dataset, Dataset> split_dataset(const Dataset& d, double fraction, uin
         size_t j = static_cast<size_t>(bounded(rng, i));
         std::swap(idx[i - 1], idx[j]);
     }
+    return idx;
+}
+
+std::pair<Dataset, Dataset> split_dataset(const Dataset& d, double fraction, uint64_t seed) {
+    if (!(fraction >= 0.0 && fraction <= 1.0))
+        throw Error("split fraction must be between 0 and 1, got " + std::to_string(fraction));
+    const size_t n = d.rows.size();
+    const size_t n_valid = static_cast<size_t>(std::llround(fraction * static_cast<double>(n)));
+    const std::vector<size_t> idx = seeded_permutation(n, seed);
     std::vector<char> in_valid(n, 0);
     for (size_t i = 0; i < n_valid; ++i) in_valid[idx[i]] = 1;
 
