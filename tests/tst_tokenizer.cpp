@@ -695,6 +695,36 @@ private Q_SLOTS:
         }
     }
 
+    // Words already split (token classification): ids and each token's word equal the library's pre-tokenized
+    // encoding (byte-level families with add_prefix_space=True, as transformers' NER recipes load them).
+    void wordsMatchLibrary_data() { realTokenizersMatchLibrary_data(); }
+
+    void wordsMatchLibrary() {
+        QFETCH(QString, family);
+        const json exp = expected("tokenizers/real/expected.json");
+        const std::string fam = family.toStdString();
+        const json& lists = exp.at("word_lists");
+        const json& ids = exp.at("word_ids").at(fam);
+        const json& words = exp.at("words").at(fam);
+        QCOMPARE(ids.size(), lists.size());
+        auto tok = Tokenizer::from_json_file(kFixtures + "/tokenizers/real/" + fam + "/tokenizer.json");
+        int bad = 0;
+        for (size_t i = 0; i < lists.size(); ++i) {
+            const auto ws = lists[i].get<std::vector<std::string>>();
+            Encoding e = tok->encode_words(ws, true);
+            const std::vector<int64_t> want = ids_of(ids[i]), want_words = words[i].get<std::vector<int64_t>>();
+            QCOMPARE(e.word_ids.size(), e.ids.size());
+            if (e.ids == want && e.word_ids == want_words) continue;
+            ++bad;
+            qWarning("%s list %zu: got %s words %s, want %s words %s", fam.c_str(), i, qPrintable(show(e.ids)),
+                     qPrintable(show(e.word_ids)), qPrintable(show(want)), qPrintable(show(want_words)));
+        }
+        QCOMPARE(bad, 0);
+        // Every word of the first list has a token, and the specials have none.
+        Encoding e = tok->encode_words(lists[0].get<std::vector<std::string>>(), true);
+        for (size_t i = 0; i < e.ids.size(); ++i) QCOMPARE(e.word_ids[i] < 0, e.special_mask[i] == 1);
+    }
+
     // The character classes where the library differs from plain Unicode data (see unicode_tables.inc).
     void libraryCharacterClasses() {
         QTemporaryDir dir;

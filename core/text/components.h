@@ -45,6 +45,7 @@ public:
     virtual ~PreTokenizer() = default;
     virtual void pre_tokenize(std::vector<Split>& splits) const = 0;
     virtual std::string describe() const = 0;
+    virtual bool byte_level() const { return false; }   // a ByteLevel pre-tokenizer (alone or in a Sequence)
 };
 
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::string& where, const std::string& path);

@@ -310,6 +310,7 @@ public:
         }
     }
     std::string describe() const override { return "ByteLevel"; }
+    bool byte_level() const override { return true; }
 
 private:
     bool add_prefix_space_, use_regex_;
@@ -365,6 +366,11 @@ public:
         std::string d;
         for (const auto& p : items_) d += (d.empty() ? "" : "+") + p->describe();
         return d.empty() ? "Sequence" : d;
+    }
+    bool byte_level() const override {
+        for (const auto& p : items_)
+            if (p->byte_level()) return true;
+        return false;
     }
 
 private:

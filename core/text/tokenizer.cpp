@@ -185,6 +185,8 @@ class TokenizerImpl final : public Tokenizer {
 public:
     std::unique_ptr<Normalizer> normalizer;
     std::unique_ptr<PreTokenizer> pre_tokenizer;
+    // For encode_words() of a byte-level tokenizer: the same pre-tokenizer with ByteLevel's add_prefix_space on.
+    std::unique_ptr<PreTokenizer> word_pre_tokenizer;
     std::unique_ptr<Model> model;
     std::unique_ptr<PostProcessor> post;
     std::unique_ptr<Decoder> decoder;
@@ -273,6 +275,40 @@ public:
             out.tokens.insert(out.tokens.end(), std::make_move_iterator(e.tokens.begin()),
                               std::make_move_iterator(e.tokens.end()));
             out.special_mask.insert(out.special_mask.end(), e.special_mask.begin(), e.special_mask.end());
+        }
+        return out;
+    }
+
+    Encoding encode_words(const std::vector<std::string>& words, bool add_special) const override {
+        const PreTokenizer* pre = word_pre_tokenizer ? word_pre_tokenizer.get() : pre_tokenizer.get();
+        Enc all;
+        std::vector<int64_t> word_of;
+        for (size_t w = 0; w < words.size(); ++w) {
+            Enc e = encode_one(words[w], 0, pre);
+            all.ids.insert(all.ids.end(), e.ids.begin(), e.ids.end());
+            all.tokens.insert(all.tokens.end(), std::make_move_iterator(e.tokens.begin()),
+                              std::make_move_iterator(e.tokens.end()));
+            word_of.insert(word_of.end(), e.ids.size(), static_cast<int64_t>(w));
+        }
+        all.type_ids.assign(all.ids.size(), 0);
+        all.special_mask.assign(all.ids.size(), 0);
+        std::vector<Enc> encs;
+        encs.push_back(std::move(all));
+        if (post) encs = post->process(std::move(encs), add_special);
+        Encoding out;
+        for (auto& e : encs) {
+            out.ids.insert(out.ids.end(), e.ids.begin(), e.ids.end());
+            out.type_ids.insert(out.type_ids.end(), e.type_ids.begin(), e.type_ids.end());
+            out.tokens.insert(out.tokens.end(), std::make_move_iterator(e.tokens.begin()),
+                              std::make_move_iterator(e.tokens.end()));
+            out.special_mask.insert(out.special_mask.end(), e.special_mask.begin(), e.special_mask.end());
+        }
+        // The post-processor only adds tokens (marked in special_mask) around the words' tokens, in order.
+        out.word_ids.assign(out.ids.size(), -1);
+        size_t k = 0;
+        for (size_t i = 0; i < out.ids.size() && k < word_of.size(); ++i) {
+            if (out.special_mask[i]) continue;
+            out.word_ids[i] = word_of[k++];
         }
         return out;
     }
@@ -379,7 +415,8 @@ private:
         push_text(start_offset, sv.size());
     }
 
-    Enc encode_one(const std::string& input, int64_t type_id) const {
+    Enc encode_one(const std::string& input, int64_t type_id) const { return encode_one(input, type_id, pre_tokenizer.get()); }
+    Enc encode_one(const std::string& input, int64_t type_id, const PreTokenizer* pre) const {
         std::string text = sanitize_utf8(input);
         std::vector<Split> first;
         split_added(text, raw_set_, true, first);
@@ -393,7 +430,7 @@ private:
             if (normalizer) normalizer->normalize(s.text);
             split_added(s.text, norm_set_, s.at_origin, splits);
         }
-        if (pre_tokenizer) pre_tokenizer->pre_tokenize(splits);
+        if (pre) pre->pre_tokenize(splits);
         Enc e;
         std::vector<Token> toks;
         for (auto& s : splits) {
@@ -447,7 +484,20 @@ std::unique_ptr<TokenizerImpl> load_tokenizer_json(const std::string& path) {
         return (it == j.end() || it->is_null()) ? nullptr : &*it;
     };
     if (auto n = section("normalizer")) t->normalizer = make_normalizer(*n, where, "normalizer");
-    if (auto p = section("pre_tokenizer")) t->pre_tokenizer = make_pre_tokenizer(*p, where, "pre_tokenizer");
+    if (auto p = section("pre_tokenizer")) {
+        t->pre_tokenizer = make_pre_tokenizer(*p, where, "pre_tokenizer");
+        if (t->pre_tokenizer->byte_level()) {
+            json words = *p;
+            std::function<void(json&)> prefix = [&](json& q) {
+                if (!q.is_object()) return;
+                if (q.value("type", "") == "ByteLevel") q["add_prefix_space"] = true;
+                if (q.value("type", "") == "Sequence" && q.contains("pretokenizers") && q["pretokenizers"].is_array())
+                    for (auto& x : q["pretokenizers"]) prefix(x);
+            };
+            prefix(words);
+            t->word_pre_tokenizer = make_pre_tokenizer(words, where, "pre_tokenizer");
+        }
+    }
     if (auto p = section("post_processor")) t->post = make_post_processor(*p, where, "post_processor");
     if (auto d = section("decoder")) t->decoder = make_decoder(*d, where, "decoder");
     if (auto a = section("added_tokens")) {
@@ -590,6 +640,7 @@ std::unique_ptr<TokenizerImpl> load_roberta_vocab(const fs::path& dir) {
         return merges_path + ": line " + std::to_string(lines[i]);
     });
     t->pre_tokenizer = make_byte_level_pre_tokenizer(add_prefix_space, true);
+    t->word_pre_tokenizer = make_byte_level_pre_tokenizer(true, true);
     t->decoder = make_byte_level_decoder();
     for (const auto& s : {bos, pad, eos, unk, sep, cls, mask}) {
         AddedToken a;

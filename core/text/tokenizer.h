@@ -23,6 +23,9 @@ struct Encoding {
     std::vector<int64_t> type_ids;       // token type (segment) ids
     std::vector<std::string> tokens;
     std::vector<int64_t> special_mask;   // 1 for tokens added by the post-processor
+    // encode_words(): each token's word (index into the words), -1 for the post-processor's special tokens.
+    // Empty from encode().
+    std::vector<int64_t> word_ids;
 };
 
 class Tokenizer {
@@ -39,6 +42,13 @@ public:
     // special tokens, so the result has at most max_len ids.
     virtual Encoding encode(const std::string& text, const std::optional<std::string>& pair = std::nullopt,
                             bool add_special = true, int max_len = 0) const = 0;
+    // Words already split (transformers' is_split_into_words=True, the tokenizers library's is_pretokenized):
+    // each word goes through added-token matching, the normalizer, the pre-tokenizer and the model on its own,
+    // then the post-processor adds the special tokens; word_ids maps tokens to words. A byte-level BPE tokenizer
+    // (GPT-2, RoBERTa, ...) puts a space before each word, as transformers' token-classification recipes ask
+    // (add_prefix_space=True): a word is then tokenized as it is inside running text. No truncation: callers
+    // cut long sentences into windows at word boundaries.
+    virtual Encoding encode_words(const std::vector<std::string>& words, bool add_special = true) const = 0;
     // encode() of each text (no pairs). Safe to call from several threads at once, as is encode().
     virtual std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, bool add_special = true,
                                                int max_len = 0) const;

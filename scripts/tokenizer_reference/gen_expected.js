@@ -80,6 +80,61 @@ const TEXTS = [
   'trailing newline\n',
 ];
 
+// Sentences already split into words (token classification: transformers' is_split_into_words=True). Byte-level
+// BPE families are encoded as transformers' NER recipes load them, with add_prefix_space=True (every word gets a
+// leading space); the reference sets that flag on the ByteLevel pre-tokenizer.
+const WORD_LISTS = [
+  ['EU', 'rejects', 'German', 'call', 'to', 'boycott', 'British', 'lamb', '.'],
+  ['Peter', 'Blackburn'],
+  ['BRUSSELS', '1996-08-22'],
+  ['Café', 'naïve', 'Ångström', 'résumé', ',', "don't", '!'],
+  ['日本語', 'の', 'テキスト', '中文字符', '한국어'],
+  ['👍', '👨\u200d👩\u200d👧', 'emoji:', '🇫🇷'],
+  ['a', '', 'b', ' ', 'c'],
+  ['[CLS]', '<s>', '<|endoftext|>', 'x'],
+  ['multi word', 'tab\there', 'UPPER', 'CamelCase', '3.14', '-7', 'http://x.y/z?a=1'],
+  ['Ⅻ', 'ﬁne', '①', '２３', 'ß', 'İstanbul', 'ς'],
+];
+
+function withPrefixSpace(j) {
+  const fix = p => {
+    if (!p) return;
+    if (p.type === 'ByteLevel') p.add_prefix_space = true;
+    if (p.type === 'Sequence') p.pretokenizers.forEach(fix);
+  };
+  const c = JSON.parse(JSON.stringify(j));
+  fix(c.pre_tokenizer);
+  return c;
+}
+
+// The node binding (0.23.2) takes only strings, so a pre-tokenized input is encoded the way the library's
+// encode_single_sequence treats InputSequence::PreTokenized: every word on its own (added tokens, normalizer,
+// pre-tokenizer, model, offsets from 0), the encodings concatenated, then the post-processor. The special tokens
+// the post-processor puts around one sequence are read off encode('x') with and without them.
+async function encodeWords(tok) {
+  const bare = await tok.encode('x', null, { addSpecialTokens: false });
+  const full = await tok.encode('x', null, { addSpecialTokens: true });
+  const b = Array.from(bare.getIds()), f = Array.from(full.getIds());
+  let at = -1;
+  for (let k = 0; k + b.length <= f.length; k++)
+    if (b.every((id, i) => f[k + i] === id)) { at = k; break; }
+  if (at < 0) throw new Error('cannot find the sequence inside its special tokens');
+  const pre = { ids: f.slice(0, at), tokens: full.getTokens().slice(0, at) };
+  const post = { ids: f.slice(at + b.length), tokens: full.getTokens().slice(at + b.length) };
+  const ids = [], tokens = [], words = [];
+  for (const ws of WORD_LISTS) {
+    const i = [...pre.ids], t = [...pre.tokens], w = pre.ids.map(() => -1);
+    for (let k = 0; k < ws.length; k++) {
+      const e = await tok.encode(ws[k], null, { addSpecialTokens: false });
+      for (const id of e.getIds()) { i.push(id); w.push(k); }
+      t.push(...e.getTokens());
+    }
+    i.push(...post.ids); t.push(...post.tokens); w.push(...post.ids.map(() => -1));
+    ids.push(i); tokens.push(t); words.push(w);
+  }
+  return { ids, tokens, words };
+}
+
 function charsOf(s) { return Array.from(s); }
 
 function substrings(token) {
@@ -136,6 +191,13 @@ async function encodeAll(tok) {
   return { ids, tokens };
 }
 
+function loadJson(j) {
+  const tok = Tokenizer.fromString(JSON.stringify(j));
+  tok.disableTruncation();
+  tok.disablePadding();
+  return tok;
+}
+
 function load(file) {
   const tok = Tokenizer.fromFile(file);
   tok.disableTruncation();  // bert-base-multilingual-cased stores truncation and padding settings
@@ -146,12 +208,14 @@ function load(file) {
 (async () => {
   const [src, out] = process.argv.slice(2);
   if (!src || !out) throw new Error('usage: gen_expected.js <tokenizers-real dir> <output dir>');
-  const expected = { library: 'tokenizers 0.23.2 (npm)', add_special_tokens: true, texts: TEXTS, ids: {} };
+  const expected = { library: 'tokenizers 0.23.2 (npm)', add_special_tokens: true, texts: TEXTS, ids: {},
+                     word_lists: WORD_LISTS, word_ids: {}, words: {} };
   for (const fam of FAMILIES) {
     const file = path.join(src, fam, 'tokenizer.json');
     const full = load(file);
     const ref = await encodeAll(full);
-    const trimmed = trim(JSON.parse(fs.readFileSync(file, 'utf8')), ref.tokens, full);
+    const wordRef = await encodeWords(loadJson(withPrefixSpace(JSON.parse(fs.readFileSync(file, 'utf8')))));
+    const trimmed = trim(JSON.parse(fs.readFileSync(file, 'utf8')), ref.tokens.concat(wordRef.tokens), full);
     fs.mkdirSync(path.join(out, fam), { recursive: true });
     const outFile = path.join(out, fam, 'tokenizer.json');
     fs.writeFileSync(outFile, JSON.stringify(trimmed));
@@ -160,7 +224,14 @@ function load(file) {
       if (JSON.stringify(again.ids[i]) !== JSON.stringify(ref.ids[i]))
         throw new Error(`${fam}: the trimmed file gives other ids for text ${i} ${JSON.stringify(t)}`);
     });
+    const wordsAgain = await encodeWords(loadJson(withPrefixSpace(trimmed)));
+    WORD_LISTS.forEach((ws, i) => {
+      if (JSON.stringify(wordsAgain.ids[i]) !== JSON.stringify(wordRef.ids[i]))
+        throw new Error(`${fam}: the trimmed file gives other ids for word list ${i} ${JSON.stringify(ws)}`);
+    });
     expected.ids[fam] = ref.ids;
+    expected.word_ids[fam] = wordRef.ids;
+    expected.words[fam] = wordRef.words;
     console.log(`${fam}: ${Object.keys(trimmed.model.vocab).length} tokens, ` +
                 `${(trimmed.model.merges || []).length} merges, ${fs.statSync(outFile).size} bytes`);
   }
@@ -175,6 +246,19 @@ function load(file) {
       lines.push(`      ${JSON.stringify(ids)}${i + 1 < TEXTS.length ? ',' : ''}`));
     lines.push(`    ]${f + 1 < FAMILIES.length ? ',' : ''}`);
   });
-  lines.push('  }', '}', '');
+  lines.push('  },', '  "word_lists": [');
+  WORD_LISTS.forEach((ws, i) => lines.push(`    ${JSON.stringify(ws)}${i + 1 < WORD_LISTS.length ? ',' : ''}`));
+  lines.push('  ],');
+  for (const key of ['word_ids', 'words']) {
+    lines.push(`  ${JSON.stringify(key)}: {`);
+    FAMILIES.forEach((fam, f) => {
+      lines.push(`    ${JSON.stringify(fam)}: [`);
+      expected[key][fam].forEach((ids, i) =>
+        lines.push(`      ${JSON.stringify(ids)}${i + 1 < WORD_LISTS.length ? ',' : ''}`));
+      lines.push(`    ]${f + 1 < FAMILIES.length ? ',' : ''}`);
+    });
+    lines.push(key === 'words' ? '  }' : '  },');
+  }
+  lines.push('}', '');
   fs.writeFileSync(path.join(out, 'expected.json'), lines.join('\n'));
 })().catch(e => { console.error(e.message); process.exit(1); });
