@@ -1,0 +1,272 @@
+#include "core/engine/token_cls_task.h"
+
+#include <numeric>
+
+namespace ptune {
+
+namespace {
+
+std::string dims(const at::Tensor& t) {
+    std::string s = "[";
+    for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+    return s + "]";
+}
+
+// A window's tokens from encode_words of some of a sentence's words (word_ids relative to `first`).
+TokenClsWindow make_window(const Encoding& e, size_t first, const TaggedSentence& s, size_t sentence,
+                           const std::vector<int64_t>& inside_of, bool label_all, int64_t max_len) {
+    TokenClsWindow w;
+    w.sentence = sentence;
+    int64_t prev_word = -1;
+    for (size_t i = 0; i < e.ids.size(); ++i) {
+        const int64_t wid = e.word_ids[i];
+        int64_t label = -100, word = -1;
+        if (wid >= 0) {
+            const int64_t sw = wid + (int64_t)first;
+            const int tag = s.tags[(size_t)sw];
+            if (wid != prev_word) {
+                label = tag;
+                word = sw;
+            } else if (label_all) {
+                label = inside_of[(size_t)tag] >= 0 ? inside_of[(size_t)tag] : tag;
+            }
+            prev_word = wid;
+        }
+        w.ids.push_back(e.ids[i]);
+        w.labels.push_back(label);
+        w.word_of.push_back(word);
+    }
+    // A word longer than the window: keep the window's first max_len - 1 tokens and its last (the closing
+    // special token, when there is one).
+    if ((int64_t)w.ids.size() > max_len) {
+        const size_t keep = (size_t)max_len - 1;
+        for (auto* v : {&w.ids, &w.labels, &w.word_of}) {
+            const int64_t last = v->back();
+            v->resize(keep);
+            v->push_back(last);
+        }
+        if (e.special_mask.back() == 0) {   // no closing special token: the last kept token is a word's
+            w.labels.back() = -100;
+            w.word_of.back() = -1;
+        }
+    }
+    return w;
+}
+
+}  // namespace
+
+TokenClsData tokenize_tagged(const TaggedDataset& d, const Tokenizer& tok, int64_t max_len, bool label_all_subtokens) {
+    TokenClsData out;
+    out.label_names = d.label_names;
+    out.scheme = d.scheme;
+    // B-X -> I-X for later sub-tokens (label_all_subtokens).
+    std::vector<int64_t> inside_of(d.label_names.size(), -1);
+    for (size_t i = 0; i < d.label_names.size(); ++i) {
+        const std::string& n = d.label_names[i];
+        if (n.size() > 2 && n[0] == 'B' && n[1] == '-')
+            for (size_t k = 0; k < d.label_names.size(); ++k)
+                if (d.label_names[k] == "I-" + n.substr(2)) inside_of[i] = (int64_t)k;
+    }
+    const int64_t specials = tok.num_special_tokens(false);
+    const int64_t room = std::max<int64_t>(1, max_len - specials);
+    for (size_t si = 0; si < d.sentences.size(); ++si) {
+        const TaggedSentence& s = d.sentences[si];
+        out.gold.push_back(s.tags);
+        Encoding all = tok.encode_words(s.words, true);
+        if ((int64_t)all.ids.size() <= max_len) {
+            out.windows.push_back(make_window(all, 0, s, si, inside_of, label_all_subtokens, max_len));
+            continue;
+        }
+        // Tokens per word, then windows of whole words.
+        std::vector<int64_t> count(s.words.size(), 0);
+        for (int64_t w : all.word_ids)
+            if (w >= 0) ++count[(size_t)w];
+        ++out.windowed_sentences;
+        size_t begin = 0;
+        while (begin < s.words.size()) {
+            size_t end = begin;
+            int64_t used = 0;
+            while (end < s.words.size() && (end == begin || used + count[end] <= room)) used += count[end++];
+            if (count[begin] > room) ++out.cut_words;
+            std::vector<std::string> part(s.words.begin() + (long)begin, s.words.begin() + (long)end);
+            out.windows.push_back(
+                make_window(tok.encode_words(part, true), begin, s, si, inside_of, label_all_subtokens, max_len));
+            begin = end;
+        }
+    }
+    return out;
+}
+
+std::map<std::string, double> tagging_metrics(const std::vector<std::vector<int>>& predicted, const TokenClsData& d) {
+    auto names = [&](const std::vector<std::vector<int>>& v) {
+        std::vector<std::vector<std::string>> out;
+        out.reserve(v.size());
+        for (const auto& s : v) {
+            std::vector<std::string> t;
+            t.reserve(s.size());
+            for (int id : s) t.push_back(d.label_names[(size_t)id]);
+            out.push_back(std::move(t));
+        }
+        return out;
+    };
+    const TaggingScores sc = score_tagging(names(d.gold), names(predicted));
+    std::map<std::string, double> m;
+    m["accuracy"] = sc.token_accuracy;
+    if (d.scheme != TagScheme::None) {
+        m["precision"] = sc.micro.precision;
+        m["recall"] = sc.micro.recall;
+        m["f1"] = sc.micro.f1;
+        for (const auto& [type, s] : sc.per_type) m["f1_" + type] = s.f1;
+    }
+    return m;
+}
+
+TokenClsTrainer::TokenClsTrainer(EncoderClassifier& model, DeepPrompt* prompt, DeltaMethod* method, int64_t num_tags,
+                                 const TrainOptions& opt, int64_t pad_id, TrainEvents* events, const CancelFlag* cancel)
+    : model_(model), prompt_(prompt), method_(method), opt_(opt), pad_id_(pad_id), events_(events), cancel_(cancel) {
+    opt_.validate();
+    if (num_tags < 1) throw Error("token classification needs at least one tag");
+    device_ = resolve_device(opt_.device);
+    model_.to(device_);
+    if (prompt_) prompt_->to(device_);
+    if (method_) method_->to(device_);
+    const ModelConfig& c = model_.config();
+    dropout_ = c.classifier_dropout.value_or(c.hidden_dropout);
+    at::manual_seed(opt_.seed);
+    classifier_.weight = (at::randn({num_tags, c.hidden_size}) * c.initializer_range).to(device_).requires_grad_(true);
+    classifier_.bias = at::zeros({num_tags}).to(device_).requires_grad_(true);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> TokenClsTrainer::head_parameters() const {
+    return {{"classifier.weight", classifier_.weight}, {"classifier.bias", classifier_.bias}};
+}
+
+void TokenClsTrainer::set_head_tensor(const std::string& name, const at::Tensor& value) {
+    at::Tensor* t = name == "classifier.weight" ? const_cast<at::Tensor*>(&classifier_.weight)
+                    : name == "classifier.bias" ? const_cast<at::Tensor*>(&classifier_.bias)
+                                                : nullptr;
+    if (!t) throw Error("token classification head: no tensor \"" + name + "\"");
+    if (t->sizes() != value.sizes())
+        throw Error("token classification head: " + name + " has shape " + dims(*t) + ", got " + dims(value));
+    at::NoGradGuard g;
+    t->copy_(value.to(t->device(), t->scalar_type()));
+}
+
+int64_t TokenClsTrainer::head_param_count() const { return classifier_.weight.numel() + classifier_.bias.numel(); }
+
+at::Tensor TokenClsTrainer::logits(const TokenClsData& d, const std::vector<size_t>& order, size_t begin, size_t end,
+                                   bool training, at::Tensor* labels) const {
+    std::vector<std::vector<int64_t>> ids;
+    for (size_t i = begin; i < end; ++i) ids.push_back(d.windows[order[i]].ids);
+    Batch b = make_batch(ids, pad_id_);
+    const int64_t B = b.input_ids.size(0), n = b.input_ids.size(1);
+    if (labels) {
+        *labels = at::full({B, n}, -100, at::kLong);
+        auto la = labels->accessor<int64_t, 2>();
+        for (int64_t r = 0; r < B; ++r) {
+            const auto& w = d.windows[order[begin + (size_t)r]];
+            for (size_t k = 0; k < w.labels.size(); ++k) la[r][(int64_t)k] = w.labels[k];
+        }
+        *labels = labels->to(device_);
+    }
+    b.input_ids = b.input_ids.to(device_);
+    b.attention_mask = b.attention_mask.to(device_);
+    Adaptation a = method_ ? method_->adaptation(training) : Adaptation{};
+    PrefixKV kv;
+    if (prompt_) {
+        kv = prompt_->prefix(training);
+        a.prefix = &kv;
+    }
+    at::Tensor h = model_.encode(b, a, training);
+    if (h.size(1) > n) h = h.narrow(1, h.size(1) - n, n);   // virtual tokens come first
+    h = at::dropout(h.to(at::kFloat), dropout_, training);
+    return classifier_(h);
+}
+
+TrainResult TokenClsTrainer::train(const TokenClsData& train, const TokenClsData* valid) {
+    if (train.size() == 0) throw Error("the training set has no sentences");
+    LoopHooks h;
+    if (prompt_)
+        for (auto& [n, t] : prompt_->parameters()) h.params.push_back(t);
+    if (method_)
+        for (auto& [n, t] : method_->parameters()) h.params.push_back(t);
+    for (auto& [n, t] : model_.backbone_parameters())
+        if (t.requires_grad()) h.params.push_back(t);
+    h.params.push_back(classifier_.weight);
+    h.params.push_back(classifier_.bias);
+    h.rows = train.size();
+    h.prompt = prompt_;
+    h.batch_loss = [&](const std::vector<size_t>& order, size_t begin, size_t end) {
+        at::Tensor labels;
+        at::Tensor lg = logits(train, order, begin, end, true, &labels);
+        return at::cross_entropy_loss(lg.reshape({-1, lg.size(2)}), labels.reshape({-1}), {}, at::Reduction::Mean, -100);
+    };
+    if (valid && valid->size() > 0) h.evaluate = [&](int64_t) { return evaluate(*valid); };
+    h.snapshot = [this] {
+        std::vector<std::pair<std::string, at::Tensor>> s;
+        if (prompt_)
+            for (auto& [n, t] : prompt_->parameters()) s.push_back({"prompt." + n, t.detach().to(at::kCPU).clone()});
+        if (method_)
+            for (auto& [n, t] : method_->parameters()) s.push_back({"method." + n, t.detach().to(at::kCPU).clone()});
+        for (auto& [n, t] : head_parameters()) s.push_back({"head." + n, t.detach().to(at::kCPU).clone()});
+        for (auto& [n, t] : model_.backbone_parameters())
+            if (t.requires_grad()) s.push_back({"backbone." + n, t.detach().to(at::kCPU).clone()});
+        return s;
+    };
+    h.restore = [this](const std::vector<std::pair<std::string, at::Tensor>>& state) {
+        at::NoGradGuard g;
+        for (auto& [n, t] : state) {
+            if (n.rfind("prompt.", 0) == 0 && prompt_) prompt_->set_parameter(n.substr(7), t);
+            else if (n.rfind("method.", 0) == 0 && method_) method_->set_parameter(n.substr(7), t);
+            else if (n.rfind("head.", 0) == 0) set_head_tensor(n.substr(5), t);
+            else if (n.rfind("backbone.", 0) == 0)
+                for (auto& [bn, bt] : model_.backbone_parameters())
+                    if (bn == n.substr(9)) bt.copy_(t.to(bt.device()));
+        }
+    };
+    return run_training_loop(h, opt_, device_, events_, cancel_, best_state_);
+}
+
+std::vector<std::vector<int>> TokenClsTrainer::predict(const TokenClsData& d) const {
+    at::NoGradGuard g;
+    std::vector<std::vector<int>> out(d.gold.size());
+    for (size_t s = 0; s < d.gold.size(); ++s) out[s].assign(d.gold[s].size(), 0);
+    std::vector<size_t> order(d.size());
+    std::iota(order.begin(), order.end(), 0);
+    const size_t bs = (size_t)opt_.batch_size;
+    for (size_t b = 0; b < d.size(); b += bs) {
+        const size_t e = std::min(d.size(), b + bs);
+        at::Tensor pred = logits(d, order, b, e, false, nullptr).argmax(2).to(at::kCPU);
+        auto pa = pred.accessor<int64_t, 2>();
+        for (size_t r = b; r < e; ++r) {
+            const TokenClsWindow& w = d.windows[r];
+            for (size_t k = 0; k < w.word_of.size(); ++k)
+                if (w.word_of[k] >= 0) out[w.sentence][(size_t)w.word_of[k]] = (int)pa[(int64_t)(r - b)][(int64_t)k];
+        }
+    }
+    return out;
+}
+
+std::map<std::string, double> TokenClsTrainer::evaluate(const TokenClsData& d) const {
+    if (d.size() == 0) return {};
+    double loss_sum = 0, count = 0;
+    {
+        at::NoGradGuard g;
+        std::vector<size_t> order(d.size());
+        std::iota(order.begin(), order.end(), 0);
+        const size_t bs = (size_t)opt_.batch_size;
+        for (size_t b = 0; b < d.size(); b += bs) {
+            at::Tensor labels;
+            at::Tensor lg = logits(d, order, b, std::min(d.size(), b + bs), false, &labels);
+            loss_sum += at::cross_entropy_loss(lg.reshape({-1, lg.size(2)}), labels.reshape({-1}), {},
+                                               at::Reduction::Sum, -100)
+                            .item<double>();
+            count += labels.ne(-100).sum().item<double>();
+        }
+    }
+    std::map<std::string, double> m = tagging_metrics(predict(d), d);
+    m["loss"] = loss_sum / std::max(1.0, count);
+    return m;
+}
+
+}  // namespace ptune

@@ -1,0 +1,90 @@
+#pragma once
+// Token classification (NER, chunking, POS tagging) on an encoder, as transformers' *ForTokenClassification and
+// the P-Tuning v2 code do it: the encoder's last hidden state of every real token (after any deep prompt or
+// virtual tokens), dropout (classifier_dropout, else hidden_dropout_prob), then a linear layer to the tags
+// ("classifier.weight" [tags, H], "classifier.bias"; initialised normal(0, initializer_range), zero bias). Loss:
+// cross-entropy over the labelled tokens (mean; -100 elsewhere, transformers' ignore_index).
+//
+// Words become tokens through Tokenizer::encode_words. A word's tag goes on its first sub-token; the others are
+// ignored in the loss, or (label_all_subtokens) labelled too, B-X becoming I-X on the later sub-tokens when I-X is
+// a tag (transformers' run_ner.py label_all_tokens). A word's prediction is always its first sub-token's.
+// A sentence longer than max_len tokens (special tokens included) is cut into windows at word boundaries, each
+// word in exactly one window, so every word gets a prediction; a single word longer than a window keeps its first
+// tokens. Metrics (per evaluation): "loss", "accuracy" (word-level tag accuracy, seqeval's accuracy_score) and,
+// for entity tag schemes, "precision", "recall", "f1" (entity micro scores, seqeval's default mode) and
+// "f1_<TYPE>" per entity type.
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/engine/deep_prompt.h"
+#include "core/engine/encoder.h"
+#include "core/engine/events.h"
+#include "core/engine/methods.h"
+#include "core/engine/train_options.h"
+#include "core/engine/trainer.h"
+#include "core/eval/entity_metrics.h"
+#include "core/io/tagged_data.h"
+#include "core/text/tokenizer.h"
+
+namespace ptune {
+
+struct TokenClsWindow {
+    std::vector<int64_t> ids;
+    std::vector<int64_t> labels;     // per token: a tag id, or -100
+    std::vector<int64_t> word_of;    // per token: the sentence's word whose prediction this token gives, or -1
+    size_t sentence = 0;
+};
+
+struct TokenClsData {
+    std::vector<TokenClsWindow> windows;
+    std::vector<std::vector<int>> gold;        // per sentence, each word's tag id
+    std::vector<std::string> label_names;
+    TagScheme scheme = TagScheme::IOB2;
+    int64_t windowed_sentences = 0;            // sentences cut into more than one window
+    int64_t cut_words = 0;                     // words longer than a window (their first tokens kept)
+    size_t size() const { return windows.size(); }
+};
+
+TokenClsData tokenize_tagged(const TaggedDataset& d, const Tokenizer& tok, int64_t max_len, bool label_all_subtokens);
+
+// Metrics from predicted tag ids per sentence (the same shape as gold).
+std::map<std::string, double> tagging_metrics(const std::vector<std::vector<int>>& predicted, const TokenClsData& d);
+
+class TokenClsTrainer {
+public:
+    // prompt or method (or neither: the head alone, plus the backbone when it was made trainable).
+    TokenClsTrainer(EncoderClassifier& model, DeepPrompt* prompt, DeltaMethod* method, int64_t num_tags,
+                    const TrainOptions& opt, int64_t pad_id, TrainEvents* events = nullptr,
+                    const CancelFlag* cancel = nullptr);
+    TrainResult train(const TokenClsData& train, const TokenClsData* valid);
+    std::map<std::string, double> evaluate(const TokenClsData& d) const;
+    // Each sentence's predicted tag ids.
+    std::vector<std::vector<int>> predict(const TokenClsData& d) const;
+
+    // The head under transformers' names: "classifier.weight" [tags, H], "classifier.bias".
+    std::vector<std::pair<std::string, at::Tensor>> head_parameters() const;
+    void set_head_tensor(const std::string& name, const at::Tensor& value);
+    int64_t head_param_count() const;
+    const std::vector<std::pair<std::string, at::Tensor>>& best_state() const { return best_state_; }
+
+private:
+    // Logits [B, n, tags] of windows order[begin, end) and the labels [B, n].
+    at::Tensor logits(const TokenClsData& d, const std::vector<size_t>& order, size_t begin, size_t end, bool training,
+                      at::Tensor* labels) const;
+    EncoderClassifier& model_;
+    DeepPrompt* prompt_;
+    DeltaMethod* method_;
+    TrainOptions opt_;
+    int64_t pad_id_;
+    TrainEvents* events_;
+    const CancelFlag* cancel_;
+    at::Device device_ = at::kCPU;
+    Linear classifier_;
+    double dropout_ = 0.1;
+    std::vector<std::pair<std::string, at::Tensor>> best_state_;
+};
+
+}  // namespace ptune
