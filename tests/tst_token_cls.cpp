@@ -3,6 +3,7 @@
 // all-"O" tagger's 0.
 #include <torch/torch.h>
 
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include "core/engine/builtin.h"
@@ -129,6 +130,55 @@ private Q_SLOTS:
         // The backbone stayed frozen: only the prompt and the head are trainable.
         for (auto& [n, t] : model->backbone_parameters()) QVERIFY2(!t.requires_grad(), n.c_str());
         QCOMPARE(trainer.head_param_count(), (int64_t)(4 * 64 + 4));
+
+        // Saved and read back in both formats, the adapter predicts the same tags. PEFT's files hold what
+        // PeftModelForTokenClassification saves: the prefix and base_model.classifier.*, task_type TOKEN_CLS.
+        QTemporaryDir tmp;
+        const std::string dir = tmp.path().toStdString() + "/adapter";
+        export_token_cls(dir, &prompt, trainer, model->config(), train.label_names, train.scheme, "builtin");
+        const json pc = read_json_file(dir + "/adapter_config.json");
+        QCOMPARE(pc["task_type"].get<std::string>(), std::string("TOKEN_CLS"));
+        QCOMPARE(pc["peft_type"].get<std::string>(), std::string("PREFIX_TUNING"));
+        QCOMPARE(pc["num_virtual_tokens"].get<int64_t>(), (int64_t)8);
+        PeftAdapter peft = PeftAdapter::load(dir);
+        std::vector<std::string> keys;
+        for (auto& [k, t] : peft.tensors) keys.push_back(k);
+        QCOMPARE(keys, (std::vector<std::string>{"base_model.classifier.bias", "base_model.classifier.weight", "prompt_embeddings"}));
+        QCOMPARE(peft.tensors.at("prompt_embeddings").sizes().vec(), (std::vector<int64_t>{8, 2 * 4 * 64}));
+        QVERIFY(at::equal(peft.tensors.at("base_model.classifier.weight"), trainer.head_parameters()[0].second.detach().cpu()));
+        const auto want = trainer.predict(tvalid);
+        auto predict_with = [&](TokenClsAdapter& a) {
+            TokenClsTrainer t2(*model, a.prompt.get(), nullptr, (int64_t)a.label_names.size(), o, tok->pad_id());
+            for (auto& [n, v] : a.head) t2.set_head_tensor(n, v);
+            return t2.predict(tvalid);
+        };
+        TokenClsAdapter ours = load_token_cls_adapter(dir, model->config());
+        QCOMPARE(ours.label_names, train.label_names);
+        QCOMPARE(ours.scheme, TagScheme::IOB2);
+        QVERIFY(predict_with(ours) == want);
+        QFile::remove(QString::fromStdString(dir + "/ptune_adapter.json"));
+        TokenClsAdapter theirs = load_token_cls_adapter(dir, model->config());
+        QCOMPARE(theirs.label_names, train.label_names);   // from ptune_labels.json
+        QVERIFY(predict_with(theirs) == want);
+        // A sequence-classification loader refuses it, naming the task.
+        try {
+            load_prompt_adapter(dir, model->config());
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("task_type TOKEN_CLS") != std::string::npos, e.what());
+        }
+        // CoNLL predictions: word, gold, predicted; -DOCSTART- where documents begin.
+        write_conll_predictions(dir + "/pred.conll", valid, want);
+        TaggedOptions po2;
+        po2.tag_column = 1;
+        TaggedDataset gold_back = load_tagged(dir + "/pred.conll", po2);
+        TaggedOptions po3;
+        po3.tag_column = 2;
+        po3.label_names = train.label_names;
+        TaggedDataset pred_back = load_tagged(dir + "/pred.conll", po3);
+        QCOMPARE(gold_back.tag_strings(), valid.tag_strings());
+        QCOMPARE((int)pred_back.sentences.size(), (int)valid.sentences.size());
+        for (size_t i = 0; i < want.size(); ++i) QCOMPARE(pred_back.sentences[i].tags, want[i]);
     }
 };
 

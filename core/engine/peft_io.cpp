@@ -585,6 +585,8 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
         json c = read_json_file(where);
         if (get_field<std::string>(c, "format", where) != "ptune-adapter")
             throw Error(where + ": field \"format\" is not \"ptune-adapter\"");
+        if (const std::string task = get_field_or<std::string>(c, "task", "seq-cls", where); task != "seq-cls")
+            throw Error(where + ": this adapter was trained for task " + task + ", not sequence classification");
         int64_t L = get_field<int64_t>(c, "num_layers", where), H = get_field<int64_t>(c, "hidden_size", where);
         if (L != cfg.num_layers || H != cfg.hidden_size) {
             throw Error(where + ": made for a model with " + std::to_string(L) + " layers and hidden size " +
@@ -615,7 +617,11 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
         out.base_model = get_field_or<std::string>(c, "base_model", "", where);
         return out;
     }
-    PromptAdapter out = prompt_adapter_from_peft(PeftAdapter::load(dir), cfg);
+    PeftAdapter a = PeftAdapter::load(dir);
+    if (a.task_type == "TOKEN_CLS" || a.task_type == "QUESTION_ANS" || a.task_type == "CAUSAL_LM")
+        throw Error(a.dir + "/adapter_config.json: task_type " + a.task_type +
+                    ": this adapter was made for another task than sequence classification (SEQ_CLS)");
+    PromptAdapter out = prompt_adapter_from_peft(a, cfg);
     out.label_names = read_peft_labels(dir);
     return out;
 }

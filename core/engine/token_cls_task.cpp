@@ -1,6 +1,10 @@
 #include "core/engine/token_cls_task.h"
 
+#include <filesystem>
+#include <fstream>
 #include <numeric>
+
+#include "core/engine/tensor_io.h"
 
 namespace ptune {
 
@@ -267,6 +271,188 @@ std::map<std::string, double> TokenClsTrainer::evaluate(const TokenClsData& d) c
     std::map<std::string, double> m = tagging_metrics(predict(d), d);
     m["loss"] = loss_sum / std::max(1.0, count);
     return m;
+}
+
+namespace fs = std::filesystem;
+
+void export_token_cls(const std::string& dir, const DeepPrompt* prompt, const TokenClsTrainer& trainer,
+                      const ModelConfig& cfg, const std::vector<std::string>& label_names, TagScheme scheme,
+                      const std::string& base_model) {
+    fs::create_directories(dir);
+    std::vector<std::pair<std::string, at::Tensor>> head;
+    {
+        at::NoGradGuard g;
+        for (auto& [n, t] : trainer.head_parameters()) head.push_back({n, t.detach().to(at::kCPU).to(at::kFloat).contiguous()});
+    }
+    json c = {{"format", "ptune-adapter"},
+              {"version", 1},
+              {"task", "token-cls"},
+              {"method", prompt ? (prompt->options().mlp ? "prefix-mlp" : "ptv2") : "head"},
+              {"base_model", base_model},
+              {"model_type", cfg.model_type},
+              {"hidden_size", cfg.hidden_size},
+              {"num_layers", cfg.num_layers},
+              {"num_attention_heads", cfg.num_heads},
+              {"num_labels", (int64_t)label_names.size()},
+              {"labels", label_names},
+              {"tag_scheme", tag_scheme_name(scheme)}};
+    if (prompt) {
+        const auto& o = prompt->options();
+        c["prompt_len"] = o.prompt_len;
+        c["layers"] = o.layers.text;
+        c["layer_indices"] = prompt->layers();
+        c["mlp"] = o.mlp;
+        c["mlp_hidden"] = o.mlp_hidden;
+        c["prefix_dropout"] = o.dropout;
+        c["init_std"] = o.init_std;
+    }
+    write_json_file((fs::path(dir) / "ptune_adapter.json").string(), c);
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (auto& [n, t] : head) tensors.push_back({"head." + n, t});
+    if (prompt)
+        for (auto& [n, t] : prompt->parameters()) tensors.push_back({"prompt." + n, t.detach().to(at::kCPU)});
+    save_tensors((fs::path(dir) / "ptune_adapter.safetensors").string(), tensors);
+
+    const bool peft = prompt && (int64_t)prompt->layers().size() == cfg.num_layers;
+    if (!peft) {
+        for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
+        return;
+    }
+    const auto& o = prompt->options();
+    json pc = {
+        {"peft_type", "PREFIX_TUNING"},
+        {"task_type", "TOKEN_CLS"},
+        {"auto_mapping", nullptr},
+        {"base_model_name_or_path", base_model == "builtin" || base_model.empty() ? json(nullptr) : json(base_model)},
+        {"revision", nullptr},
+        {"inference_mode", true},
+        {"num_virtual_tokens", o.prompt_len},
+        {"token_dim", cfg.hidden_size},
+        {"num_transformer_submodules", 1},
+        {"num_attention_heads", cfg.num_heads},
+        {"num_layers", cfg.num_layers},
+        {"encoder_hidden_size", cfg.hidden_size},
+        // The MLP's output is what PEFT saves; declared as plain prompts so that PEFT loads it in any mode.
+        {"prefix_projection", false},
+        {"modules_to_save", {"classifier", "score"}},
+        {"init_weights", nullptr},
+    };
+    write_json_file((fs::path(dir) / "adapter_config.json").string(), pc);
+    std::vector<std::pair<std::string, at::Tensor>> pt;
+    for (auto& [n, t] : head) pt.push_back({"base_model." + n, t});
+    {
+        at::NoGradGuard g;
+        pt.push_back({"prompt_embeddings", prompt->flat().detach().to(at::kCPU).to(at::kFloat).contiguous()});
+    }
+    save_tensors((fs::path(dir) / "adapter_model.safetensors").string(), pt);
+    write_peft_labels(dir, label_names);
+}
+
+TokenClsAdapter load_token_cls_adapter(const std::string& dir, const ModelConfig& cfg) {
+    TokenClsAdapter out;
+    const std::string ptune_json = (fs::path(dir) / "ptune_adapter.json").string();
+    if (fs::exists(ptune_json)) {
+        const std::string& where = ptune_json;
+        json c = read_json_file(where);
+        if (get_field<std::string>(c, "format", where) != "ptune-adapter")
+            throw Error(where + ": field \"format\" is not \"ptune-adapter\"");
+        const std::string task = get_field_or<std::string>(c, "task", "seq-cls", where);
+        if (task != "token-cls")
+            throw Error(where + ": this adapter was trained for task " + task + ", not token-cls");
+        const int64_t L = get_field<int64_t>(c, "num_layers", where), H = get_field<int64_t>(c, "hidden_size", where);
+        if (L != cfg.num_layers || H != cfg.hidden_size)
+            throw Error(where + ": made for a model with " + std::to_string(L) + " layers and hidden size " +
+                        std::to_string(H) + "; this model has " + std::to_string(cfg.num_layers) + " and " +
+                        std::to_string(cfg.hidden_size));
+        const std::string method = get_field<std::string>(c, "method", where);
+        auto tensors = load_all((fs::path(dir) / "ptune_adapter.safetensors").string());
+        if (method == "ptv2" || method == "prefix-mlp") {
+            PrefixOptions o;
+            o.prompt_len = get_field<int64_t>(c, "prompt_len", where);
+            o.layers = LayerSpec{get_field<std::string>(c, "layers", where)};
+            o.mlp = get_field_or<bool>(c, "mlp", false, where);
+            o.mlp_hidden = get_field_or<int64_t>(c, "mlp_hidden", 512, where);
+            o.dropout = get_field_or<double>(c, "prefix_dropout", 0.0, where);
+            o.init_std = get_field_or<double>(c, "init_std", 1.0, where);
+            out.prompt = std::make_unique<DeepPrompt>(cfg, o, 0);
+            for (auto& [n, t] : out.prompt->parameters()) {
+                auto it = tensors.find("prompt." + n);
+                if (it == tensors.end()) throw Error(dir + "/ptune_adapter.safetensors: missing tensor \"prompt." + n + "\"");
+                out.prompt->set_parameter(n, it->second);
+            }
+        } else if (method != "head") {
+            throw Error(where + ": method \"" + method + "\" for token classification: ptune reads ptv2, prefix-mlp and head");
+        }
+        for (auto& [n, t] : tensors)
+            if (n.rfind("head.", 0) == 0) out.head[n.substr(5)] = t;
+        out.label_names = get_field<std::vector<std::string>>(c, "labels", where);
+        const auto scheme = parse_tag_scheme(get_field_or<std::string>(c, "tag_scheme", "iob2", where));
+        if (!scheme || *scheme == TagScheme::Auto) throw Error(where + ": field \"tag_scheme\" is not iob2, iob1, iobes or none");
+        out.scheme = *scheme;
+        out.base_model = get_field_or<std::string>(c, "base_model", "", where);
+    } else {
+        PeftAdapter a = PeftAdapter::load(dir);
+        const std::string where = a.dir + "/adapter_config.json";
+        if (a.task_type != "TOKEN_CLS")
+            throw Error(where + ": task_type " + a.task_type + ": this adapter was made for another task than token "
+                        "classification (TOKEN_CLS)");
+        PromptAdapter p = prompt_adapter_from_peft(a, cfg);
+        out.prompt = std::move(p.prompt);
+        out.head = std::move(p.head);
+        out.notes = std::move(p.notes);
+        out.base_model = p.base_model;
+        out.label_names = read_peft_labels(dir);
+        out.scheme = TagScheme::Auto;   // not recorded: detected from the label names below
+    }
+    auto w = out.head.find("classifier.weight");
+    auto b = out.head.find("classifier.bias");
+    if (w == out.head.end() || b == out.head.end())
+        throw Error(dir + ": the adapter has no token head (classifier.weight and classifier.bias)");
+    if (w->second.dim() != 2 || w->second.size(1) != cfg.hidden_size || b->second.dim() != 1 ||
+        b->second.size(0) != w->second.size(0))
+        throw Error(dir + ": the token head's classifier.weight is " + dims(w->second) + " and its bias " +
+                    dims(b->second) + "; this model needs [tags, " + std::to_string(cfg.hidden_size) + "] and [tags]");
+    const int64_t tags = w->second.size(0);
+    if (out.label_names.empty())
+        for (int64_t i = 0; i < tags; ++i) out.label_names.push_back("LABEL_" + std::to_string(i));
+    if ((int64_t)out.label_names.size() != tags)
+        throw Error(dir + ": " + std::to_string(out.label_names.size()) + " tag names but the head has " +
+                    std::to_string(tags) + " outputs");
+    if (out.scheme == TagScheme::Auto) {
+        bool entity = true;
+        for (const auto& n : out.label_names) entity = entity && is_entity_tag(n);
+        out.scheme = entity ? TagScheme::IOB2 : TagScheme::None;
+    }
+    return out;
+}
+
+void write_conll_predictions(const std::string& path, const TaggedDataset& d,
+                             const std::vector<std::vector<int>>& predicted, bool with_gold) {
+    if (predicted.size() != d.sentences.size())
+        throw Error("predictions for " + std::to_string(predicted.size()) + " sentences, the data has " +
+                    std::to_string(d.sentences.size()));
+    const std::string tmp = path + ".part";
+    {
+        std::ofstream f(tmp, std::ios::binary);
+        if (!f) throw Error(path + ": cannot open for writing");
+        int64_t doc = -1;
+        for (size_t i = 0; i < d.sentences.size(); ++i) {
+            const auto& s = d.sentences[i];
+            if (d.documents > 0 && s.document != doc) {
+                f << (with_gold ? "-DOCSTART- -X- O\n\n" : "-DOCSTART- O\n\n");
+                doc = s.document;
+            }
+            for (size_t k = 0; k < s.words.size(); ++k) {
+                f << s.words[k] << ' ';
+                if (with_gold) f << d.label_names[(size_t)s.tags[k]] << ' ';
+                f << d.label_names[(size_t)predicted[i][k]] << '\n';
+            }
+            f << '\n';
+        }
+        f.flush();
+        if (!f) throw Error(path + ": write failed (disk full?)");
+    }
+    fs::rename(tmp, path);
 }
 
 }  // namespace ptune

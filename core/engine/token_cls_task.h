@@ -23,6 +23,7 @@
 #include "core/engine/encoder.h"
 #include "core/engine/events.h"
 #include "core/engine/methods.h"
+#include "core/engine/peft_io.h"
 #include "core/engine/train_options.h"
 #include "core/engine/trainer.h"
 #include "core/eval/entity_metrics.h"
@@ -86,5 +87,34 @@ private:
     double dropout_ = 0.1;
     std::vector<std::pair<std::string, at::Tensor>> best_state_;
 };
+
+// A trained token-classification adapter: a P-Tuning v2 prefix (or none: the head alone) and the token head.
+struct TokenClsAdapter {
+    std::unique_ptr<DeepPrompt> prompt;
+    std::map<std::string, at::Tensor> head;   // "classifier.weight" [tags, H], "classifier.bias"
+    std::vector<std::string> label_names;
+    TagScheme scheme = TagScheme::IOB2;
+    std::string base_model;
+    std::vector<std::string> notes;
+};
+
+// Writes ptune's format always (ptune_adapter.json with "task": "token-cls", the method "ptv2" or "head", the
+// prompt's options, the tag names and scheme; ptune_adapter.safetensors with prompt.* and head.classifier.*), and
+// PEFT's PREFIX_TUNING adapter with task_type TOKEN_CLS beside it when the prefix is in every layer (what
+// PeftModelForTokenClassification saves: prompt_embeddings [P, 2 L H] and base_model.classifier.weight/bias, with
+// modules_to_save ["classifier", "score"]), plus ptune_labels.json. transformers' *ForTokenClassification models
+// have no pooler, so a checkpoint without one is no obstacle. Without a PEFT form, PEFT files a former run left in
+// `dir` are removed (they would load other prompts).
+void export_token_cls(const std::string& dir, const DeepPrompt* prompt, const TokenClsTrainer& trainer,
+                      const ModelConfig& cfg, const std::vector<std::string>& label_names, TagScheme scheme,
+                      const std::string& base_model);
+// Reads either format back (ptune's when ptune_adapter.json is there), checking the shapes against `cfg`; throws
+// naming the file for an adapter of another task or model.
+TokenClsAdapter load_token_cls_adapter(const std::string& dir, const ModelConfig& cfg);
+
+// CoNLL predictions: "word gold predicted" per line (gold "O"... as the data has it; without gold, "word
+// predicted"), a blank line after each sentence, "-DOCSTART- -X- O" (or "-DOCSTART- O") where a document begins.
+void write_conll_predictions(const std::string& path, const TaggedDataset& d,
+                             const std::vector<std::vector<int>>& predicted, bool with_gold = true);
 
 }  // namespace ptune
