@@ -22,6 +22,7 @@
 #include "core/engine/latency.h"
 #include "core/engine/methods.h"
 #include "core/engine/peft_io.h"
+#include "core/engine/token_cls_task.h"
 #include "core/engine/trainer.h"
 #include "core/text/tokenizer.h"
 #include "experiments/compare.h"
@@ -267,6 +268,75 @@ void predict_causal_lm(const DecoderWithPrefix& d, const Tokenizer& tok, const s
     }
 }
 
+// predict for token classification: each word's tag, from a trained adapter (the head lives in it). With --data,
+// scores against the file's gold tags on stdout and CoNLL predictions in --out; with --text, one JSON line per text
+// (words split at whitespace).
+void predict_token_cls(const std::string& dir, const std::string& adapter_dir, const std::vector<std::string>& texts,
+                       const std::string& data, const std::string& out, const std::string& tokens_column,
+                       const std::string& tags_column, int64_t max_len, int64_t batch_size, const std::string& device) {
+    if (adapter_dir.empty()) throw Error("predict --task token-cls: give --adapter (a trained run's adapter holds the token head)");
+    if (texts.empty() == data.empty()) throw Error("predict --task token-cls: give --data FILE or --text");
+    if (!out.empty() && data.empty()) throw Error("predict: --out needs --data");
+    ModelConfig cfg = ModelConfig::from_dir(dir);
+    auto tok = Tokenizer::from_dir(dir);
+    TokenClsAdapter a = load_token_cls_adapter(adapter_dir, cfg);
+    for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
+    const int64_t P = a.prompt ? a.prompt->prompt_len() : 0;
+    if (max_len <= 0) max_len = std::min<int64_t>(512, cfg.max_position_embeddings - cfg.position_offset() - P);
+    cfg.check_fits(max_len, P);
+    auto model = EncoderClassifier::load(dir, 2, 0);
+    TrainOptions o;
+    o.batch_size = (int)batch_size;
+    o.max_len = max_len;
+    o.device = device;
+    TokenClsTrainer t(*model, a.prompt.get(), nullptr, (int64_t)a.label_names.size(), o, tok->pad_id());
+    for (auto& [n, v] : a.head) t.set_head_tensor(n, v);
+    TaggedDataset d;
+    if (!data.empty()) {
+        DataSpec ds;
+        ds.train = data;
+        ds.tokens_column = tokens_column;
+        ds.tags_column = tags_column;
+        TaggedOptions topt = tagged_options(ds);
+        topt.label_names = a.label_names;
+        topt.scheme = a.scheme;
+        d = load_tagged(data, topt);
+    } else {
+        d.label_names = a.label_names;
+        d.scheme = a.scheme;
+        for (const auto& text : texts) {
+            TaggedSentence s;
+            std::istringstream in(text);
+            for (std::string w; in >> w;) s.words.push_back(w);
+            if (s.words.empty()) throw Error("predict: a --text has no words");
+            s.tags.assign(s.words.size(), 0);
+            d.sentences.push_back(std::move(s));
+        }
+    }
+    TokenClsData td = tokenize_tagged(d, *tok, max_len, false);
+    if (td.windowed_sentences > 0)
+        std::cerr << "note: " << td.windowed_sentences << " sentences are longer than " << max_len
+                  << " tokens and were cut into windows of whole words\n";
+    const auto pred = t.predict(td);
+    if (data.empty()) {
+        for (size_t i = 0; i < d.sentences.size(); ++i) {
+            std::vector<std::string> tags;
+            for (int id : pred[i]) tags.push_back(a.label_names[(size_t)id]);
+            std::cout << dumps(json{{"text", texts[i]}, {"words", d.sentences[i].words}, {"tags", tags}}) << "\n";
+        }
+        return;
+    }
+    auto m = tagging_metrics(pred, td);
+    json j = {{"data", data}, {"sentences", d.sentences.size()}, {"words", d.word_count()},
+              {"tag_scheme", tag_scheme_name(d.scheme)}};
+    for (auto& [k, v] : m) j[k] = v;
+    if (!out.empty()) {
+        write_conll_predictions(out, d, pred);
+        j["out"] = out;
+    }
+    std::cout << dumps(j) << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -308,6 +378,15 @@ int main(int argc, char** argv) {
     pr_text_opt->excludes(pr_input_opt);
     std::string pr_dtype = "float32";
     pr->add_option("--dtype", pr_dtype, "causal LMs: weight dtype auto (as stored), float32, bfloat16, float16");
+    std::string pr_task, pr_data, pr_out, pr_tokens_column, pr_tags_column;
+    pr->add_option("--task", pr_task, "seq-cls, token-cls or causal-lm (default: what the model and adapter are made for)");
+    auto* pr_data_opt = pr->add_option("--data", pr_data,
+                   "token-cls: a CoNLL or JSONL file of words and gold tags: every word's predicted tag, and the "
+                   "scores against the gold tags (seqeval)");
+    pr_data_opt->excludes(pr_input_opt);
+    pr->add_option("--out", pr_out, "token-cls with --data: write CoNLL predictions (word gold predicted) to this file");
+    pr->add_option("--tokens-column", pr_tokens_column, "token-cls: the words' CoNLL field or JSONL key");
+    pr->add_option("--tags-column", pr_tags_column, "token-cls: the gold tags' CoNLL field or JSONL key");
 
     // generate
     auto* ge = app.add_subcommand("generate", "continue texts with a causal LM (and a prefix adapter); one JSON object per text, tokens streamed to stderr");
@@ -367,8 +446,15 @@ int main(int argc, char** argv) {
     SPEC_OPT("--text-column", data.text_column, "text column (name or 0-based index)");
     SPEC_OPT("--text-pair-column", data.text_pair_column, "second text column for sentence pairs");
     SPEC_OPT("--label-column", data.label_column, "label column (name or 0-based index)");
-    SPEC_OPT("--task", task, "seq-cls (sequence classification, default) or causal-lm (a causal LM learns to generate "
+    SPEC_OPT("--task", task, "seq-cls (sequence classification), token-cls (token classification: NER, chunking; the "
+                             "default for CoNLL or JSONL tokens/tags files) or causal-lm (a causal LM learns to generate "
                              "each row's target after its prompt; alone: the built-in decoder on the built-in data)");
+    SPEC_OPT("--tokens-column", data.tokens_column, "token-cls: the words (CoNLL: 0-based field, default 0; JSONL: key, default tokens)");
+    SPEC_OPT("--tags-column", data.tags_column,
+             "token-cls: the tags (CoNLL: 0-based field, default the last; JSONL: key, default tags or ner_tags)");
+    SPEC_OPT("--tag-scheme", data.tag_scheme, "token-cls: auto (default), iob2 (bio), iob1, iobes or none (plain tags)");
+    SPEC_FLAG("--label-all-subtokens", data.label_all_subtokens,
+              "token-cls: label every sub-token of a word (B- becomes I- after the first), not only the first");
     SPEC_OPT("--target-column", data.target_column, "causal-lm: the column holding the target text (default: the label column)");
     SPEC_OPT("--template", data.prompt_template,
              "causal-lm: the prompt, {text} where the row's text goes, e.g. \"Tweet text : {text} Label : \"");
@@ -418,8 +504,9 @@ int main(int argc, char** argv) {
     SPEC_OPT("--seed", train.seed, "seed for shuffling, initialisation and dropout");
     SPEC_OPT("--eval-every", train.eval_every, "evaluate every N steps (0: at each epoch's end)");
     SPEC_OPT("--metric", train.metric,
-             "accuracy, f1 (macro-F1), f1_pos (two labels: the F1 of label 1, the positive one), mcc or loss: picks "
-             "the best checkpoint");
+             "accuracy, f1 (macro-F1), f1_pos (two labels: the F1 of label 1, the positive one), mcc or loss; "
+             "causal-lm: exact_match, perplexity; token-cls: entity_f1 (seqeval, the default there), tag_accuracy: "
+             "picks the best checkpoint");
     SPEC_OPT("--early-stopping", train.early_stopping_patience, "stop after N evaluations without improvement");
     SPEC_OPT("--device", train.device, "cpu or cuda");
     SPEC_OPT("--threads", train.threads, "CPU threads (0: all cores)");
@@ -571,9 +658,16 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (pr->parsed()) {
-            if (pr_texts.empty() && !pr->count("--text-file")) throw Error("predict: give --text or --text-file");
             set_threads(pr_threads);
             std::string dir = resolve_model_dir(pr_model);
+            if (pr_task == "token-cls" || (pr_task.empty() && !pr_adapter.empty() && is_token_cls_adapter_dir(pr_adapter))) {
+                predict_token_cls(dir, pr_adapter, pr_texts, pr_data, pr_out, pr_tokens_column, pr_tags_column,
+                                  pr_max, pr_batch, pr_device);
+                return 0;
+            }
+            if (!pr_data.empty() || !pr_out.empty())
+                throw Error("predict: --data and --out are for token classification (--task token-cls, or a token-cls adapter)");
+            if (pr_texts.empty() && !pr->count("--text-file")) throw Error("predict: give --text or --text-file");
             if (is_causal_lm_dir(dir)) {
                 std::vector<std::string> texts = pr->count("--text-file") ? read_text_file_texts(pr_input, pr_column) : pr_texts;
                 DecoderWithPrefix d = load_decoder(dir, pr_adapter, pr_dtype, pr_device);
@@ -716,6 +810,15 @@ int main(int argc, char** argv) {
                 if (*noshuffle_opt) merged.train.shuffle = false;
                 spec = merged;
             }
+            // Tagged words (CoNLL, or JSONL with a tokens list) mean token classification unless a task was named.
+            if (!given("--task") && !user_spec && spec.task == "seq-cls" && spec.data.train != "builtin" &&
+                looks_like_tagged_data(spec.data.train)) {
+                spec.task = "token-cls";
+                std::cerr << "note: " << spec.data.train << " holds tagged words: task token-cls (--task to choose another)\n";
+            }
+            if (spec.task == "token-cls" && !given("--metric") && !user_spec &&
+                (spec.train.metric == "accuracy" || spec.train.metric == "f1"))
+                spec.train.metric = "entity_f1";
             if (*steps_opt) spec.train.epochs = 0;
             if (*epochs_opt) spec.train.steps = 0;
             // accuracy (the default) is a classification metric: a causal LM selects by exact match unless told.

@@ -201,6 +201,11 @@ std::string metric_display_name(const std::string& key, const std::string& posit
     else if (name == "f1_pos") shown = positive_label.empty() ? "F1 (positive label)" : "F1 (positive: " + positive_label + ")";
     else if (name == "mcc") shown = "MCC";
     else if (name == "exact_match") shown = "exact match";
+    else if (name == "entity_f1") shown = "entity F1";
+    else if (name == "entity_precision") shown = "entity precision";
+    else if (name == "entity_recall") shown = "entity recall";
+    else if (name == "tag_accuracy") shown = "tag accuracy";
+    else if (name.rfind("f1_", 0) == 0 && name != "f1_pos") shown = "F1 " + name.substr(3);   // per entity type
     if (scope == "final" || scope == "best") return scope + " " + shown;
     if (scope.empty() || scope == "eval") return shown;
     return scope + "/" + shown;

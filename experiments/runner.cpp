@@ -11,6 +11,7 @@
 
 #include "core/engine/builtin.h"
 #include "core/engine/causal_lm_task.h"
+#include "core/engine/token_cls_task.h"
 #include "core/engine/decoder.h"
 #include "core/engine/methods.h"
 #include "core/engine/deep_prompt.h"
@@ -383,7 +384,147 @@ TrainResult train_causal_lm(const ExperimentSpec& spec, const std::string& model
     return res;
 }
 
+// Task token-cls: an encoder with a P-Tuning v2 prefix (or the head alone) and a token head trained on CoNLL or
+// JSONL tagged words; entity F1 as seqeval computes it; the adapter in ptune's format and, with the prefix in every
+// layer, PEFT's (task_type TOKEN_CLS).
+TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model_dir, const std::string& adapter_dir,
+                            Store& store, RunOutcome& out, StoreSink& sink, const CancelFlag* cancel,
+                            const std::function<void(const std::string&)>& message) {
+    ModelConfig cfg = ModelConfig::from_dir(model_dir);
+    auto tok = Tokenizer::from_dir(model_dir);
+    std::optional<TokenClsAdapter> init;
+    if (!spec.method.init_adapter.empty()) {
+        init = load_token_cls_adapter(spec.method.init_adapter, cfg);
+        for (auto& n : init->notes) message(n);
+        if ((init->prompt != nullptr) != (spec.method.name == "ptv2"))
+            throw Error(spec.method.init_adapter + ": the adapter is " + (init->prompt ? "a prefix" : "a head alone") +
+                        "; the run's method is " + spec.method.name);
+    }
+    TaggedOptions topt = tagged_options(spec.data);
+    if (init) topt.label_names = init->label_names;
+    const DataFiles files = resolve_data(spec.data);
+    TaggedDataset train = load_tagged(files.train, topt);
+    TaggedDataset valid;
+    bool have_valid = false;
+    if (!train.bad_rows.empty())
+        message(std::to_string(train.bad_rows.size()) + " bad sentences skipped in " + files.train + " (first: line " +
+                std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason + ")");
+    if (!files.valid.empty()) {
+        // The validation file may hold tags the training file lacks: the head covers both.
+        TaggedOptions vopt = topt;
+        vopt.scheme = train.scheme;
+        valid = load_tagged(files.valid, vopt);
+        if (topt.label_names.empty() && valid.label_names != train.label_names) {
+            std::set<std::string> all(train.label_names.begin(), train.label_names.end());
+            all.insert(valid.label_names.begin(), valid.label_names.end());
+            if (all.size() != train.label_names.size()) {
+                TaggedOptions again = topt;
+                again.scheme = train.scheme;
+                const std::vector<std::string> names = sort_tag_names({all.begin(), all.end()}, train.scheme);
+                again.label_names = names;
+                train = load_tagged(files.train, again);
+                vopt.label_names = names;
+                valid = load_tagged(files.valid, vopt);
+                message(files.valid + " has tags the training data lacks; the head covers all " +
+                        std::to_string(names.size()));
+            }
+        }
+        if (valid.label_names != train.label_names) {
+            vopt.label_names = train.label_names;
+            valid = load_tagged(files.valid, vopt);
+        }
+        have_valid = true;
+    } else if (spec.data.valid_fraction > 0) {
+        auto split = split_tagged(train, spec.data.valid_fraction, spec.data.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+        have_valid = !valid.sentences.empty();
+    }
+    const auto& labels = train.label_names;
+    if (labels.size() < 2) throw Error(files.train + ": needs at least two tags (found " + std::to_string(labels.size()) + ")");
+    message(std::to_string(train.sentences.size()) + " training sentences (" + std::to_string(train.word_count()) +
+            " words), " + std::to_string(valid.sentences.size()) + " validation; " + std::to_string(labels.size()) +
+            " tags, scheme " + tag_scheme_name(train.scheme));
+
+    std::unique_ptr<DeepPrompt> prompt;
+    if (init && init->prompt) {
+        prompt = std::move(init->prompt);
+    } else if (spec.method.name == "ptv2") {
+        prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
+    }
+    cfg.check_fits(spec.train.max_len, prompt ? prompt->prompt_len() : 0);
+    auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
+    for (auto& w : model->load_warnings()) message("warning: " + w);
+    TokenClsTrainer trainer(*model, prompt.get(), nullptr, (int64_t)labels.size(), spec.train, tok->pad_id(), &sink, cancel);
+    if (init) {
+        for (auto& [n, t] : init->head) trainer.set_head_tensor(n, t);
+        message("started from " + spec.method.init_adapter + (prompt ? " (prefix and head)" : " (head)"));
+    }
+    RunRecord rec = *store.run(out.run_id);
+    const int64_t method_params = prompt ? prompt->param_count() : 0;
+    rec.prompt_len = prompt ? (int)prompt->prompt_len() : 0;
+    rec.layers = prompt ? prompt->options().layers.text : "";
+    rec.trainable_params = method_params + trainer.head_param_count();
+    rec.total_params = rec.trainable_params + model->backbone_param_count();
+    store.update_run(rec);
+
+    TokenClsData ttrain = tokenize_tagged(train, *tok, spec.train.max_len, spec.data.label_all_subtokens);
+    TokenClsData tvalid = tokenize_tagged(valid, *tok, spec.train.max_len, spec.data.label_all_subtokens);
+    for (const auto* d : {&ttrain, &tvalid})
+        if (d->windowed_sentences > 0)
+            message(std::to_string(d->windowed_sentences) + (d == &ttrain ? " training" : " validation") +
+                    " sentences are longer than max length " + std::to_string(spec.train.max_len) +
+                    " and were cut into windows of whole words" +
+                    (d->cut_words > 0 ? " (" + std::to_string(d->cut_words) + " single words longer than a window keep their first tokens)" : ""));
+    TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
+    sink.flush();
+    if (res.status == "failed" && !res.usable) throw Error(res.error);
+    export_token_cls(adapter_dir, prompt.get(), trainer, cfg, labels, train.scheme,
+                     spec.model == "builtin" ? "builtin" : model_dir);
+    store.add_artifact(out.run_id, {"ptune_adapter", adapter_dir, now_s()});
+    if (fs::exists(fs::path(adapter_dir) / "adapter_config.json")) {
+        store.add_artifact(out.run_id, {"peft_adapter", adapter_dir, now_s()});
+        out.peft_exported = true;
+    } else if (prompt) {
+        message("no PEFT files: the prefix is not in every layer (PEFT's PREFIX_TUNING puts one in each)");
+    } else {
+        message("no PEFT files: PEFT has no adapter type for a head trained alone (ptune's format keeps it)");
+    }
+    return res;
+}
+
 }  // namespace
+
+TaggedOptions tagged_options(const DataSpec& d) {
+    TaggedOptions o;
+    if (d.format == "conll") o.format = TaggedFormat::CoNLL;
+    if (d.format == "jsonl") o.format = TaggedFormat::JSONL;
+    auto index = [](const std::string& field, const std::string& v, int def) {
+        if (v.empty()) return def;
+        if (v.find_first_not_of("0123456789") != std::string::npos || v.size() > 4)
+            throw Error("data." + field + ": \"" + v + "\": a CoNLL column is a 0-based field number");
+        return std::stoi(v);
+    };
+    const bool jsonl = d.format == "jsonl" || (d.format == "auto" && [&] {
+                           std::string t = d.train;
+                           for (auto& c : t) c = (char)std::tolower((unsigned char)c);
+                           for (const char* e : {".jsonl", ".json", ".ndjson"})
+                               if (t.size() >= std::string(e).size() && t.compare(t.size() - std::string(e).size(), std::string::npos, e) == 0)
+                                   return true;
+                           return false;
+                       }());
+    if (jsonl) {
+        if (!d.tokens_column.empty()) o.tokens_key = d.tokens_column;
+        o.tags_key = d.tags_column;
+    } else {
+        o.token_column = index("tokens_column", d.tokens_column, 0);
+        o.tag_column = index("tags_column", d.tags_column, -1);
+    }
+    o.scheme = *parse_tag_scheme(d.tag_scheme);
+    o.on_bad_row = d.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
+    o.max_sentences = d.max_rows;
+    return o;
+}
 
 std::string resolve_model_dir(const std::string& model) {
     if (model == "builtin") return builtin_dir() + "/model";
@@ -489,7 +630,10 @@ ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
     ParamCounts p;
     p.backbone = c.encoder_param_count(c.arch == Arch::Bert);
     const int64_t H = c.hidden_size;
-    p.head = c.arch == Arch::Bert ? H * num_labels + num_labels : (H * H + H) + (H * num_labels + num_labels);
+    // Token classification: one linear layer on every token; sequence classification: BERT's linear head, or
+    // RoBERTa's/ELECTRA's dense + out_proj.
+    p.head = c.arch == Arch::Bert || spec.task == "token-cls" ? H * num_labels + num_labels
+                                                               : (H * H + H) + (H * num_labels + num_labels);
     p.prompt = method_param_count(spec.method.name, spec.method.prefix, spec.method.delta, H, c.intermediate_size,
                                   (int)c.num_layers, c.embedding_size > 0 ? c.embedding_size : H, p.backbone);
     if (spec.method.name == "full") p.backbone = 0;   // all of it is trainable: counted once, as the method's
@@ -573,10 +717,12 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         spec.validate();
         set_threads(spec.train.threads);
         const std::string model_dir = resolve_model_dir(spec.model);
-        if (spec.task == "causal-lm") {
+        if (spec.task == "causal-lm" || spec.task == "token-cls") {
             const std::string adapter_dir = adapter_dir_for(store, spec, out.run_id);
             fs::create_directories(adapter_dir);
-            TrainResult res = train_causal_lm(spec, model_dir, adapter_dir, store, out, sink, cancel, message);
+            TrainResult res = spec.task == "causal-lm"
+                                  ? train_causal_lm(spec, model_dir, adapter_dir, store, out, sink, cancel, message)
+                                  : train_token_cls(spec, model_dir, adapter_dir, store, out, sink, cancel, message);
             trained = res;
             const at::Device dev = resolve_device(spec.train.device);
             store.set_train_stats(out.run_id, dev.str(), memory->peak_bytes(dev.is_cuda()), res.median_step_ms);

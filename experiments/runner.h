@@ -11,6 +11,7 @@
 
 #include "core/engine/events.h"
 #include "core/engine/latency.h"
+#include "core/io/tagged_data.h"
 #include "experiments/spec.h"
 #include "experiments/store.h"
 
@@ -39,6 +40,8 @@ struct RunOutcome {
 
 // Where the shipped default experiment lives (resources/builtin) and what "builtin" resolves to.
 std::string resolve_model_dir(const std::string& model);
+// How a token-classification spec's data section reads its files (columns, keys, scheme, bad rows).
+TaggedOptions tagged_options(const DataSpec& d);
 std::string default_db_path();   // $PTUNE_DB, else $XDG_DATA_HOME/ptune/runs.sqlite (~/.local/share/...)
 
 // Facts about a model directory for setup forms, without loading weights.

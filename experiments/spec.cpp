@@ -1,5 +1,7 @@
 #include "experiments/spec.h"
 
+#include "core/io/tagged_data.h"
+
 #include <set>
 
 namespace ptune {
@@ -115,10 +117,16 @@ json ExperimentSpec::to_json() const {
         {"suite", suite},
     };
     // Written only for causal LMs, so that classification specs read as before.
-    if (task != "seq-cls") {
+    if (task == "causal-lm") {
         j["task"] = task;
         j["data"]["target_column"] = data.target_column;
         j["data"]["template"] = data.prompt_template;
+    } else if (task != "seq-cls") {
+        j["task"] = task;
+        j["data"]["tokens_column"] = data.tokens_column;
+        j["data"]["tags_column"] = data.tags_column;
+        j["data"]["tag_scheme"] = data.tag_scheme;
+        j["data"]["label_all_subtokens"] = data.label_all_subtokens;
     }
     return j;
 }
@@ -157,6 +165,10 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     d.get("max_rows", s.data.max_rows);
     d.get("target_column", s.data.target_column);
     d.get("template", s.data.prompt_template);
+    d.get("tokens_column", s.data.tokens_column);
+    d.get("tags_column", s.data.tags_column);
+    d.get("tag_scheme", s.data.tag_scheme);
+    d.get("label_all_subtokens", s.data.label_all_subtokens);
     d.done();
 
     Reader m = section(j, "method", where, "");
@@ -213,8 +225,10 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     t.get("seed", o.seed);
     t.get("eval_every", o.eval_every);
     // A causal-LM spec without a metric selects by exact match (accuracy is a classification metric).
-    if (s.task == "causal-lm" && !(j.contains("train") && j["train"].is_object() && j["train"].contains("metric")))
-        o.metric = "exact_match";
+    // A token-classification spec selects by entity F1.
+    const bool metric_given = j.contains("train") && j["train"].is_object() && j["train"].contains("metric");
+    if (s.task == "causal-lm" && !metric_given) o.metric = "exact_match";
+    if (s.task == "token-cls" && !metric_given) o.metric = "entity_f1";
     t.get("metric", o.metric);
     t.get("early_stopping_patience", o.early_stopping_patience);
     t.get("keep_best", o.keep_best);
@@ -243,8 +257,12 @@ void ExperimentSpec::validate() const {
     if (model.empty()) throw Error("model: give a model directory or \"builtin\"");
     if (data.train.empty()) throw Error("data.train: give a training file or \"builtin\"");
     if (data.valid_fraction < 0 || data.valid_fraction >= 1) throw Error("data.valid_fraction: must be in [0, 1)");
-    if (data.format != "auto" && !parse_data_format(data.format))
+    if (task == "token-cls") {
+        if (data.format != "auto" && data.format != "conll" && data.format != "jsonl")
+            throw Error("data.format: \"" + data.format + "\": token classification reads auto, conll or jsonl");
+    } else if (data.format != "auto" && !parse_data_format(data.format)) {
         throw Error("data.format: \"" + data.format + "\": use auto, tsv, csv or jsonl");
+    }
     if (data.on_bad_row != "stop" && data.on_bad_row != "skip")
         throw Error("data.on_bad_row: \"" + data.on_bad_row + "\": use stop or skip");
     if (!is_method_name(method.name))
@@ -275,16 +293,40 @@ void ExperimentSpec::validate() const {
         if (!data.text_pair_column.empty()) throw Error("data.text_pair_column: a causal LM's prompt is one text (use data.template)");
         if (!data.prompt_template.empty() && data.prompt_template.find("{text}") == std::string::npos)
             throw Error("data.template: \"" + data.prompt_template + "\" has no {text} (where each row's text goes)");
+    } else if (task == "token-cls") {
+        if (method.name != "ptv2" && method.name != "head")
+            throw Error("method.name: \"" + method.name + "\" for token classification is not supported yet (task "
+                        "token-cls trains P-Tuning v2 / prefix tuning: ptv2, or the head alone: head)");
+        if (train.metric != "entity_f1" && train.metric != "tag_accuracy" && train.metric != "loss")
+            throw Error("train.metric: \"" + train.metric + "\": token classification is judged by entity_f1 (entity "
+                        "F1 as seqeval computes it), tag_accuracy (words' tags) or loss");
+        if (data.train == "builtin")
+            throw Error("data.train: token classification needs a CoNLL or JSONL file of tagged words (the built-in "
+                        "data set is sentence classification)");
+        for (const auto& [field, v] : {std::pair<const char*, const std::string*>{"text_column", &data.text_column},
+                                       {"text_pair_column", &data.text_pair_column},
+                                       {"label_column", &data.label_column},
+                                       {"target_column", &data.target_column},
+                                       {"template", &data.prompt_template}})
+            if (!v->empty())
+                throw Error(std::string("data.") + field + ": not for token classification (use data.tokens_column and "
+                            "data.tags_column)");
+        if (!parse_tag_scheme(data.tag_scheme))
+            throw Error("data.tag_scheme: \"" + data.tag_scheme + "\": use auto, iob2 (bio), iob1, iobes or none");
     } else if (task == "seq-cls") {
-        if (generative)
-            throw Error("train.metric: \"" + train.metric + "\" is a causal-LM metric; sequence classification uses "
-                        "accuracy, f1, f1_pos, mcc or loss");
+        if (generative || train.metric == "entity_f1" || train.metric == "tag_accuracy")
+            throw Error("train.metric: \"" + train.metric + "\" is a " + (generative ? "causal-LM" : "token-classification") +
+                        " metric; sequence classification uses accuracy, f1, f1_pos, mcc or loss");
         if (!data.target_column.empty() || !data.prompt_template.empty())
             throw Error(std::string(data.target_column.empty() ? "data.template" : "data.target_column") +
                         ": for task causal-lm (set task: causal-lm)");
     } else {
-        throw Error("task: \"" + task + "\": use seq-cls (sequence classification) or causal-lm");
+        throw Error("task: \"" + task + "\": use seq-cls (sequence classification), token-cls (token classification) "
+                    "or causal-lm");
     }
+    if (task != "token-cls" && (!data.tokens_column.empty() || !data.tags_column.empty() || data.tag_scheme != "auto" ||
+                                data.label_all_subtokens))
+        throw Error("data.tokens_column, tags_column, tag_scheme and label_all_subtokens are for task token-cls");
     if (latency.batch_size < 1) throw Error("latency.batch_size: must be at least 1");
     if (latency.seq_len < 0) throw Error("latency.seq_len: must be 0 (the run's max length) or more");
     if (latency.repeats < 1) throw Error("latency.repeats: must be at least 1");

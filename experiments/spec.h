@@ -22,6 +22,12 @@ struct DataSpec {
     // Causal LM (task causal-lm): the column holding each row's target text (empty: label_column), and the prompt
     // template with {text} where the row's text goes (empty: the text alone), e.g. "Tweet text : {text} Label : ".
     std::string target_column, prompt_template;
+    // Token classification (task token-cls) on CoNLL or JSONL files: the word and tag columns (CoNLL: 0-based
+    // field indexes, default 0 and the last; JSONL: keys, default "tokens" and "tags"/"ner_tags"), the tag scheme
+    // (auto, iob2/bio, iob1, iobes, none), and whether every sub-token of a word is labelled (else the first only).
+    std::string tokens_column, tags_column;
+    std::string tag_scheme = "auto";
+    bool label_all_subtokens = false;
     std::string on_bad_row = "stop";   // stop | skip
     int64_t max_rows = 0;
 };
@@ -54,7 +60,8 @@ struct ExperimentSpec {
     static constexpr int kVersion = 1;
     std::string name;
     // seq-cls: sequence classification (an encoder and a classification head); causal-lm: a causal LM trained to
-    // generate each row's target after its prompt (loss on the target tokens; exact match, perplexity).
+    // generate each row's target after its prompt (loss on the target tokens; exact match, perplexity); token-cls:
+    // token classification (NER, chunking, POS) on an encoder, judged by seqeval's entity F1.
     std::string task = "seq-cls";
     std::string model = "builtin";     // a Hugging Face model directory, or "builtin"
     DataSpec data;

@@ -306,6 +306,55 @@ private Q_SLOTS:
         QCOMPARE(g.lines()[0]["output_ids"].size(), g.lines()[0]["input_ids"].size() + 3);
     }
 
+    // Token classification from the command line: a CoNLL file means task token-cls; the run selects by entity F1;
+    // `predict --data` with the saved adapter scores the validation file exactly as the run's best evaluation did,
+    // writes CoNLL predictions, and tags raw text.
+    void tokenClassification() {
+        const std::string db = dir() + "/ner.sqlite", out = dir() + "/ner-adapter";
+        Result r = run_cli({"train", "--train", q(fixture("ner/train.conll")), "--valid", q(fixture("ner/valid.conll")),
+                            "--prompt-len", "8", "--lr", "3e-2", "--batch-size", "16", "--epochs", "12", "--max-len", "64",
+                            "--threads", "1", "--db", q(db), "--out", q(out)});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        QVERIFY2(r.err.find("holds tagged words: task token-cls") != std::string::npos, r.err.c_str());
+        QVERIFY2(r.err.find("entity F1") != std::string::npos, r.err.c_str());
+        const json s = json::parse(r.out);
+        QCOMPARE(s["status"].get<std::string>(), std::string("completed"));
+        QVERIFY(s["peft"].get<bool>());
+        const double best = s["best_metrics"]["entity_f1"].get<double>();
+        QVERIFY2(best > 0.6, r.out.c_str());   // the all-"O" tagger scores 0
+        QVERIFY(s["best_metrics"].contains("f1_ITEM") && s["best_metrics"].contains("tag_accuracy"));
+        const json pc = read_json_file(out + "/adapter_config.json");
+        QCOMPARE(pc["task_type"].get<std::string>(), std::string("TOKEN_CLS"));
+
+        const std::string pred = dir() + "/pred.conll";
+        Result p = run_cli({"predict", "--adapter", q(out), "--data", q(fixture("ner/valid.conll")), "--out", q(pred),
+                            "--max-len", "64", "--threads", "1"});
+        QVERIFY2(p.code == 0, p.err.c_str());
+        const json pm = json::parse(p.out);
+        QCOMPARE(pm["sentences"].get<int>(), 120);
+        QCOMPARE(pm["entity_f1"].get<double>(), best);
+        QCOMPARE(pm["out"].get<std::string>(), pred);
+        const std::string text = read_text_file(pred);
+        QVERIFY(text.rfind("-DOCSTART- -X- O\n\ni O O\nwill O ", 0) == 0);
+        Result t = run_cli({"predict", "--adapter", q(out), "--text", "i regretted the blender .", "--threads", "1"});
+        QVERIFY2(t.code == 0, t.err.c_str());
+        const json tl = json::parse(t.out);
+        QCOMPARE(tl["words"].size(), size_t(5));
+        QCOMPARE(tl["tags"].size(), size_t(5));
+
+        // What token classification does not do yet says so; a sequence-classification option is refused.
+        Result bad = run_cli({"train", "--train", q(fixture("ner/train.conll")), "--method", "lora", "--steps", "1", "--db", q(db)});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.find("\"lora\" for token classification is not supported yet") != std::string::npos, bad.err.c_str());
+        Result col = run_cli({"train", "--task", "token-cls", "--train", q(fixture("ner/train.conll")), "--label-column", "1",
+                              "--steps", "1", "--db", q(db)});
+        QCOMPARE(col.code, 1);
+        QVERIFY2(col.err.find("data.label_column: not for token classification") != std::string::npos, col.err.c_str());
+        Result noad = run_cli({"predict", "--task", "token-cls", "--data", q(fixture("ner/valid.conll"))});
+        QCOMPARE(noad.code, 1);
+        QVERIFY2(noad.err.find("give --adapter") != std::string::npos, noad.err.c_str());
+    }
+
     // The comparison headless: runs of three methods measure their latency after training, `ptune compare` prints
     // one JSON line per method with the stored costs and writes the CSV; `bench --run` measures a stored run again
     // (stored with it); a LoRA run's PEFT export predicts what its ptune adapter predicts.

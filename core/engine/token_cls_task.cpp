@@ -115,11 +115,11 @@ std::map<std::string, double> tagging_metrics(const std::vector<std::vector<int>
     };
     const TaggingScores sc = score_tagging(names(d.gold), names(predicted));
     std::map<std::string, double> m;
-    m["accuracy"] = sc.token_accuracy;
+    m["tag_accuracy"] = sc.token_accuracy;
     if (d.scheme != TagScheme::None) {
-        m["precision"] = sc.micro.precision;
-        m["recall"] = sc.micro.recall;
-        m["f1"] = sc.micro.f1;
+        m["entity_precision"] = sc.micro.precision;
+        m["entity_recall"] = sc.micro.recall;
+        m["entity_f1"] = sc.micro.f1;
         for (const auto& [type, s] : sc.per_type) m["f1_" + type] = s.f1;
     }
     return m;
@@ -346,6 +346,23 @@ void export_token_cls(const std::string& dir, const DeepPrompt* prompt, const To
     }
     save_tensors((fs::path(dir) / "adapter_model.safetensors").string(), pt);
     write_peft_labels(dir, label_names);
+}
+
+bool is_token_cls_adapter_dir(const std::string& dir) {
+    try {
+        const fs::path p = fs::path(dir) / "ptune_adapter.json";
+        if (fs::exists(p)) {
+            json c = read_json_file(p.string());
+            return c.is_object() && c.value("task", std::string()) == "token-cls";
+        }
+        const fs::path q = fs::path(dir) / "adapter_config.json";
+        if (fs::exists(q)) {
+            json c = read_json_file(q.string());
+            return c.is_object() && c.value("task_type", std::string()) == "TOKEN_CLS";
+        }
+    } catch (const std::exception&) {
+    }
+    return false;
 }
 
 TokenClsAdapter load_token_cls_adapter(const std::string& dir, const ModelConfig& cfg) {

@@ -10,9 +10,9 @@
 // a tag (transformers' run_ner.py label_all_tokens). A word's prediction is always its first sub-token's.
 // A sentence longer than max_len tokens (special tokens included) is cut into windows at word boundaries, each
 // word in exactly one window, so every word gets a prediction; a single word longer than a window keeps its first
-// tokens. Metrics (per evaluation): "loss", "accuracy" (word-level tag accuracy, seqeval's accuracy_score) and,
-// for entity tag schemes, "precision", "recall", "f1" (entity micro scores, seqeval's default mode) and
-// "f1_<TYPE>" per entity type.
+// tokens. Metrics (per evaluation): "loss", "tag_accuracy" (word-level tag accuracy, seqeval's accuracy_score)
+// and, for entity tag schemes, "entity_precision", "entity_recall", "entity_f1" (micro scores, seqeval's default
+// mode) and "f1_<TYPE>" per entity type.
 #include <torch/torch.h>
 
 #include <map>
@@ -108,6 +108,9 @@ struct TokenClsAdapter {
 void export_token_cls(const std::string& dir, const DeepPrompt* prompt, const TokenClsTrainer& trainer,
                       const ModelConfig& cfg, const std::vector<std::string>& label_names, TagScheme scheme,
                       const std::string& base_model);
+// Whether `dir` holds a token-classification adapter (ptune_adapter.json with task token-cls, or PEFT's
+// adapter_config.json with task_type TOKEN_CLS); false when it cannot tell.
+bool is_token_cls_adapter_dir(const std::string& dir);
 // Reads either format back (ptune's when ptune_adapter.json is there), checking the shapes against `cfg`; throws
 // naming the file for an adapter of another task or model.
 TokenClsAdapter load_token_cls_adapter(const std::string& dir, const ModelConfig& cfg);

@@ -266,6 +266,21 @@ bool is_entity_tag(const std::string& t) {
     return t.size() >= 3 && (t[0] == 'B' || t[0] == 'I' || t[0] == 'E' || t[0] == 'S') && t[1] == '-';
 }
 
+std::vector<std::string> sort_tag_names(std::vector<std::string> names, TagScheme scheme) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    bool entity = scheme != TagScheme::None;
+    for (const auto& n : names) entity = entity && is_entity_tag(n);
+    if (entity)
+        std::stable_sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+            const Prefixed pa = split_tag(a), pb = split_tag(b);
+            if ((pa.prefix == 'O') != (pb.prefix == 'O')) return pa.prefix == 'O';
+            if (pa.type != pb.type) return pa.type < pb.type;
+            return prefix_rank(pa.prefix) < prefix_rank(pb.prefix);
+        });
+    return names;
+}
+
 TagScheme detect_tag_scheme(const std::vector<std::vector<std::string>>& sequences) {
     bool has_es = false, b_at_start = false, i_at_start = false;
     for (const auto& seq : sequences) {
@@ -354,16 +369,7 @@ TaggedDataset load_tagged(const std::string& path, const TaggedOptions& opt) {
     } else {
         std::set<std::string> tags;
         for (const auto& r : good) tags.insert(r.tags.begin(), r.tags.end());
-        std::vector<std::string> names(tags.begin(), tags.end());
-        if (scheme != TagScheme::None) {
-            std::stable_sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-                const Prefixed pa = split_tag(a), pb = split_tag(b);
-                if ((pa.prefix == 'O') != (pb.prefix == 'O')) return pa.prefix == 'O';
-                if (pa.type != pb.type) return pa.type < pb.type;
-                return prefix_rank(pa.prefix) < prefix_rank(pb.prefix);
-            });
-        }
-        d.label_names = std::move(names);
+        d.label_names = sort_tag_names({tags.begin(), tags.end()}, scheme);
     }
     std::map<std::string, int> id;
     for (size_t i = 0; i < d.label_names.size(); ++i) id.emplace(d.label_names[i], static_cast<int>(i));

@@ -81,6 +81,9 @@ TaggedDataset load_tagged(const std::string& path, const TaggedOptions& opt);
 // whitespace-separated fields, blank lines between sentences, no tabs inside longer texts). Reads the first 64 KiB.
 bool looks_like_tagged_data(const std::string& path);
 
+// Tag names in the reader's order: "O" first, then by type and B < I < E < S (entity schemes), else byte order.
+std::vector<std::string> sort_tag_names(std::vector<std::string> names, TagScheme scheme);
+
 // The scheme of tag sequences by the rules above (never Auto).
 TagScheme detect_tag_scheme(const std::vector<std::vector<std::string>>& sequences);
 // Whether every tag is "O" or PREFIX-TYPE with PREFIX one of B I E S (an entity tag set).
