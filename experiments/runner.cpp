@@ -12,6 +12,7 @@
 #include "core/engine/builtin.h"
 #include "core/engine/causal_lm_task.h"
 #include "core/engine/token_cls_task.h"
+#include "core/eval/entity_metrics.h"
 #include "core/engine/decoder.h"
 #include "core/engine/methods.h"
 #include "core/engine/deep_prompt.h"
@@ -614,6 +615,72 @@ DataSummary summarize_data(const DataSpec& d) {
     s.train_counts = counts(train);
     s.valid_counts = counts(valid);
     return s;
+}
+
+DataSummary summarize_tagged(const DataSpec& d) {
+    DataSummary s;
+    s.tagged = true;
+    const DataFiles files = resolve_data(d);
+    if (d.train == "builtin")
+        throw Error("token classification needs a CoNLL or JSONL file of tagged words (the built-in data set is "
+                    "sentence classification)");
+    TaggedOptions topt = tagged_options(d);
+    TaggedDataset train = load_tagged(files.train, topt);
+    s.train_file = files.train;
+    s.valid_file = files.valid;
+    s.skipped_rows = (int64_t)train.bad_rows.size();
+    if (!train.bad_rows.empty())
+        s.first_skipped = "line " + std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason;
+    TaggedDataset valid;
+    if (!files.valid.empty()) {
+        TaggedOptions vopt = topt;
+        vopt.scheme = train.scheme;
+        valid = load_tagged(files.valid, vopt);
+        std::set<std::string> all(train.label_names.begin(), train.label_names.end());
+        all.insert(valid.label_names.begin(), valid.label_names.end());
+        const std::vector<std::string> names = sort_tag_names({all.begin(), all.end()}, train.scheme);
+        if (names != train.label_names) {
+            topt.label_names = names;
+            topt.scheme = train.scheme;
+            train = load_tagged(files.train, topt);
+        }
+        vopt.label_names = names;
+        valid = load_tagged(files.valid, vopt);
+    } else if (d.valid_fraction > 0) {
+        auto split = split_tagged(train, d.valid_fraction, d.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+    }
+    s.label_names = train.label_names;
+    s.tag_scheme = tag_scheme_name(train.scheme);
+    auto count = [&](const TaggedDataset& ds, std::vector<int64_t>& words, bool is_train) {
+        words.assign(s.label_names.size(), 0);
+        for (const auto& sent : ds.sentences)
+            for (int t : sent.tags) ++words[(size_t)t];
+        if (train.scheme == TagScheme::None) return;
+        for (const auto& e : entities_default(ds.tag_strings()))
+            (is_train ? s.entities[e.type].first : s.entities[e.type].second) += 1;
+    };
+    count(train, s.train_counts, true);
+    count(valid, s.valid_counts, false);
+    s.train_rows = (int64_t)train.sentences.size();
+    s.valid_rows = (int64_t)valid.sentences.size();
+    s.train_words = train.word_count();
+    s.valid_words = valid.word_count();
+    s.columns = {"words", "tags"};
+    return s;
+}
+
+std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> preview_tagged(const DataSpec& d, int n) {
+    TaggedOptions o = tagged_options(d);
+    o.on_bad_row = OnBadRow::Skip;
+    o.max_sentences = n;
+    o.scheme = TagScheme::None;   // the preview shows tags as they are, whatever the scheme says of them
+    TaggedDataset t = load_tagged(d.train, o);
+    std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> out;
+    const auto tags = t.tag_strings();
+    for (size_t i = 0; i < t.sentences.size(); ++i) out.push_back({t.sentences[i].words, tags[i]});
+    return out;
 }
 
 ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {

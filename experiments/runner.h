@@ -65,8 +65,17 @@ struct DataSummary {
     std::vector<int64_t> train_counts, valid_counts;   // rows per label id
     int64_t train_rows = 0, valid_rows = 0, skipped_rows = 0;
     std::string first_skipped;            // "line N: reason" of the first skipped bad row
+    // Token classification (summarize_tagged): rows are sentences, labels are tags and the counts are words.
+    bool tagged = false;
+    std::string tag_scheme;               // as read or detected: iob2, iob1, iobes, none
+    int64_t train_words = 0, valid_words = 0;
+    std::map<std::string, std::pair<int64_t, int64_t>> entities;   // entity type -> (train, valid) entities
 };
 DataSummary summarize_data(const DataSpec& data);
+// The same for a token-classification data section (CoNLL or JSONL tagged words), read as a token-cls run reads it.
+DataSummary summarize_tagged(const DataSpec& data);
+// The first `n` sentences of a tagged file, as words and tag names, tolerant of bad rows (skipped); for previews.
+std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> preview_tagged(const DataSpec& data, int n);
 
 // Parameter counts a spec would train, without loading weights: prompts, head, and the total model.
 struct ParamCounts {

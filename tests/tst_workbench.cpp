@@ -7,6 +7,7 @@
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QLineEdit>
+#include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSettings>
@@ -400,6 +401,70 @@ private Q_SLOTS:
     // A causal LM from the form: choosing the built-in decoder offers the causal-LM task only, shows the template,
     // counts the prefix at the key/value heads' width; the run trains to completion with its exact match plotted
     // and stored.
+    // Token classification from the form: a CoNLL file turns the task to token-cls, the preview shows sentences with
+    // their tags, the summary counts entities; a P-Tuning v2 run trains, its entity F1 is drawn per evaluation and
+    // stored, and beats the all-"O" tagger's 0.
+    void tokenClassificationFromTheForm() {
+        MainWindow w(db());
+        w.show();
+        SetupPanel* s = w.setup();
+        wait_checks(s);
+        QLineEdit* nm = child<QLineEdit>(s, "name");
+        nm->clear();
+        QTest::keyClicks(nm, "ner from the form");
+        child<QLineEdit>(s, "model")->setText("builtin");
+        child<QLineEdit>(s, "train")->setText(QString(PTUNE_FIXTURES) + "/ner/train.conll");
+        child<QComboBox>(s, "valid_mode")->setCurrentIndex(1);
+        child<QLineEdit>(s, "valid")->setText(QString(PTUNE_FIXTURES) + "/ner/valid.conll");
+        QComboBox* task = child<QComboBox>(s, "task");
+        QTRY_COMPARE(task->currentData().toString(), QString("token-cls"));
+        wait_checks(s);
+        QTRY_VERIFY(s->data_summary().has_value());
+        QVERIFY(child<QLineEdit>(s, "tags_column")->isVisibleTo(s));
+        QVERIFY(!child<QComboBox>(s, "label_column")->isVisibleTo(s));
+        QCOMPARE(child<QComboBox>(s, "metric")->currentData().toString(), QString("entity_f1"));
+        QCOMPARE(s->preview_rows(), 50);
+        const DataSummary d = *s->data_summary();
+        QVERIFY(d.tagged);
+        QCOMPARE(d.train_rows, int64_t(400));
+        QCOMPARE(d.valid_rows, int64_t(120));
+        QCOMPARE(d.tag_scheme, std::string("iob2"));
+        QCOMPARE(d.label_names, (std::vector<std::string>{"O", "B-ASPECT", "B-ITEM", "I-ITEM"}));
+        int64_t train_entities = 0, valid_entities = 0;
+        for (auto& [type, c] : d.entities) train_entities += c.first, valid_entities += c.second;
+        QCOMPARE(train_entities, int64_t(428));
+        QCOMPARE(valid_entities, int64_t(132));
+        QVERIFY(child<QLabel>(s, "data_info")->text().contains("Entities (train / valid)"));
+        type_into(child<QSpinBox>(s, "prompt_len"), 8);
+        type_into(child<QSpinBox>(s, "batch_size"), 16);
+        type_into(child<QSpinBox>(s, "length"), 12);   // epochs
+        type_into(child<QSpinBox>(s, "max_len"), 64);
+        child<QDoubleSpinBox>(s, "lr")->setValue(0.03);
+        wait_checks(s);
+        QVERIFY2(s->errors().isEmpty(), qPrintable(s->errors().join("; ")));
+        // P x (key, value) x 4 layers x 64; the token head: 4 tags x 64 + 4.
+        QCOMPARE(s->param_counts()->prompt, int64_t(8 * 2 * 4 * 64));
+        QCOMPARE(s->param_counts()->head, int64_t(4 * 64 + 4));
+        QSignalSpy finished(w.queue(), &RunQueue::run_finished);
+        const qint64 id = w.start_run();
+        QVERIFY(id > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 1, 120000);
+        QCOMPARE(finished[0][1].toString(), QString("completed"));
+        Store store(db().toStdString());
+        auto r = store.run(id);
+        const ExperimentSpec spec = ExperimentSpec::from_json(json::parse(r->spec_json), "run");
+        QCOMPARE(spec.task, std::string("token-cls"));
+        QCOMPARE(spec.train.metric, std::string("entity_f1"));
+        auto f1 = store.metrics(id, "eval/entity_f1");
+        QCOMPARE(f1.size(), size_t(12));   // one evaluation per epoch
+        QVERIFY2(f1.back().value > 0.6, qPrintable(QString::number(f1.back().value)));
+        QCOMPARE(w.training()->curve("eval/entity_f1").size(), 12);
+        QCOMPARE(w.training()->curve("eval/entity_f1").back().y(), f1.back().value);
+        QVERIFY(!store.metrics(id, "eval/f1_ITEM").empty());
+        const json best = json::parse(r->best_metrics_json);
+        QVERIFY(best["entity_f1"].get<double>() >= f1.back().value);
+    }
+
     void causalLmFromTheForm() {
         MainWindow w(db());
         w.show();

@@ -68,15 +68,52 @@ int main(int argc, char** argv) {
     QApplication::setOrganizationName("ptune-screenshots");
     QApplication::setApplicationName("ptune-workbench");
     if (argc < 3) {
-        std::fprintf(stderr, "usage: workbench_screenshots OUT_DIR DB_FILE\n");
+        std::fprintf(stderr, "usage: workbench_screenshots OUT_DIR DB_FILE [ner]   (ner: only the token-classification shots)\n");
         return 2;
     }
     const QString out = argv[1], db = argv[2];
+    const bool only_ner = argc > 3 && QString(argv[3]) == "ner";
     QDir().mkpath(out);
     MainWindow w(db);
     w.resize(1440, 940);
     w.show();
     pump(500);
+
+    // Token classification: the project's small NER set (tests/fixtures/ner) from the form; the preview shows the
+    // sentences with their tags, the Training view the entity F1 per evaluation.
+    {
+        ExperimentSpec n;
+        n.name = "NER: items and aspects (P-Tuning v2, P = 8)";
+        n.task = "token-cls";
+        n.data.train = PTUNE_FIXTURES "/ner/train.conll";
+        n.data.valid = PTUNE_FIXTURES "/ner/valid.conll";
+        n.method.prefix.prompt_len = 8;
+        n.train.lr = 0.03;
+        n.train.epochs = 12;
+        n.train.batch_size = 16;
+        n.train.max_len = 64;
+        n.train.metric = "entity_f1";
+        n.tags = {"screenshots"};
+        w.setup()->set_spec(n);
+        w.tabs()->setCurrentWidget(w.setup());
+        if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return 1;
+        pump(300);
+        shot(w, out, "setup-ner");
+        const int64_t id = w.start_run();
+        if (id == 0) {
+            std::fprintf(stderr, "could not start the NER run: %s\n", qPrintable(w.setup()->errors().join("; ")));
+            return 1;
+        }
+        if (!wait_until([&] { return !w.queue()->busy(); }, 600000)) return 1;
+        pump(500);
+        w.runs()->select_runs({id});
+        pump(300);
+        w.training()->set_metric("eval/entity_f1");
+        w.tabs()->setCurrentWidget(w.training());
+        pump(300);
+        shot(w, out, "training-ner");
+    }
+    if (only_ner) return 0;
 
     ExperimentSpec base = ExperimentSpec::load(QDir(QString::fromStdString(resolve_model_dir("builtin")))
                                                    .filePath("../experiment.json")

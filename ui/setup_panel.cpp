@@ -161,15 +161,19 @@ void SetupPanel::build_ui() {
     task_ = new QComboBox;
     task_->setObjectName("task");
     task_->addItem("Sequence classification", QString("seq-cls"));
+    task_->addItem("Token classification (NER, chunking, POS)", QString("token-cls"));
     task_->addItem("Causal LM: generate each row's target after its prompt", QString("causal-lm"));
     task_->setItemData(0, "An encoder and a classification head: one label per text", Qt::ToolTipRole);
-    task_->setItemData(1, "A decoder learns to continue the prompt (the template with the row's text) with the row's "
+    task_->setItemData(1, "An encoder tags every word (CoNLL or JSONL tokens/tags): the tag on each word's first "
+                          "sub-token; entity F1 as seqeval computes it",
+                       Qt::ToolTipRole);
+    task_->setItemData(2, "A decoder learns to continue the prompt (the template with the row's text) with the row's "
                           "target (the label column); loss on the target tokens, exact match of the greedy answer",
                        Qt::ToolTipRole);
     df->addRow("Task:", task_);
     train_edit_ = new QLineEdit;
     train_edit_->setObjectName("train");
-    train_edit_->setPlaceholderText("builtin, or a TSV / CSV / JSONL file");
+    train_edit_->setPlaceholderText("builtin, or a TSV / CSV / JSONL file (CoNLL for token classification)");
     auto* train_builtin = new QPushButton("Built-in");
     auto* train_browse = new QPushButton("Browse…");
     connect(train_builtin, &QPushButton::clicked, this, [this] { train_edit_->setText("builtin"); });
@@ -192,7 +196,7 @@ void SetupPanel::build_ui() {
     df->addRow("", widget_row({valid_edit_, valid_browse_}));
     format_ = new QComboBox;
     format_->setObjectName("format");
-    format_->addItems({"auto", "tsv", "csv", "jsonl"});
+    format_->addItems({"auto", "tsv", "csv", "jsonl", "conll"});
     bad_rows_ = new QComboBox;
     bad_rows_->addItems({"stop", "skip"});
     bad_rows_->setToolTip("stop: the first bad row is an error naming its line; skip: bad rows are left out and counted");
@@ -212,7 +216,30 @@ void SetupPanel::build_ui() {
         c->setMinimumContentsLength(10);
     }
     label_col_name_ = new QLabel("label");
-    df->addRow("Columns:", widget_row({new QLabel("text"), text_col_, new QLabel("pair"), pair_col_, label_col_name_, label_col_}, false));
+    columns_row_ = widget_row({new QLabel("text"), text_col_, new QLabel("pair"), pair_col_, label_col_name_, label_col_}, false);
+    df->addRow("Columns:", columns_row_);
+    tokens_col_ = new QLineEdit;
+    tokens_col_->setObjectName("tokens_column");
+    tokens_col_->setPlaceholderText("auto");
+    tokens_col_->setToolTip("The words: a CoNLL field number (0-based; default 0) or a JSONL key (default tokens)");
+    tags_col_ = new QLineEdit;
+    tags_col_->setObjectName("tags_column");
+    tags_col_->setPlaceholderText("auto");
+    tags_col_->setToolTip("The tags: a CoNLL field number (0-based; default the last) or a JSONL key (default tags, "
+                          "else ner_tags)");
+    for (QLineEdit* e : {tokens_col_, tags_col_}) e->setMaximumWidth(90);
+    tag_scheme_ = new QComboBox;
+    tag_scheme_->setObjectName("tag_scheme");
+    for (const char* k : {"auto", "iob2", "iob1", "iobes", "none"}) tag_scheme_->addItem(k, QString(k));
+    tag_scheme_->setToolTip("How B-/I-/E-/S- tags mark entities (auto: read from the data); none: plain tags such as "
+                            "part-of-speech, judged by tag accuracy");
+    label_all_ = new QCheckBox("all sub-tokens");
+    label_all_->setObjectName("label_all_subtokens");
+    label_all_->setToolTip("Label every sub-token of a word (B- becomes I- after the first); off: the first sub-token "
+                           "only, the others left out of the loss");
+    tag_row_ = widget_row({new QLabel("words"), tokens_col_, new QLabel("tags"), tags_col_, new QLabel("scheme"), tag_scheme_,
+                           label_all_}, false);
+    df->addRow("Columns:", tag_row_);
     template_ = new QLineEdit;
     template_->setObjectName("template");
     template_->setPlaceholderText("{text} (the row's text alone), or e.g. Tweet text : {text} Label : ");
@@ -363,8 +390,10 @@ void SetupPanel::build_ui() {
     eval_every_->setSuffix(" steps");
     metric_ = new QComboBox;
     metric_->setObjectName("metric");
-    for (const char* k : {"accuracy", "f1", "f1_pos", "mcc", "loss", "exact_match", "perplexity"})
+    for (const char* k : {"accuracy", "f1", "f1_pos", "mcc", "loss", "exact_match", "perplexity", "entity_f1", "tag_accuracy"})
         metric_->addItem(q(metric_display_name(k)), QString(k));
+    metric_->setItemData(7, "Token classification: entity F1 (micro) as seqeval computes it", Qt::ToolTipRole);
+    metric_->setItemData(8, "Token classification: the share of words whose tag is right", Qt::ToolTipRole);
     metric_->setItemData(5, "Causal LM: the greedy answer (up to the end of sequence) equals the target", Qt::ToolTipRole);
     metric_->setItemData(6, "Causal LM: exp of the loss on the target tokens (lower is better)", Qt::ToolTipRole);
     metric_->setItemData(1, "The mean of every label's F1 (unweighted)", Qt::ToolTipRole);
@@ -480,8 +509,10 @@ void SetupPanel::connect_changes() {
     connect(notes_, &QPlainTextEdit::textChanged, this, any);
     connect(model_edit_, &QLineEdit::textChanged, this, &SetupPanel::model_changed);
     for (QLineEdit* e : {train_edit_, valid_edit_}) connect(e, &QLineEdit::textChanged, this, &SetupPanel::data_changed);
-    for (QComboBox* c : {format_, bad_rows_, valid_mode_})
+    for (QComboBox* c : {format_, bad_rows_, valid_mode_, tag_scheme_})
         connect(c, &QComboBox::currentIndexChanged, this, &SetupPanel::data_changed);
+    for (QLineEdit* e : {tokens_col_, tags_col_}) connect(e, &QLineEdit::textChanged, this, &SetupPanel::data_changed);
+    connect(label_all_, &QCheckBox::toggled, this, [this] { changed(); });
     for (QComboBox* c : {text_col_, pair_col_, label_col_})
         connect(c, &QComboBox::currentTextChanged, this, &SetupPanel::data_changed);
     connect(valid_fraction_, &QDoubleSpinBox::valueChanged, this, &SetupPanel::data_changed);
@@ -543,6 +574,12 @@ ExperimentSpec SetupPanel::spec() const {
     s.task = s_(task_->currentData().toString());
     s.data.prompt_template = s.task == "causal-lm" ? template_->text().toStdString() : std::string();
     if (s.task != "causal-lm") s.data.target_column.clear();
+    const bool tagging = s.task == "token-cls";
+    s.data.tokens_column = tagging ? s_(tokens_col_->text()) : std::string();
+    s.data.tags_column = tagging ? s_(tags_col_->text()) : std::string();
+    s.data.tag_scheme = tagging ? s_(tag_scheme_->currentData().toString()) : std::string("auto");
+    s.data.label_all_subtokens = tagging && label_all_->isChecked();
+    if (tagging) s.data.text_column.clear(), s.data.text_pair_column.clear(), s.data.label_column.clear();
     s.data.on_bad_row = s_(bad_rows_->currentText());
     s.data.max_rows = max_rows_->value();
 
@@ -627,6 +664,10 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     set_combo_text(label_col_, q(s.data.label_column), kAuto);
     task_->setCurrentIndex(std::max(0, task_->findData(q(s.task))));
     template_->setText(q(s.data.prompt_template));
+    tokens_col_->setText(q(s.data.tokens_column));
+    tags_col_->setText(q(s.data.tags_column));
+    tag_scheme_->setCurrentIndex(std::max(0, tag_scheme_->findData(q(s.data.tag_scheme))));
+    label_all_->setChecked(s.data.label_all_subtokens);
     bad_rows_->setCurrentIndex(s.data.on_bad_row == "skip" ? 1 : 0);
     max_rows_->setValue((int)s.data.max_rows);
 
@@ -884,8 +925,9 @@ void SetupPanel::data_changed() {
     split_seed_->setEnabled(!separate && !builtin_valid);
     valid_fraction_->setToolTip(builtin_valid ? "The built-in data set has its own validation file" : QString());
     const DataSpec d = spec().data;
+    const bool tagging = task_->currentData().toString() == "token-cls";
     json key = {d.train, d.valid, d.valid_fraction, d.split_seed, d.format, d.text_column, d.text_pair_column,
-                d.label_column, d.on_bad_row, d.max_rows};
+                d.label_column, d.on_bad_row, d.max_rows, tagging, d.tokens_column, d.tags_column, d.tag_scheme};
     const std::string k = key.dump();
     if (k == data_key_) {
         changed();
@@ -898,10 +940,26 @@ void SetupPanel::data_changed() {
         std::string error;
         std::vector<std::vector<std::string>> rows;
         std::vector<std::string> cols;
+        std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> tagged_rows;
+        bool tagged_file = false;
     };
     auto result = std::make_shared<Result>();
     run_async(
-        [d, result] {
+        [d, result, tagging] {
+            if (d.train != "builtin") result->tagged_file = looks_like_tagged_data(d.train);
+            if (tagging) {
+                try {
+                    result->tagged_rows = preview_tagged(d, 50);
+                } catch (const std::exception& e) {
+                    result->error = e.what();
+                }
+                try {
+                    result->summary = summarize_tagged(d);
+                } catch (const std::exception& e) {
+                    if (result->error.empty()) result->error = e.what();
+                }
+                return;
+            }
             try {
                 // The preview reads only the first rows and tolerates bad ones, so it shows even when the
                 // mapping is wrong; the summary reads the files as a run would.
@@ -918,13 +976,21 @@ void SetupPanel::data_changed() {
                 if (result->error.empty()) result->error = e.what();
             }
         },
-        [this, gen, k, result] {
+        [this, gen, k, result, tagging] {
             if (gen != data_gen_) return;
+            data_is_tagged_ = result->tagged_file;
+            // A file of tagged words means token classification (as `ptune train` decides), when the model can.
+            if (!tagging && result->tagged_file && task_->currentData().toString() == "seq-cls" &&
+                !(model_ && model_->causal_lm)) {
+                task_->setCurrentIndex(task_->findData(QString("token-cls")));   // reads the data again
+                return;
+            }
             data_key_ = k;
             data_ = result->summary;
             data_error_ = data_ ? std::string() : result->error;
             preview_data_ = result->rows;
             preview_cols_ = result->cols;
+            preview_tagged_ = result->tagged_rows;
             show_data_summary();
             changed();
         });
@@ -944,9 +1010,71 @@ void SetupPanel::fill_columns(const std::vector<std::string>& cols) {
     filling_ = was;
 }
 
+void SetupPanel::show_tagged_preview() {
+    preview_->clear();
+    preview_->setRowCount(0);
+    preview_->setColumnCount(1);
+    preview_->setHorizontalHeaderLabels({"sentence (tags coloured by entity type)"});
+    preview_->setRowCount((int)preview_tagged_.size());
+    // One colour per entity type, in order of appearance.
+    std::map<std::string, int> colour;
+    for (int r = 0; r < (int)preview_tagged_.size(); ++r) {
+        const auto& [words, tags] = preview_tagged_[(size_t)r];
+        QString html, plain;
+        for (size_t i = 0; i < words.size(); ++i) {
+            const std::string& t = i < tags.size() ? tags[i] : std::string("O");
+            const QString w = html_escape(q(words[i]));
+            plain += (i ? " " : "") + q(words[i]) + "/" + q(t);
+            if (t == "O") {
+                html += (i ? " " : "") + w;
+                continue;
+            }
+            const std::string type = is_entity_tag(t) ? t.substr(2) : t;
+            auto it = colour.emplace(type, (int)colour.size()).first;
+            // A pale tint of the series colour, so black text stays readable on it.
+            const QColor c = series_color(it->second);
+            auto pale = [](int v) { return 255 - (255 - v) * 35 / 100; };
+            const QColor bg(pale(c.red()), pale(c.green()), pale(c.blue()));
+            html += QString("%1<span style='background-color:%2'>%3<sub>%4</sub></span>")
+                        .arg(i ? " " : "", bg.name(), w, html_escape(q(t)));
+        }
+        auto* label = new QLabel("<span style='white-space:pre'>" + html + "</span>");
+        label->setTextFormat(Qt::RichText);
+        label->setToolTip(plain.left(2000));
+        preview_->setCellWidget(r, 0, label);
+    }
+}
+
 void SetupPanel::show_data_summary() {
+    if (task_->currentData().toString() == "token-cls") {
+        show_tagged_preview();
+        if (!data_) {
+            data_info_->setText("<span style='color:#d62728'>✖ " + html_escape(q(data_error_)) + "</span>");
+            return;
+        }
+        const DataSummary& d = *data_;
+        QStringList ents;
+        for (const auto& [type, c] : d.entities)
+            ents << QString("<b>%1</b> %2 / %3").arg(html_escape(q(type))).arg(c.first).arg(c.second);
+        QString text = QString("%1 training sentences (%2 words), %3 validation (%4 words; %5). %6 tags, scheme %7")
+                           .arg(d.train_rows)
+                           .arg(d.train_words)
+                           .arg(d.valid_rows)
+                           .arg(d.valid_words)
+                           .arg(d.valid_file.empty() ? QString("split off") : html_escape(QFileInfo(q(d.valid_file)).fileName()))
+                           .arg(d.label_names.size())
+                           .arg(q(d.tag_scheme));
+        if (!ents.isEmpty()) text += ". Entities (train / valid): " + ents.join(", ");
+        if (d.skipped_rows)
+            text += QString("<br><span style='color:#e08a00'>⚠ %1 bad sentences skipped (first: %2)</span>")
+                        .arg(d.skipped_rows)
+                        .arg(html_escape(q(d.first_skipped)));
+        data_info_->setText(text);
+        return;
+    }
     // Preview table
     preview_->clear();
+    preview_->setRowCount(0);
     preview_->setColumnCount((int)preview_cols_.size());
     QStringList headers;
     for (auto& c : preview_cols_) headers << q(c);
@@ -1054,7 +1182,9 @@ void SetupPanel::validate() {
         if (s.method.name == "ptv2" && strip_->selected().empty()) errors << "Depth: choose at least one layer for the prompts";
         const int64_t usable = m.max_positions - m.position_offset;
         if (s.task == "causal-lm" && !m.causal_lm) errors << "Task: a causal LM task needs a decoder (gpt2, llama, mistral, qwen2, qwen3)";
-        if (s.task != "causal-lm" && m.causal_lm) errors << "Task: this model is a causal LM; sequence classification needs an encoder for now";
+        if (s.task != "causal-lm" && m.causal_lm)
+            errors << QString("Task: this model is a causal LM; %1 classification needs an encoder for now")
+                          .arg(s.task == "token-cls" ? "token" : "sequence");
         if (m.max_positions > 0 && s.method.uses_prompt_len() && s.train.max_len + s.method.prefix.prompt_len > usable)
             errors << QString("Max length %1 + prompt length %2 = %3 exceeds the %4 positions of this model%5: the real "
                               "tokens' position ids start after the prompt. Lower max length to %6 or P to %7.")
@@ -1068,7 +1198,12 @@ void SetupPanel::validate() {
     }
     if (data_) {
         if (data_->label_names.size() < 2 && s.task != "causal-lm")
-            errors << QString("Data: needs at least two labels (found %1)").arg(data_->label_names.size());
+            errors << QString("Data: needs at least two %1 (found %2)")
+                          .arg(s.task == "token-cls" ? "tags" : "labels")
+                          .arg(data_->label_names.size());
+        if (s.task == "seq-cls" && data_is_tagged_)
+            warnings << "The training file holds tagged words (CoNLL or JSONL tokens): token classification reads it as "
+                        "sentences of tagged words";
         if (data_->valid_rows == 0) {
             warnings << "No validation rows: no evaluation metrics, early stopping or best-state selection";
             if (s.train.early_stopping_patience > 0) errors << "Early stopping needs validation data";
@@ -1112,46 +1247,62 @@ void SetupPanel::browse_data(QLineEdit* edit) {
 }
 
 void SetupPanel::show_task_rows() {
-    const bool causal = task_->currentData().toString() == "causal-lm";
+    const QString task = task_->currentData().toString();
+    const bool causal = task == "causal-lm", tagging = task == "token-cls";
     data_form_->setRowVisible(template_, causal);
+    data_form_->setRowVisible(columns_row_, !tagging);
+    data_form_->setRowVisible(tag_row_, tagging);
     label_col_name_->setText(causal ? "target" : "label");
     label_col_->setToolTip(causal ? "The column holding each row's target text: what the model learns to generate"
                                   : "The column holding each row's label");
-    // The metrics of the task; a metric of the other task gives way to the task's first.
+    // The metrics of the task; a metric of another task gives way to the task's first.
+    auto task_of = [](const QString& k) {
+        if (k == "exact_match" || k == "perplexity") return QString("causal-lm");
+        if (k == "entity_f1" || k == "tag_accuracy") return QString("token-cls");
+        return k == "loss" ? QString() : QString("seq-cls");
+    };
     auto* items = qobject_cast<QStandardItemModel*>(metric_->model());
     for (int i = 0; i < metric_->count(); ++i) {
         const QString k = metric_->itemData(i).toString();
-        const bool generative = k == "exact_match" || k == "perplexity";
-        if (auto* it = items ? items->item(i) : nullptr) it->setEnabled(k == "loss" || generative == causal);
+        if (auto* it = items ? items->item(i) : nullptr) it->setEnabled(task_of(k).isEmpty() || task_of(k) == task);
     }
-    // Methods: a causal LM trains P-Tuning v2 / prefix tuning (the others on decoders are not there yet).
+    // Methods: a causal LM trains P-Tuning v2 / prefix tuning; token classification P-Tuning v2 or the head alone
+    // (the other methods on these tasks are not there yet).
     if (auto* mitems = qobject_cast<QStandardItemModel*>(method_->model())) {
         for (int i = 0; i < method_->count(); ++i)
             if (auto* it = mitems->item(i)) {
-                const bool ok = !causal || method_->itemData(i).toString() == "ptv2";
+                const QString m = method_->itemData(i).toString();
+                const bool ok = causal ? m == "ptv2" : tagging ? (m == "ptv2" || m == "head") : true;
                 it->setEnabled(ok);
-                it->setToolTip(ok ? QString() : "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)");
+                it->setToolTip(ok ? QString()
+                                  : causal ? "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)"
+                                           : "Not for token classification yet: P-Tuning v2 or the head alone");
             }
     }
-    if (causal && method_->currentData().toString() != "ptv2") method_->setCurrentIndex(method_->findData(QString("ptv2")));
+    const QString m = method_->currentData().toString();
+    if ((causal && m != "ptv2") || (tagging && m != "ptv2" && m != "head"))
+        method_->setCurrentIndex(method_->findData(QString("ptv2")));
     const QString cur = metric_->currentData().toString();
-    const bool cur_generative = cur == "exact_match" || cur == "perplexity";
-    if (cur != "loss" && cur_generative != causal)
-        metric_->setCurrentIndex(metric_->findData(causal ? QString("exact_match") : QString("accuracy")));
+    if (!task_of(cur).isEmpty() && task_of(cur) != task)
+        metric_->setCurrentIndex(metric_->findData(causal ? QString("exact_match") : tagging ? QString("entity_f1") : QString("accuracy")));
 }
 
 void SetupPanel::offer_tasks() {
     if (!model_) return;
     auto* items = qobject_cast<QStandardItemModel*>(task_->model());
-    const int supported = model_->causal_lm ? 1 : 0;
     for (int i = 0; i < task_->count(); ++i)
         if (auto* it = items ? items->item(i) : nullptr) {
-            it->setEnabled(i == supported);
-            it->setToolTip(i == supported ? QString()
-                                          : model_->causal_lm ? "Sequence classification with a decoder is not there yet"
-                                                              : "Needs a causal LM (gpt2, llama, mistral, qwen2, qwen3)");
+            const bool causal_task = task_->itemData(i).toString() == "causal-lm";
+            const bool ok = causal_task == model_->causal_lm;
+            it->setEnabled(ok);
+            it->setToolTip(ok ? QString()
+                              : model_->causal_lm ? "Classification with a decoder is not there yet"
+                                                  : "Needs a causal LM (gpt2, llama, mistral, qwen2, qwen3)");
         }
-    if (task_->currentIndex() != supported) task_->setCurrentIndex(supported);
+    const bool causal_now = task_->currentData().toString() == "causal-lm";
+    if (causal_now != model_->causal_lm)
+        task_->setCurrentIndex(task_->findData(model_->causal_lm ? QString("causal-lm")
+                                                                 : data_is_tagged_ ? QString("token-cls") : QString("seq-cls")));
 }
 
 void SetupPanel::show_method_rows() {

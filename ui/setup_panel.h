@@ -69,7 +69,8 @@ private:
     void apply_layers_text();
     void show_method_rows();        // the chosen method's option rows
     void show_task_rows();          // the chosen task's fields (a causal LM's template), its metrics, the label/target name
-    void offer_tasks();             // the tasks the chosen model supports (an encoder: classification; a decoder: causal LM)       // layers_text_ -> strip and preset, once the layer count is known
+    void offer_tasks();             // the tasks the chosen model supports (an encoder: classification; a decoder: causal LM)
+    void show_tagged_preview();     // sentences with their tags coloured by entity type
     void validate();
     void show_model_summary();
     void show_data_summary();
@@ -98,6 +99,12 @@ private:
     QComboBox* text_col_ = nullptr;
     QComboBox* pair_col_ = nullptr;
     QComboBox* label_col_ = nullptr;
+    QWidget* columns_row_ = nullptr;       // text / pair / label (sequence classification, causal LM)
+    QWidget* tag_row_ = nullptr;           // words / tags / scheme / all sub-tokens (token classification)
+    QLineEdit* tokens_col_ = nullptr;
+    QLineEdit* tags_col_ = nullptr;
+    QComboBox* tag_scheme_ = nullptr;
+    QCheckBox* label_all_ = nullptr;
     QComboBox* bad_rows_ = nullptr;
     QSpinBox* max_rows_ = nullptr;
     QTableWidget* preview_ = nullptr;
@@ -173,6 +180,8 @@ private:
     std::optional<DataSummary> data_;
     std::string data_error_;
     std::vector<std::vector<std::string>> preview_data_;
+    std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> preview_tagged_;   // words, tags
+    bool data_is_tagged_ = false;          // the training file holds tagged words (CoNLL, JSONL tokens)
     std::vector<std::string> preview_cols_;
     std::optional<ParamCounts> counts_;
     QStringList errors_, warnings_;

@@ -519,7 +519,7 @@ void TrainingView::choose_default_metric(const std::string& preferred) {
     if (metric_user_set_ && series(metric_.toStdString())) return;
     std::vector<std::string> order;
     if (!preferred.empty() && preferred != "eval/loss") order.push_back(preferred);
-    for (const char* k : {"eval/accuracy", "eval/f1", "eval/mcc"}) order.push_back(k);
+    for (const char* k : {"eval/accuracy", "eval/f1", "eval/mcc", "eval/entity_f1", "eval/exact_match"}) order.push_back(k);
     for (const auto& k : order)
         if (series(k)) {
             metric_ = QString::fromStdString(k);
