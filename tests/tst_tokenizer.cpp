@@ -600,15 +600,63 @@ private Q_SLOTS:
         QCOMPARE(ids(*sf, "ba"), (V{3}));  // "a" at the end needs "a</w>", which is missing
     }
 
+    // The Unigram model's decisions, on a vocabulary small enough to work out by hand (scores are log
+    // probabilities; the best segmentation has the highest sum):
+    //   "ab": a + b = -1 + -2 = -3 against ab = -3: a tie, and the piece found first at that end ("ab", from the
+    //   earlier start) keeps it; "abc": ab + c = -3 + -3 = -6 against a + bc = -1 + -4.5 = -5.5: "a bc";
+    //   "xyb": x and y start no piece: each is an unknown node scored min_score - 10 = -13, fused into one "xy"
+    //   token (<unk>), then "b"; with byte_fallback the unknown "xy" becomes <0x78> <0x79> when both exist.
+    // (The tokenizers library gives these ids for this vocabulary: checked with the npm package.)
+    void unigramByHand() {
+        QTemporaryDir dir;
+        json j = {{"version", "1.0"}, {"added_tokens", json::array()}, {"normalizer", nullptr},
+                  {"pre_tokenizer", {{"type", "WhitespaceSplit"}}}, {"post_processor", nullptr}, {"decoder", nullptr},
+                  {"model", {{"type", "Unigram"}, {"unk_id", 0},
+                             {"vocab", json::array({json::array({"<unk>", 0.0}), json::array({"a", -1.0}),
+                                                    json::array({"b", -2.0}), json::array({"ab", -3.0}),
+                                                    json::array({"c", -3.0}), json::array({"bc", -4.5}),
+                                                    json::array({"<0x78>", -2.0}), json::array({"<0x79>", -2.0})})}}}};
+        auto tok = load_json(dir, j);
+        QCOMPARE(tok->encode("ab", std::nullopt, false).ids, (std::vector<int64_t>{3}));
+        QCOMPARE(tok->encode("abc", std::nullopt, false).ids, (std::vector<int64_t>{1, 5}));
+        QCOMPARE(tok->encode("xyb", std::nullopt, false).ids, (std::vector<int64_t>{0, 2}));
+        QCOMPARE(tok->encode("xyb", std::nullopt, false).tokens, (std::vector<std::string>{"xy", "b"}));
+        QCOMPARE(tok->vocab_size(), int64_t(8));
+        QCOMPARE(tok->id_to_token(5), std::string("bc"));
+        j["model"]["byte_fallback"] = true;
+        auto fb = load_json(dir, j);
+        QCOMPARE(fb->encode("xyb", std::nullopt, false).ids, (std::vector<int64_t>{6, 7, 2}));
+        // A byte with no <0xNN> piece: the whole unknown stretch stays <unk>.
+        QCOMPARE(fb->encode("xzb", std::nullopt, false).ids, (std::vector<int64_t>{0, 2}));
+    }
+
     void errorsNameFileAndField() {
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        QString p = write_variant(dir, bert_json(), [](json& j) { j["model"]["type"] = "Unigram"; });
+        QString p = write_variant(dir, bert_json(), [](json& j) { j["model"]["type"] = "WordLevel"; });
         expect_error([&] { Tokenizer::from_json_file(p.toStdString()); },
-                     {"tokenizer.json", "model.type \"Unigram\" is not supported", "WordPiece and BPE"});
-        p = write_variant(dir, bert_json(), [](json& j) { j["normalizer"]["type"] = "Precompiled"; });
+                     {"tokenizer.json", "model.type \"WordLevel\" is not supported", "WordPiece, BPE and Unigram"});
+        // A Unigram model whose vocabulary is not [piece, score] pairs (BERT's is a token -> id object).
+        p = write_variant(dir, bert_json(), [](json& j) { j["model"]["type"] = "Unigram"; });
+        expect_error([&] { Tokenizer::from_json_file(p.toStdString()); },
+                     {"tokenizer.json", "model.vocab must be a list of [piece, score] pairs"});
+        p = write_variant(dir, bert_json(), [](json& j) {
+            j["model"] = json::parse(R"({"type": "Unigram", "unk_id": 5, "vocab": [["a", -1.0], ["b", -2.0]]})");
+        });
+        expect_error([&] { Tokenizer::from_json_file(p.toStdString()); }, {"model.unk_id must be an index into the 2"});
+        p = write_variant(dir, bert_json(), [](json& j) {
+            j["normalizer"] = json::parse(R"({"type": "Precompiled", "precompiled_charsmap": "not base64!"})");
+        });
         expect_error([&] { Tokenizer::from_dir(dir.path().toStdString()); },
-                     {"tokenizer.json", "normalizer.type \"Precompiled\""});
+                     {"tokenizer.json", "normalizer.precompiled_charsmap", "base64"});
+        p = write_variant(dir, bert_json(), [](json& j) {
+            j["normalizer"] = json::parse(R"({"type": "Precompiled", "precompiled_charsmap": "6AMAAA=="})");
+        });
+        expect_error([&] { Tokenizer::from_dir(dir.path().toStdString()); },
+                     {"tokenizer.json", "normalizer.precompiled_charsmap", "does not fit"});
+        p = write_variant(dir, bert_json(), [](json& j) { j["normalizer"]["type"] = "NoSuchThing"; });
+        expect_error([&] { Tokenizer::from_dir(dir.path().toStdString()); },
+                     {"tokenizer.json", "normalizer.type \"NoSuchThing\""});
         p = write_variant(dir, bert_json(), [](json& j) {
             j["pre_tokenizer"] = json::parse(R"({"type": "Sequence", "pretokenizers": [{"type": "Nope"}]})");
         });

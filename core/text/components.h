@@ -28,6 +28,8 @@ public:
 
 // `where` is the file name, `path` the JSON path of `j` (e.g. "normalizer" or "normalizer.normalizers[1]").
 std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& where, const std::string& path);
+// SentencePiece's compiled rules (`precompiled_charsmap`), as the library's Precompiled normalizer applies them.
+std::unique_ptr<Normalizer> make_precompiled(const json& j, const std::string& where, const std::string& path);
 std::unique_ptr<Normalizer> make_bert_normalizer(bool clean_text, bool handle_chinese_chars,
                                                  std::optional<bool> strip_accents, bool lowercase);
 
@@ -92,6 +94,9 @@ std::unique_ptr<Model> make_bpe(Vocab vocab, const std::vector<std::pair<std::st
                                 BpeConfig cfg, const std::function<std::string(size_t)>& merge_at);
 // Splits a merges line "a b" into its two parts (exactly one space); false when it has another shape.
 bool split_merge_line(const std::string& line, std::pair<std::string, std::string>& out);
+
+// The Unigram model from its tokenizer.json section (vocab [[piece, score], ...], unk_id, byte_fallback).
+std::unique_ptr<Model> make_unigram(const json& j, const std::string& where, const std::string& path);
 
 // Reads a token -> id object (tokenizer.json model.vocab, vocab.json).
 Vocab read_vocab_json(const json& j, const std::string& where, const std::string& field);

@@ -334,6 +334,8 @@ std::unique_ptr<Model> make_model(const json& j, const std::string& where, const
         type = *t;
     } else if (j.contains("merges")) {
         type = "BPE";
+    } else if (j.contains("vocab") && j["vocab"].is_array()) {
+        type = "Unigram";
     } else if (j.contains("continuing_subword_prefix") || j.contains("max_input_chars_per_word")) {
         type = "WordPiece";
     } else {
@@ -386,7 +388,8 @@ std::unique_ptr<Model> make_model(const json& j, const std::string& where, const
         return make_bpe(std::move(vocab), merges, std::move(cfg),
                         [base](size_t i) { return base + std::to_string(i) + "]"; });
     }
-    unsupported_type(where, path, type, "WordPiece and BPE are");
+    if (type == "Unigram") return make_unigram(j, where, path);
+    unsupported_type(where, path, type, "WordPiece, BPE and Unigram are");
 }
 
 }  // namespace ptune::text

@@ -256,6 +256,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
     }
     if (type == "Prepend") return std::make_unique<PrependNormalizer>(need_string(j, "prepend", where, path));
     if (type == "ByteLevel") return std::make_unique<ByteLevelNormalizer>();
+    if (type == "Precompiled") return make_precompiled(j, where, path);
     if (type == "Sequence") {
         const json& list = need(j, "normalizers", where, path);
         if (!list.is_array()) throw Error(where + ": " + path + ".normalizers must be a list");
@@ -266,7 +267,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
     }
     unsupported_type(where, path, type,
                      "BertNormalizer, Lowercase, NFC, NFD, NFKC, NFKD, StripAccents, Strip, Replace, Prepend, "
-                     "ByteLevel and Sequence are");
+                     "ByteLevel, Precompiled and Sequence are");
 }
 
 }  // namespace ptune::text

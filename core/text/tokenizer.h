@@ -1,7 +1,8 @@
 #pragma once
 // Tokenizers equal to the Hugging Face `tokenizers` library for the encoder models ptune supports.
-// From tokenizer.json: models WordPiece and BPE (byte-level, GPT-2 regex pre-tokenizer, merges as
-// "a b" strings or [a, b] pairs); normalizers BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, StripAccents,
+// From tokenizer.json: models WordPiece, BPE (byte-level, GPT-2 regex pre-tokenizer, merges as
+// "a b" strings or [a, b] pairs) and Unigram (Viterbi, SentencePiece); normalizers BertNormalizer, Lowercase,
+// NFC/NFD/NFKC/NFKD, Precompiled (SentencePiece's compiled rules), StripAccents,
 // Strip, Replace, Prepend, Sequence; pre-tokenizers BertPreTokenizer, ByteLevel, Whitespace,
 // WhitespaceSplit, Punctuation, Split, Metaspace, Sequence; post-processors BertProcessing,
 // RobertaProcessing, TemplateProcessing, ByteLevel, Sequence; added/special tokens (lstrip, rstrip,

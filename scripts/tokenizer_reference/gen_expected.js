@@ -17,8 +17,7 @@ const path = require('path');
 const { Tokenizer } = require('tokenizers');
 
 const FAMILIES = ['bert-base-uncased', 'bert-base-multilingual-cased', 'roberta-base', 'gpt2', 'llama3', 'qwen3',
-                  'mistral-7b', 'phi3-mini', 'falcon-7b', 'clip'];
-// t5-small (Unigram model, Precompiled normalizer) is left out: ptune does not load Unigram tokenizers yet.
+                  'mistral-7b', 'phi3-mini', 'falcon-7b', 'clip', 't5-small'];
 
 const TEXTS = [
   '',
@@ -149,7 +148,25 @@ function substrings(token) {
 
 function mergeParts(m) { return Array.isArray(m) ? m : m.split(' '); }
 
+// A Unigram vocabulary is a list whose index is the id, so it keeps its length: the pieces the results use, every
+// one-character piece (where none exists the model adds an unknown node, which would change the lattice), the
+// lowest-scored piece (it sets the unknown score) and the added tokens stay; every other piece becomes a unique
+// dummy no text here contains (U+FDEF, a noncharacter, and its index) with score 0. The best path of every text is
+// still there with its score, and every path the trimmed model has, the full one has too: the same ids.
+function trimUnigram(json, outputs) {
+  const vocab = json.model.vocab;
+  const keep = new Set();
+  for (const toks of outputs) for (const t of toks) keep.add(t);
+  for (const a of json.added_tokens) keep.add(a.content);
+  let minAt = 0;
+  vocab.forEach(([p, score], i) => { if (score < vocab[minAt][1]) minAt = i; });
+  json.model.vocab = vocab.map(([p, score], i) =>
+    keep.has(p) || charsOf(p).length === 1 || i === minAt || i === json.model.unk_id ? [p, score] : ['\uFDEF' + i, 0]);
+  return json;
+}
+
 function trim(json, outputs, full) {
+  if (json.model.type === 'Unigram' || Array.isArray(json.model.vocab)) return trimUnigram(json, outputs);
   const model = json.model;
   const vocab = model.vocab;
   const keep = new Set();
