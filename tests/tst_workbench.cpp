@@ -25,6 +25,7 @@
 #include "experiments/suite.h"
 #include "ui/compare_view.h"
 #include "ui/generate_view.h"
+#include "ui/inspect_view.h"
 #include "ui/latency_view.h"
 #include "ui/layer_strip.h"
 #include "ui/main_window.h"
@@ -463,6 +464,32 @@ private Q_SLOTS:
         QVERIFY(!store.metrics(id, "eval/f1_ITEM").empty());
         const json best = json::parse(r->best_metrics_json);
         QVERIFY(best["entity_f1"].get<double>() >= f1.back().value);
+
+        // Inspect: the saved adapter (the best evaluation's state) tags the validation sentences as that evaluation
+        // did; sentences with errors come first; the filters narrow what is shown.
+        InspectView* in = w.inspect();
+        w.tabs()->setCurrentWidget(in);
+        QVERIFY(in->select_run(id));
+        QSignalSpy inspected(in, &InspectView::finished);
+        QVERIFY(in->inspect());
+        QVERIFY(inspected.wait(60000) || inspected.size() == 1);
+        QVERIFY2(in->inspection().has_value(), qPrintable(in->message()));
+        const TaggingInspection& ti = *in->inspection();
+        QCOMPARE(ti.sentences.size(), size_t(120));
+        QCOMPARE(ti.metrics.at("entity_f1"), best["entity_f1"].get<double>());
+        QVERIFY(ti.sentences_with_errors > 0 && ti.sentences_with_errors < 120);
+        QVERIFY(ti.sentences.front().wrong_tags > 0);
+        QCOMPARE(ti.sentences.back().wrong_tags, int64_t(0));
+        for (size_t i = 1; i < ti.sentences.size(); ++i) QVERIFY(ti.sentences[i - 1].wrong_tags >= ti.sentences[i].wrong_tags);
+        QCOMPARE(in->shown_sentences(), 120);
+        in->set_filter(1);
+        QCOMPARE(in->shown_sentences(), (int)ti.sentences_with_errors);
+        in->set_filter(2, "noodle");
+        int noodle = 0;
+        for (const auto& st : ti.sentences)
+            noodle += std::find(st.words.begin(), st.words.end(), "noodle") != st.words.end();
+        QCOMPARE(in->shown_sentences(), noodle);
+        QVERIFY(in->message().contains("entity F1"));
     }
 
     void causalLmFromTheForm() {

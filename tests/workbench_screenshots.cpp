@@ -19,6 +19,7 @@
 #include "experiments/runner.h"
 #include "ui/compare_view.h"
 #include "ui/generate_view.h"
+#include "ui/inspect_view.h"
 #include "ui/latency_view.h"
 #include "ui/main_window.h"
 #include "ui/methods_view.h"
@@ -112,6 +113,14 @@ int main(int argc, char** argv) {
         w.tabs()->setCurrentWidget(w.training());
         pump(300);
         shot(w, out, "training-ner");
+        // What it gets wrong: the validation sentences, gold against predicted tags, errors first.
+        InspectView* in = w.inspect();
+        w.tabs()->setCurrentWidget(in);
+        bool inspected = false;
+        QObject::connect(in, &InspectView::finished, [&] { inspected = true; });
+        if (!in->select_run(id) || !in->inspect() || !wait_until([&] { return inspected; }, 120000)) return 1;
+        pump(300);
+        shot(w, out, "inspect-ner");
     }
     if (only_ner) return 0;
 

@@ -30,6 +30,7 @@
 #include "experiments/suite.h"
 #include "ui/compare_view.h"
 #include "ui/generate_view.h"
+#include "ui/inspect_view.h"
 #include "ui/latency_view.h"
 #include "ui/methods_view.h"
 #include "ui/plot_util.h"
@@ -116,15 +117,18 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent) : QMainWindow(pa
     runs_ = new RunsBrowser;
     compare_ = new CompareView;
     generate_ = new GenerateView;
+    inspect_ = new InspectView;
     tabs_->addTab(setup_, "Setup");
     tabs_->addTab(training_, "Training");
     tabs_->addTab(latency_, "Latency");
     tabs_->addTab(runs_, "Runs");
     tabs_->addTab(compare_, "Compare");
     tabs_->addTab(generate_, "Generate");
+    tabs_->addTab(inspect_, "Inspect");
     setCentralWidget(tabs_);
     runs_->set_store(store_.get());
     generate_->set_store(store_.get());
+    inspect_->set_store(store_.get());
 
     build_menus();
     build_status_bar();
@@ -334,8 +338,8 @@ void MainWindow::build_menus() {
     });
 
     QMenu* view = menuBar()->addMenu("&View");
-    const char* names[] = {"Setup", "Training", "Latency", "Runs", "Compare"};
-    for (int i = 0; i < 5; ++i)
+    const char* names[] = {"Setup", "Training", "Latency", "Runs", "Compare", "Generate", "Inspect"};
+    for (int i = 0; i < 7; ++i)
         mk(view, QString("view_%1").arg(QString(names[i]).toLower()), QString("&%1").arg(names[i]),
            QKeySequence(QString("Ctrl+%1").arg(i + 1)), [this, i] { tabs_->setCurrentIndex(i); });
     view->addSeparator();
@@ -600,12 +604,14 @@ bool MainWindow::open_database(const QString& path) {
     queue_.reset();
     runs_->set_store(nullptr);
     generate_->set_store(nullptr);
+    inspect_->set_store(nullptr);
     training_->clear();
     latency_->clear();
     compare_->set_runs(*next, {});
     store_ = std::move(next);
     runs_->set_store(store_.get());
     generate_->set_store(store_.get());
+    inspect_->set_store(store_.get());
     attach_queue(std::move(next_queue));
     QSettings().setValue("db/path", db_path());
     update_title();

@@ -27,6 +27,7 @@ class LatencyView;
 class RunsBrowser;
 class CompareView;
 class GenerateView;
+class InspectView;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -41,6 +42,7 @@ public:
     RunsBrowser* runs() const { return runs_; }
     CompareView* compare() const { return compare_; }
     GenerateView* generate() const { return generate_; }
+    InspectView* inspect() const { return inspect_; }
     RunQueue* queue() const { return queue_.get(); }
     Store* store() const { return store_.get(); }
     QTabWidget* tabs() const { return tabs_; }
@@ -102,6 +104,7 @@ private:
     RunsBrowser* runs_ = nullptr;
     CompareView* compare_ = nullptr;
     GenerateView* generate_ = nullptr;
+    InspectView* inspect_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QLabel* progress_label_ = nullptr;
     QLabel* queue_label_ = nullptr;
