@@ -672,6 +672,9 @@ DataSummary summarize_tagged(const DataSpec& d) {
 }
 
 std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> preview_tagged(const DataSpec& d, int n) {
+    if (d.train == "builtin")
+        throw Error("token classification needs a CoNLL or JSONL file of tagged words (the built-in data set is "
+                    "sentence classification)");
     TaggedOptions o = tagged_options(d);
     o.on_bad_row = OnBadRow::Skip;
     o.max_sentences = n;

@@ -909,9 +909,16 @@ void SetupPanel::show_model_summary() {
     const bool was = filling_;
     filling_ = true;
     strip_->set_layer_count((int)m.layers);
+    const QString task_before = task_->currentData().toString();
     offer_tasks();
+    const bool task_moved = task_->currentData().toString() != task_before;
     filling_ = was;
     apply_layers_text();
+    // The task the model allows reads the data its own way (tagged words or rows).
+    if (task_moved) {
+        show_task_rows();
+        data_changed();
+    }
 }
 
 void SetupPanel::data_changed() {
