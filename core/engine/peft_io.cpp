@@ -246,27 +246,13 @@ const char* const kRandomPoolerNoPeft =
     "the base checkpoint has no pooler, so ptune drew one at random (and keeps it in its own format); transformers "
     "would draw another when loading the model, and a PEFT adapter would compute something else";
 
-void export_peft(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
-                 const std::vector<std::string>& label_names, const std::string& base_model) {
-    const ModelConfig& cfg = model.config();
-    if ((int64_t)prompt.layers().size() != cfg.num_layers) {
-        throw Error("cannot export prompts on " + std::to_string(prompt.layers().size()) + " of " +
-                    std::to_string(cfg.num_layers) + " layers (" + prompt.options().layers.text +
-                    ") as a PEFT adapter: PEFT's PREFIX_TUNING puts a prefix in every layer, and a zero prefix "
-                    "still takes attention weight, so the adapter would compute something else. Export in "
-                    "ptune's format instead (--format ptune).");
-    }
-    if (!model.pooler_from_checkpoint()) {
-        throw Error(std::string("cannot export as a PEFT adapter: ") + kRandomPoolerNoPeft +
-                    ". Export in ptune's format instead (--format ptune).");
-    }
-    fs::create_directories(dir);
-    const auto& o = prompt.options();
-    json c = {
+json peft_prefix_config(const ModelConfig& cfg, const PrefixOptions& o, const std::string& task_type,
+                        const std::string& base_model) {
+    return {
         {"peft_type", "PREFIX_TUNING"},
-        {"task_type", "SEQ_CLS"},
+        {"task_type", task_type},
         {"auto_mapping", nullptr},
-        {"base_model_name_or_path", base_model == "builtin" ? json(nullptr) : json(base_model)},
+        {"base_model_name_or_path", base_model == "builtin" || base_model.empty() ? json(nullptr) : json(base_model)},
         {"revision", nullptr},
         {"inference_mode", true},
         {"num_virtual_tokens", o.prompt_len},
@@ -282,7 +268,25 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
         {"modules_to_save", {"classifier", "score"}},
         {"init_weights", nullptr},
     };
-    write_json_file((fs::path(dir) / "adapter_config.json").string(), c);
+}
+
+void export_peft(const std::string& dir, const DeepPrompt& prompt, const EncoderClassifier& model,
+                 const std::vector<std::string>& label_names, const std::string& base_model) {
+    const ModelConfig& cfg = model.config();
+    if ((int64_t)prompt.layers().size() != cfg.num_layers) {
+        throw Error("cannot export prompts on " + std::to_string(prompt.layers().size()) + " of " +
+                    std::to_string(cfg.num_layers) + " layers (" + prompt.options().layers.text +
+                    ") as a PEFT adapter: PEFT's PREFIX_TUNING puts a prefix in every layer, and a zero prefix "
+                    "still takes attention weight, so the adapter would compute something else. Export in "
+                    "ptune's format instead (--format ptune).");
+    }
+    if (!model.pooler_from_checkpoint()) {
+        throw Error(std::string("cannot export as a PEFT adapter: ") + kRandomPoolerNoPeft +
+                    ". Export in ptune's format instead (--format ptune).");
+    }
+    fs::create_directories(dir);
+    write_json_file((fs::path(dir) / "adapter_config.json").string(),
+                    peft_prefix_config(cfg, prompt.options(), "SEQ_CLS", base_model));
     auto tensors = head_for_save(model, "base_model.");
     at::Tensor flat;
     {

@@ -104,6 +104,11 @@ PromptAdapter load_decoder_prefix(const std::string& dir, const PrefixGeometry& 
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
 
+// adapter_config.json of an encoder's PREFIX_TUNING adapter for `task_type` (SEQ_CLS, TOKEN_CLS), as PEFT 0.21
+// writes it, the head kept through modules_to_save ["classifier", "score"].
+json peft_prefix_config(const ModelConfig& cfg, const PrefixOptions& o, const std::string& task_type,
+                        const std::string& base_model);
+
 // Writes a PEFT PREFIX_TUNING adapter that PeftModel.from_pretrained loads and that gives the same logits.
 // Refuses (ptune::Error) prompts on only some layers: PEFT's format has no way to leave a layer without a
 // prefix (a zero key still takes attention weight), so that export would compute something else; and a model

@@ -318,25 +318,7 @@ void export_token_cls(const std::string& dir, const DeepPrompt* prompt, const To
         for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
         return;
     }
-    const auto& o = prompt->options();
-    json pc = {
-        {"peft_type", "PREFIX_TUNING"},
-        {"task_type", "TOKEN_CLS"},
-        {"auto_mapping", nullptr},
-        {"base_model_name_or_path", base_model == "builtin" || base_model.empty() ? json(nullptr) : json(base_model)},
-        {"revision", nullptr},
-        {"inference_mode", true},
-        {"num_virtual_tokens", o.prompt_len},
-        {"token_dim", cfg.hidden_size},
-        {"num_transformer_submodules", 1},
-        {"num_attention_heads", cfg.num_heads},
-        {"num_layers", cfg.num_layers},
-        {"encoder_hidden_size", cfg.hidden_size},
-        // The MLP's output is what PEFT saves; declared as plain prompts so that PEFT loads it in any mode.
-        {"prefix_projection", false},
-        {"modules_to_save", {"classifier", "score"}},
-        {"init_weights", nullptr},
-    };
+    const json pc = peft_prefix_config(cfg, prompt->options(), "TOKEN_CLS", base_model);
     write_json_file((fs::path(dir) / "adapter_config.json").string(), pc);
     std::vector<std::pair<std::string, at::Tensor>> pt;
     for (auto& [n, t] : head) pt.push_back({"base_model." + n, t});

@@ -659,7 +659,10 @@ Dataset load_dataset(const std::string& path, const DataOptions& opt) {
     return d;
 }
 
-std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
+std::vector<char> held_out_rows(size_t n, double fraction, uint64_t seed) {
+    if (!(fraction >= 0.0 && fraction <= 1.0))
+        throw Error("split fraction must be between 0 and 1, got " + std::to_string(fraction));
+    const size_t n_valid = static_cast<size_t>(std::llround(fraction * static_cast<double>(n)));
     std::vector<size_t> idx(n);
     for (size_t i = 0; i < n; ++i) idx[i] = i;
     std::mt19937_64 rng(seed);
@@ -667,27 +670,20 @@ std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
         size_t j = static_cast<size_t>(bounded(rng, i));
         std::swap(idx[i - 1], idx[j]);
     }
-    return idx;
+    std::vector<char> held(n, 0);
+    for (size_t i = 0; i < n_valid; ++i) held[idx[i]] = 1;
+    return held;
 }
 
 std::pair<Dataset, Dataset> split_dataset(const Dataset& d, double fraction, uint64_t seed) {
-    if (!(fraction >= 0.0 && fraction <= 1.0))
-        throw Error("split fraction must be between 0 and 1, got " + std::to_string(fraction));
-    const size_t n = d.rows.size();
-    const size_t n_valid = static_cast<size_t>(std::llround(fraction * static_cast<double>(n)));
-    const std::vector<size_t> idx = seeded_permutation(n, seed);
-    std::vector<char> in_valid(n, 0);
-    for (size_t i = 0; i < n_valid; ++i) in_valid[idx[i]] = 1;
-
+    const std::vector<char> in_valid = held_out_rows(d.rows.size(), fraction, seed);
     std::pair<Dataset, Dataset> out;
     for (Dataset* part : {&out.first, &out.second}) {
         part->path = d.path;
         part->columns = d.columns;
         part->label_names = d.label_names;
     }
-    out.first.rows.reserve(n - n_valid);
-    out.second.rows.reserve(n_valid);
-    for (size_t i = 0; i < n; ++i) (in_valid[i] ? out.second : out.first).rows.push_back(d.rows[i]);
+    for (size_t i = 0; i < d.rows.size(); ++i) (in_valid[i] ? out.second : out.first).rows.push_back(d.rows[i]);
     return out;
 }
 

@@ -97,8 +97,10 @@ Dataset load_dataset(const std::string& path, const DataOptions& opt);
 // the second dataset (valid); the first (train) keeps the rest. Both keep the file order of their rows and
 // copy path, columns and label_names; bad_rows stay with the source. fraction outside [0, 1] throws.
 std::pair<Dataset, Dataset> split_dataset(const Dataset& d, double fraction, uint64_t seed);
-// The permutation of 0..n-1 split_dataset uses (mt19937_64 with `seed`, a Fisher-Yates with rejection sampling).
-std::vector<size_t> seeded_permutation(size_t n, uint64_t seed);
+// Which of n rows split_dataset moves to the validation part: round(fraction * n) of them, the first ones of a
+// permutation of 0..n-1 (mt19937_64 with `seed`, a Fisher-Yates with rejection sampling). Throws for a fraction
+// outside [0, 1]. split_tagged splits sentences the same way.
+std::vector<char> held_out_rows(size_t n, double fraction, uint64_t seed);
 
 // Preview: the first `n` raw records as cells (for the workbench's table), tolerant of bad rows: records
 // that do not parse (invalid JSON, an unterminated quote) are left out, rows keep the cells they have.

@@ -428,13 +428,7 @@ bool looks_like_tagged_data(const std::string& path) {
 }
 
 std::pair<TaggedDataset, TaggedDataset> split_tagged(const TaggedDataset& d, double fraction, uint64_t seed) {
-    if (!(fraction >= 0.0 && fraction <= 1.0))
-        throw Error("split fraction must be between 0 and 1, got " + std::to_string(fraction));
-    const size_t n = d.sentences.size();
-    const size_t n_valid = static_cast<size_t>(std::llround(fraction * static_cast<double>(n)));
-    const std::vector<size_t> idx = seeded_permutation(n, seed);
-    std::vector<char> in_valid(n, 0);
-    for (size_t i = 0; i < n_valid; ++i) in_valid[idx[i]] = 1;
+    const std::vector<char> in_valid = held_out_rows(d.sentences.size(), fraction, seed);
     std::pair<TaggedDataset, TaggedDataset> out;
     for (TaggedDataset* part : {&out.first, &out.second}) {
         part->path = d.path;
@@ -442,7 +436,8 @@ std::pair<TaggedDataset, TaggedDataset> split_tagged(const TaggedDataset& d, dou
         part->scheme = d.scheme;
         part->documents = d.documents;
     }
-    for (size_t i = 0; i < n; ++i) (in_valid[i] ? out.second : out.first).sentences.push_back(d.sentences[i]);
+    for (size_t i = 0; i < d.sentences.size(); ++i)
+        (in_valid[i] ? out.second : out.first).sentences.push_back(d.sentences[i]);
     return out;
 }
 

@@ -268,14 +268,7 @@ public:
         encs.push_back(std::move(a));
         if (b) encs.push_back(std::move(*b));
         if (post) encs = post->process(std::move(encs), add_special);
-        Encoding out;
-        for (auto& e : encs) {
-            out.ids.insert(out.ids.end(), e.ids.begin(), e.ids.end());
-            out.type_ids.insert(out.type_ids.end(), e.type_ids.begin(), e.type_ids.end());
-            out.tokens.insert(out.tokens.end(), std::make_move_iterator(e.tokens.begin()),
-                              std::make_move_iterator(e.tokens.end()));
-            out.special_mask.insert(out.special_mask.end(), e.special_mask.begin(), e.special_mask.end());
-        }
+        Encoding out = concat(encs);
         return out;
     }
 
@@ -295,14 +288,7 @@ public:
         std::vector<Enc> encs;
         encs.push_back(std::move(all));
         if (post) encs = post->process(std::move(encs), add_special);
-        Encoding out;
-        for (auto& e : encs) {
-            out.ids.insert(out.ids.end(), e.ids.begin(), e.ids.end());
-            out.type_ids.insert(out.type_ids.end(), e.type_ids.begin(), e.type_ids.end());
-            out.tokens.insert(out.tokens.end(), std::make_move_iterator(e.tokens.begin()),
-                              std::make_move_iterator(e.tokens.end()));
-            out.special_mask.insert(out.special_mask.end(), e.special_mask.begin(), e.special_mask.end());
-        }
+        Encoding out = concat(encs);
         // The post-processor only adds tokens (marked in special_mask) around the words' tokens, in order.
         out.word_ids.assign(out.ids.size(), -1);
         size_t k = 0;
@@ -369,6 +355,19 @@ public:
     }
 
 private:
+    // The post-processor's encodings, one after the other.
+    static Encoding concat(std::vector<Enc>& encs) {
+        Encoding out;
+        for (auto& e : encs) {
+            out.ids.insert(out.ids.end(), e.ids.begin(), e.ids.end());
+            out.type_ids.insert(out.type_ids.end(), e.type_ids.begin(), e.type_ids.end());
+            out.tokens.insert(out.tokens.end(), std::make_move_iterator(e.tokens.begin()),
+                              std::make_move_iterator(e.tokens.end()));
+            out.special_mask.insert(out.special_mask.end(), e.special_mask.begin(), e.special_mask.end());
+        }
+        return out;
+    }
+
     // AddedVocabulary::find_matches + split_with_indices: pieces of `text` around the added tokens
     // of `set`, appended to `out` (empty pieces dropped).
     void split_added(std::string& text, const MatchSet& set, bool at_origin, std::vector<Split>& out) const {
