@@ -22,6 +22,7 @@
 #include "core/engine/latency.h"
 #include "core/engine/methods.h"
 #include "core/engine/peft_io.h"
+#include "core/engine/qa_task.h"
 #include "core/engine/token_cls_task.h"
 #include "core/engine/trainer.h"
 #include "core/text/tokenizer.h"
@@ -337,6 +338,70 @@ void predict_token_cls(const std::string& dir, const std::string& adapter_dir, c
     std::cout << dumps(j) << "\n";
 }
 
+// predict for extractive QA: each question's answer from a trained adapter (the span head lives in it), on a SQuAD
+// JSON or JSONL file. The official scripts' scores against the file's answers on stdout; with --out, SQuAD's
+// predictions.json ({"id": "answer"}), and for SQuAD 2.0 the null odds ({"id": odds}) in --null-odds (default:
+// null_odds.json beside --out), the files run_qa.py writes, which evaluate-v2.0.py reads with --na-prob-file.
+void predict_qa(const std::string& dir, const std::string& adapter_dir, const std::string& data,
+                const std::string& out, std::string null_odds, std::optional<double> null_threshold,
+                int64_t max_len, int64_t batch_size, const std::string& device) {
+    if (adapter_dir.empty()) throw Error("predict --task qa: give --adapter (a trained run's adapter holds the span head)");
+    if (data.empty()) throw Error("predict --task qa: give --data (a SQuAD JSON or JSONL file of questions)");
+    ModelConfig cfg = ModelConfig::from_dir(dir);
+    auto tok = Tokenizer::from_dir(dir);
+    QaAdapter a = load_qa_adapter(adapter_dir, cfg);
+    for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
+    const int64_t P = a.prompt ? a.prompt->prompt_len() : 0;
+    if (max_len > 0) a.features.max_len = max_len;
+    a.features.max_len = std::min<int64_t>(a.features.max_len, cfg.max_position_embeddings - cfg.position_offset() - P);
+    cfg.check_fits(a.features.max_len, P);
+    auto model = EncoderClassifier::load(dir, 2, 0);
+    TrainOptions o;
+    o.batch_size = (int)batch_size;
+    o.max_len = a.features.max_len;
+    o.device = device;
+    QaDataset d = load_qa(data);
+    a.decode.version2 = a.decode.version2 || d.version2;
+    d.version2 = a.decode.version2;
+    if (null_threshold) a.decode.null_threshold = *null_threshold;
+    QaTrainer t(*model, a.prompt.get(), nullptr, o, a.decode, tok->pad_id());
+    for (auto& [n, v] : a.head) t.set_head_tensor(n, v);
+    QaData qd = prepare_qa(std::move(d), *tok, a.features);
+    if (qd.features.windowed_examples > 0)
+        std::cerr << "note: " << qd.features.windowed_examples << " questions have a context longer than "
+                  << a.features.max_len << " tokens: read in overlapping windows (doc stride " << a.features.doc_stride
+                  << ")\n";
+    const auto answers = t.predict(qd);
+    const SquadVersion v = qd.examples.version2 ? SquadVersion::V2 : SquadVersion::V1;
+    std::map<std::string, double> na;
+    for (const auto& p : answers) na[p.id] = p.null_odds;
+    std::map<std::string, std::string> texts;
+    for (const auto& p : answers) texts[p.id] = p.text;
+    std::vector<SquadGold> gold;
+    for (const QaExample& e : qd.examples.examples) {
+        SquadGold g{e.id, {}};
+        for (const QaAnswer& x : e.answers) g.answers.push_back(x.text);
+        gold.push_back(std::move(g));
+    }
+    const SquadEval ev = evaluate_squad(gold, texts, v, v == SquadVersion::V2 ? &na : nullptr);
+    json j = {{"data", data},
+              {"questions", qd.examples.examples.size()},
+              {"version", v == SquadVersion::V2 ? "2.0" : "1.1"},
+              {"features", qd.features.size()},
+              {"scores", squad_eval_json(ev, v)}};
+    if (v == SquadVersion::V2) j["null_threshold"] = a.decode.null_threshold;
+    if (!out.empty()) {
+        write_qa_predictions(out, answers);
+        j["out"] = out;
+        if (v == SquadVersion::V2) {
+            if (null_odds.empty()) null_odds = (fs::path(out).parent_path() / "null_odds.json").string();
+            write_qa_null_odds(null_odds, answers);
+            j["null_odds"] = null_odds;
+        }
+    }
+    std::cout << dumps(j) << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -378,13 +443,19 @@ int main(int argc, char** argv) {
     pr_text_opt->excludes(pr_input_opt);
     std::string pr_dtype = "float32";
     pr->add_option("--dtype", pr_dtype, "causal LMs: weight dtype auto (as stored), float32, bfloat16, float16");
-    std::string pr_task, pr_data, pr_out, pr_tokens_column, pr_tags_column;
-    pr->add_option("--task", pr_task, "seq-cls, token-cls or causal-lm (default: what the model and adapter are made for)");
+    std::string pr_task, pr_data, pr_out, pr_tokens_column, pr_tags_column, pr_null_odds;
+    double pr_null_threshold = 0;
+    pr->add_option("--task", pr_task, "seq-cls, token-cls, qa or causal-lm (default: what the model and adapter are made for)");
     auto* pr_data_opt = pr->add_option("--data", pr_data,
                    "token-cls: a CoNLL or JSONL file of words and gold tags: every word's predicted tag, and the "
-                   "scores against the gold tags (seqeval)");
+                   "scores against the gold tags (seqeval); qa: a SQuAD JSON or JSONL file: each question's answer "
+                   "and the official scripts' EM and F1 against the file's answers");
     pr_data_opt->excludes(pr_input_opt);
-    pr->add_option("--out", pr_out, "token-cls with --data: write CoNLL predictions (word gold predicted) to this file");
+    pr->add_option("--out", pr_out, "with --data: write the predictions to this file (token-cls: CoNLL, word gold "
+                                    "predicted; qa: SQuAD's predictions.json)");
+    pr->add_option("--null-odds", pr_null_odds, "qa, SQuAD 2.0: write the null odds here (default: null_odds.json beside --out)");
+    auto* pr_null_threshold_opt = pr->add_option("--null-threshold", pr_null_threshold,
+                   "qa, SQuAD 2.0: answer \"\" when the null odds exceed this (default: the adapter's, 0)");
     pr->add_option("--tokens-column", pr_tokens_column, "token-cls: the words' CoNLL field or JSONL key");
     pr->add_option("--tags-column", pr_tags_column, "token-cls: the gold tags' CoNLL field or JSONL key");
 
@@ -447,8 +518,15 @@ int main(int argc, char** argv) {
     SPEC_OPT("--text-pair-column", data.text_pair_column, "second text column for sentence pairs");
     SPEC_OPT("--label-column", data.label_column, "label column (name or 0-based index)");
     SPEC_OPT("--task", task, "seq-cls (sequence classification), token-cls (token classification: NER, chunking; the "
-                             "default for CoNLL or JSONL tokens/tags files) or causal-lm (a causal LM learns to generate "
+                             "default for CoNLL or JSONL tokens/tags files), qa (extractive question answering; the "
+                             "default for SQuAD 1.1 / 2.0 files) or causal-lm (a causal LM learns to generate "
                              "each row's target after its prompt; alone: the built-in decoder on the built-in data)");
+    SPEC_OPT("--doc-stride", data.doc_stride, "qa: tokens shared by neighbouring windows of a long context (default 128)");
+    SPEC_OPT("--max-question-len", data.max_question_len, "qa: question tokens kept (default 64)");
+    SPEC_OPT("--n-best", data.n_best, "qa: start and end candidates per window when decoding (default 20)");
+    SPEC_OPT("--max-answer-len", data.max_answer_len, "qa: the longest answer, in tokens (default 30)");
+    SPEC_OPT("--null-threshold", data.null_threshold,
+             "qa, SQuAD 2.0: no answer when the null odds exceed this (default 0)");
     SPEC_OPT("--tokens-column", data.tokens_column, "token-cls: the words (CoNLL: 0-based field, default 0; JSONL: key, default tokens)");
     SPEC_OPT("--tags-column", data.tags_column,
              "token-cls: the tags (CoNLL: 0-based field, default the last; JSONL: key, default tags or ner_tags)");
@@ -505,7 +583,8 @@ int main(int argc, char** argv) {
     SPEC_OPT("--eval-every", train.eval_every, "evaluate every N steps (0: at each epoch's end)");
     SPEC_OPT("--metric", train.metric,
              "accuracy, f1 (macro-F1), f1_pos (two labels: the F1 of label 1, the positive one), mcc or loss; "
-             "causal-lm: exact_match, perplexity; token-cls: entity_f1 (seqeval, the default there), tag_accuracy: "
+             "causal-lm: exact_match, perplexity; token-cls: entity_f1 (seqeval, the default there), tag_accuracy; "
+             "qa: qa_f1 (the SQuAD script's F1, the default there), exact_match: "
              "picks the best checkpoint");
     SPEC_OPT("--early-stopping", train.early_stopping_patience, "stop after N evaluations without improvement");
     SPEC_OPT("--device", train.device, "cpu or cuda");
@@ -665,8 +744,15 @@ int main(int argc, char** argv) {
                                   pr_max, pr_batch, pr_device);
                 return 0;
             }
+            if (pr_task == "qa" || (pr_task.empty() && !pr_adapter.empty() && is_qa_adapter_dir(pr_adapter))) {
+                predict_qa(dir, pr_adapter, pr_data, pr_out, pr_null_odds,
+                           pr_null_threshold_opt->count() ? std::optional<double>(pr_null_threshold) : std::nullopt,
+                           pr_max, pr_batch, pr_device);
+                return 0;
+            }
             if (!pr_data.empty() || !pr_out.empty())
-                throw Error("predict: --data and --out are for token classification (--task token-cls, or a token-cls adapter)");
+                throw Error("predict: --data and --out are for token classification and QA (--task token-cls or qa, or "
+                            "an adapter of those tasks)");
             if (pr_texts.empty() && !pr->count("--text-file")) throw Error("predict: give --text or --text-file");
             if (is_causal_lm_dir(dir)) {
                 std::vector<std::string> texts = pr->count("--text-file") ? read_text_file_texts(pr_input, pr_column) : pr_texts;
@@ -819,6 +905,15 @@ int main(int argc, char** argv) {
             if (spec.task == "token-cls" && !given("--metric") && !user_spec &&
                 (spec.train.metric == "accuracy" || spec.train.metric == "f1"))
                 spec.train.metric = "entity_f1";
+            // SQuAD JSON (or its JSONL rows) means extractive QA unless a task was named.
+            if (!given("--task") && !user_spec && spec.task == "seq-cls" && spec.data.train != "builtin" &&
+                looks_like_qa_data(spec.data.train)) {
+                spec.task = "qa";
+                std::cerr << "note: " << spec.data.train << " holds SQuAD questions: task qa (--task to choose another)\n";
+            }
+            if (spec.task == "qa" && !given("--metric") && !user_spec &&
+                (spec.train.metric == "accuracy" || spec.train.metric == "f1"))
+                spec.train.metric = "qa_f1";
             if (*steps_opt) spec.train.epochs = 0;
             if (*epochs_opt) spec.train.steps = 0;
             // accuracy (the default) is a classification metric: a causal LM selects by exact match unless told.

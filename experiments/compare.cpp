@@ -205,6 +205,10 @@ std::string metric_display_name(const std::string& key, const std::string& posit
     else if (name == "entity_precision") shown = "entity precision";
     else if (name == "entity_recall") shown = "entity recall";
     else if (name == "tag_accuracy") shown = "tag accuracy";
+    else if (name == "qa_f1") shown = "F1 (SQuAD)";
+    else if (name == "has_ans_exact_match") shown = "exact match (answerable)";
+    else if (name == "has_ans_f1") shown = "F1 (answerable)";
+    else if (name == "no_ans_accuracy") shown = "no-answer accuracy";
     else if (name.rfind("f1_", 0) == 0 && name != "f1_pos") shown = "F1 " + name.substr(3);   // per entity type
     if (scope == "final" || scope == "best") return scope + " " + shown;
     if (scope.empty() || scope == "eval") return shown;

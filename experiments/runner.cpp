@@ -11,6 +11,7 @@
 
 #include "core/engine/builtin.h"
 #include "core/engine/causal_lm_task.h"
+#include "core/engine/qa_task.h"
 #include "core/engine/token_cls_task.h"
 #include "core/eval/entity_metrics.h"
 #include "core/engine/decoder.h"
@@ -385,6 +386,54 @@ TrainResult train_causal_lm(const ExperimentSpec& spec, const std::string& model
     return res;
 }
 
+// What the encoder-head tasks (token-cls, qa) share around their trainers.
+// The run's init adapter must be of the run's method: a prefix for ptv2, the head alone for head.
+void check_init_method(const ExperimentSpec& spec, bool init_has_prompt) {
+    if (init_has_prompt != (spec.method.name == "ptv2"))
+        throw Error(spec.method.init_adapter + ": the adapter is " + (init_has_prompt ? "a prefix" : "a head alone") +
+                    "; the run's method is " + spec.method.name);
+}
+
+// The init adapter's prefix, else a new one for ptv2, else none (the head alone); checked against the positions.
+std::unique_ptr<DeepPrompt> head_task_prompt(const ExperimentSpec& spec, ModelConfig& cfg,
+                                             std::unique_ptr<DeepPrompt> from_init) {
+    std::unique_ptr<DeepPrompt> prompt = std::move(from_init);
+    if (!prompt && spec.method.name == "ptv2")
+        prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
+    cfg.check_fits(spec.train.max_len, prompt ? prompt->prompt_len() : 0);
+    return prompt;
+}
+
+// The init adapter's head into the trainer; the run's parameter counts into its record.
+void start_head_task(const ExperimentSpec& spec, const std::map<std::string, at::Tensor>* init_head,
+                     const DeepPrompt* prompt, EncoderHead& trainer, const EncoderClassifier& model, Store& store,
+                     int64_t run_id, const std::function<void(const std::string&)>& message) {
+    if (init_head) {
+        for (auto& [n, t] : *init_head) trainer.set_head_tensor(n, t);
+        message("started from " + spec.method.init_adapter + (prompt ? " (prefix and head)" : " (head)"));
+    }
+    RunRecord rec = *store.run(run_id);
+    rec.prompt_len = prompt ? (int)prompt->prompt_len() : 0;
+    rec.layers = prompt ? prompt->options().layers.text : "";
+    rec.trainable_params = (prompt ? prompt->param_count() : 0) + trainer.head_param_count();
+    rec.total_params = rec.trainable_params + model.backbone_param_count();
+    store.update_run(rec);
+}
+
+// After the adapter is written: its artifacts, and why there are no PEFT files when there are none.
+void record_head_task_adapter(const std::string& adapter_dir, const DeepPrompt* prompt, Store& store, RunOutcome& out,
+                              const std::function<void(const std::string&)>& message) {
+    store.add_artifact(out.run_id, {"ptune_adapter", adapter_dir, now_s()});
+    if (fs::exists(fs::path(adapter_dir) / "adapter_config.json")) {
+        store.add_artifact(out.run_id, {"peft_adapter", adapter_dir, now_s()});
+        out.peft_exported = true;
+    } else if (prompt) {
+        message("no PEFT files: the prefix is not in every layer (PEFT's PREFIX_TUNING puts one in each)");
+    } else {
+        message("no PEFT files: PEFT has no adapter type for a head trained alone (ptune's format keeps it)");
+    }
+}
+
 // Task token-cls: an encoder with a P-Tuning v2 prefix (or the head alone) and a token head trained on CoNLL or
 // JSONL tagged words; entity F1 as seqeval computes it; the adapter in ptune's format and, with the prefix in every
 // layer, PEFT's (task_type TOKEN_CLS).
@@ -397,9 +446,7 @@ TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model
     if (!spec.method.init_adapter.empty()) {
         init = load_token_cls_adapter(spec.method.init_adapter, cfg);
         for (auto& n : init->notes) message(n);
-        if ((init->prompt != nullptr) != (spec.method.name == "ptv2"))
-            throw Error(spec.method.init_adapter + ": the adapter is " + (init->prompt ? "a prefix" : "a head alone") +
-                        "; the run's method is " + spec.method.name);
+        check_init_method(spec, init->prompt != nullptr);
     }
     TaggedOptions topt = tagged_options(spec.data);
     if (init) topt.label_names = init->label_names;
@@ -447,27 +494,11 @@ TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model
             " words), " + std::to_string(valid.sentences.size()) + " validation; " + std::to_string(labels.size()) +
             " tags, scheme " + tag_scheme_name(train.scheme));
 
-    std::unique_ptr<DeepPrompt> prompt;
-    if (init && init->prompt) {
-        prompt = std::move(init->prompt);
-    } else if (spec.method.name == "ptv2") {
-        prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
-    }
-    cfg.check_fits(spec.train.max_len, prompt ? prompt->prompt_len() : 0);
+    std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
     auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
     for (auto& w : model->load_warnings()) message("warning: " + w);
     TokenClsTrainer trainer(*model, prompt.get(), nullptr, (int64_t)labels.size(), spec.train, tok->pad_id(), &sink, cancel);
-    if (init) {
-        for (auto& [n, t] : init->head) trainer.set_head_tensor(n, t);
-        message("started from " + spec.method.init_adapter + (prompt ? " (prefix and head)" : " (head)"));
-    }
-    RunRecord rec = *store.run(out.run_id);
-    const int64_t method_params = prompt ? prompt->param_count() : 0;
-    rec.prompt_len = prompt ? (int)prompt->prompt_len() : 0;
-    rec.layers = prompt ? prompt->options().layers.text : "";
-    rec.trainable_params = method_params + trainer.head_param_count();
-    rec.total_params = rec.trainable_params + model->backbone_param_count();
-    store.update_run(rec);
+    start_head_task(spec, init ? &init->head : nullptr, prompt.get(), trainer, *model, store, out.run_id, message);
 
     TokenClsData ttrain = tokenize_tagged(train, *tok, spec.train.max_len, spec.data.label_all_subtokens);
     TokenClsData tvalid = tokenize_tagged(valid, *tok, spec.train.max_len, spec.data.label_all_subtokens);
@@ -482,15 +513,86 @@ TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model
     if (res.status == "failed" && !res.usable) throw Error(res.error);
     export_token_cls(adapter_dir, prompt.get(), trainer, cfg, labels, train.scheme,
                      spec.model == "builtin" ? "builtin" : model_dir);
-    store.add_artifact(out.run_id, {"ptune_adapter", adapter_dir, now_s()});
-    if (fs::exists(fs::path(adapter_dir) / "adapter_config.json")) {
-        store.add_artifact(out.run_id, {"peft_adapter", adapter_dir, now_s()});
-        out.peft_exported = true;
-    } else if (prompt) {
-        message("no PEFT files: the prefix is not in every layer (PEFT's PREFIX_TUNING puts one in each)");
-    } else {
-        message("no PEFT files: PEFT has no adapter type for a head trained alone (ptune's format keeps it)");
+    record_head_task_adapter(adapter_dir, prompt.get(), store, out, message);
+    return res;
+}
+
+// Task qa: an encoder with a P-Tuning v2 prefix (or the head alone) and a span head trained on SQuAD 1.1 / 2.0
+// questions (run_qa.py's windows and post-processing); EM and F1 as the official scripts compute them; the adapter
+// in ptune's format and, with the prefix in every layer, PEFT's (task_type QUESTION_ANS).
+TrainResult train_qa(const ExperimentSpec& spec, const std::string& model_dir, const std::string& adapter_dir,
+                     Store& store, RunOutcome& out, StoreSink& sink, const CancelFlag* cancel,
+                     const std::function<void(const std::string&)>& message) {
+    ModelConfig cfg = ModelConfig::from_dir(model_dir);
+    auto tok = Tokenizer::from_dir(model_dir);
+    std::optional<QaAdapter> init;
+    if (!spec.method.init_adapter.empty()) {
+        init = load_qa_adapter(spec.method.init_adapter, cfg);
+        for (auto& n : init->notes) message(n);
+        check_init_method(spec, init->prompt != nullptr);
     }
+    QaOptions qopt;
+    qopt.on_bad_row = spec.data.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
+    qopt.max_examples = spec.data.max_rows;
+    const DataFiles files = resolve_data(spec.data);
+    QaDataset train = load_qa(files.train, qopt);
+    QaDataset valid;
+    auto report_bad = [&](const QaDataset& d) {
+        if (d.bad_rows.empty()) return;
+        const BadRow& b = d.bad_rows[0];
+        message(std::to_string(d.bad_rows.size()) + " bad questions skipped in " + d.path + " (first: " +
+                (b.line > 0 ? "line " + std::to_string(b.line) + ": " : std::string()) + b.reason + ")");
+    };
+    report_bad(train);
+    if (!files.valid.empty()) {
+        valid = load_qa(files.valid, qopt);
+        report_bad(valid);
+    } else if (spec.data.valid_fraction > 0) {
+        auto split = split_qa(train, spec.data.valid_fraction, spec.data.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+    }
+    const bool v2 = train.version2 || valid.version2;
+    train.version2 = valid.version2 = v2;
+    message(std::to_string(train.examples.size()) + " training questions on " + std::to_string(train.contexts.size()) +
+            " contexts, " + std::to_string(valid.examples.size()) + " validation" +
+            (v2 ? "; SQuAD 2.0 (" + std::to_string(train.examples.size() - (size_t)train.answerable()) +
+                      " training questions without an answer)"
+                : "; SQuAD 1.1"));
+
+    std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
+    auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
+    for (auto& w : model->load_warnings()) message("warning: " + w);
+    QaDecodeOptions dec;
+    dec.n_best = spec.data.n_best;
+    dec.max_answer_len = spec.data.max_answer_len;
+    dec.version2 = v2;
+    dec.null_threshold = spec.data.null_threshold;
+    QaTrainer trainer(*model, prompt.get(), nullptr, spec.train, dec, tok->pad_id(), &sink, cancel);
+    start_head_task(spec, init ? &init->head : nullptr, prompt.get(), trainer, *model, store, out.run_id, message);
+
+    QaFeatureOptions fopt;
+    fopt.max_len = spec.train.max_len;
+    fopt.doc_stride = spec.data.doc_stride;
+    fopt.max_question_len = spec.data.max_question_len;
+    QaData qtrain = prepare_qa(std::move(train), *tok, fopt);
+    QaData qvalid = prepare_qa(std::move(valid), *tok, fopt);
+    for (const auto* d : {&qtrain, &qvalid}) {
+        const char* which = d == &qtrain ? " training" : " validation";
+        if (d->features.windowed_examples > 0)
+            message(std::to_string(d->features.windowed_examples) + which + " questions have a context longer than "
+                    "max length " + std::to_string(spec.train.max_len) + ": it is read in overlapping windows (doc "
+                    "stride " + std::to_string(spec.data.doc_stride) + "), " + std::to_string(d->features.size()) +
+                    " features in all");
+        if (d->features.cut_questions > 0)
+            message(std::to_string(d->features.cut_questions) + which + " questions are longer than " +
+                    std::to_string(spec.data.max_question_len) + " tokens and were cut (data.max_question_len)");
+    }
+    TrainResult res = trainer.train(qtrain, qvalid.size() > 0 ? &qvalid : nullptr);
+    sink.flush();
+    if (res.status == "failed" && !res.usable) throw Error(res.error);
+    export_qa(adapter_dir, prompt.get(), trainer, cfg, fopt, spec.model == "builtin" ? "builtin" : model_dir);
+    record_head_task_adapter(adapter_dir, prompt.get(), store, out, message);
     return res;
 }
 
@@ -671,6 +773,61 @@ DataSummary summarize_tagged(const DataSpec& d) {
     return s;
 }
 
+DataSummary summarize_qa(const DataSpec& d) {
+    if (d.train == "builtin")
+        throw Error("extractive QA needs a SQuAD JSON or JSONL file (the built-in data set is sentence classification)");
+    DataSummary s;
+    s.qa = true;
+    const DataFiles files = resolve_data(d);
+    QaOptions o;
+    o.on_bad_row = d.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
+    o.max_examples = d.max_rows;
+    QaDataset train = load_qa(files.train, o);
+    s.train_file = files.train;
+    s.valid_file = files.valid;
+    s.skipped_rows = (int64_t)train.bad_rows.size();
+    if (!train.bad_rows.empty())
+        s.first_skipped = (train.bad_rows[0].line > 0 ? "line " + std::to_string(train.bad_rows[0].line) + ": " : "") +
+                          train.bad_rows[0].reason;
+    QaDataset valid;
+    if (!files.valid.empty()) {
+        valid = load_qa(files.valid, o);
+    } else if (d.valid_fraction > 0) {
+        auto split = split_qa(train, d.valid_fraction, d.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+    }
+    s.qa_v2 = train.version2 || valid.version2;
+    s.label_names = {"answerable", "unanswerable"};
+    s.train_counts = {train.answerable(), (int64_t)train.examples.size() - train.answerable()};
+    s.valid_counts = {valid.answerable(), (int64_t)valid.examples.size() - valid.answerable()};
+    s.train_rows = (int64_t)train.examples.size();
+    s.valid_rows = (int64_t)valid.examples.size();
+    s.train_contexts = (int64_t)train.contexts.size();
+    s.valid_contexts = (int64_t)valid.contexts.size();
+    s.columns = {"context", "question", "answers"};
+    return s;
+}
+
+std::vector<QaPreview> preview_qa(const DataSpec& d, int n) {
+    if (d.train == "builtin")
+        throw Error("extractive QA needs a SQuAD JSON or JSONL file (the built-in data set is sentence classification)");
+    QaOptions o;
+    o.on_bad_row = OnBadRow::Skip;
+    o.max_examples = n;
+    const QaDataset q = load_qa(resolve_data(d).train, o);
+    std::vector<QaPreview> out;
+    for (const QaExample& e : q.examples) {
+        QaPreview p{e.id, e.question, q.context_of(e), "", -1};
+        if (!e.answers.empty()) {
+            p.answer = e.answers[0].text;
+            p.answer_start = e.answers[0].start;
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
 std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> preview_tagged(const DataSpec& d, int n) {
     if (d.train == "builtin")
         throw Error("token classification needs a CoNLL or JSONL file of tagged words (the built-in data set is "
@@ -700,10 +857,11 @@ ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
     ParamCounts p;
     p.backbone = c.encoder_param_count(c.arch == Arch::Bert);
     const int64_t H = c.hidden_size;
-    // Token classification: one linear layer on every token; sequence classification: BERT's linear head, or
-    // RoBERTa's/ELECTRA's dense + out_proj.
-    p.head = c.arch == Arch::Bert || spec.task == "token-cls" ? H * num_labels + num_labels
-                                                               : (H * H + H) + (H * num_labels + num_labels);
+    // Token classification: one linear layer on every token; QA: one with two outputs (start, end); sequence
+    // classification: BERT's linear head, or RoBERTa's/ELECTRA's dense + out_proj.
+    p.head = spec.task == "qa" ? H * 2 + 2
+             : c.arch == Arch::Bert || spec.task == "token-cls" ? H * num_labels + num_labels
+                                                                : (H * H + H) + (H * num_labels + num_labels);
     p.prompt = method_param_count(spec.method.name, spec.method.prefix, spec.method.delta, H, c.intermediate_size,
                                   (int)c.num_layers, c.embedding_size > 0 ? c.embedding_size : H, p.backbone);
     if (spec.method.name == "full") p.backbone = 0;   // all of it is trainable: counted once, as the method's
@@ -787,11 +945,13 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         spec.validate();
         set_threads(spec.train.threads);
         const std::string model_dir = resolve_model_dir(spec.model);
-        if (spec.task == "causal-lm" || spec.task == "token-cls") {
+        if (spec.task == "causal-lm" || spec.task == "token-cls" || spec.task == "qa") {
             const std::string adapter_dir = adapter_dir_for(store, spec, out.run_id);
             fs::create_directories(adapter_dir);
             TrainResult res = spec.task == "causal-lm"
                                   ? train_causal_lm(spec, model_dir, adapter_dir, store, out, sink, cancel, message)
+                              : spec.task == "qa"
+                                  ? train_qa(spec, model_dir, adapter_dir, store, out, sink, cancel, message)
                                   : train_token_cls(spec, model_dir, adapter_dir, store, out, sink, cancel, message);
             trained = res;
             const at::Device dev = resolve_device(spec.train.device);

@@ -70,12 +70,26 @@ struct DataSummary {
     std::string tag_scheme;               // as read or detected: iob2, iob1, iobes, none
     int64_t train_words = 0, valid_words = 0;
     std::map<std::string, std::pair<int64_t, int64_t>> entities;   // entity type -> (train, valid) entities
+    // Extractive QA (summarize_qa): rows are questions; label_names {"answerable", "unanswerable"} with their
+    // counts; contexts per side; SQuAD 2.0 when unanswerable questions are allowed.
+    bool qa = false, qa_v2 = false;
+    int64_t train_contexts = 0, valid_contexts = 0;
 };
 DataSummary summarize_data(const DataSpec& data);
 // The same for a token-classification data section (CoNLL or JSONL tagged words), read as a token-cls run reads it.
 DataSummary summarize_tagged(const DataSpec& data);
 // The first `n` sentences of a tagged file, as words and tag names, tolerant of bad rows (skipped); for previews.
 std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> preview_tagged(const DataSpec& data, int n);
+
+// The same for an extractive-QA data section (SQuAD JSON or JSONL), read as a qa run reads it.
+DataSummary summarize_qa(const DataSpec& data);
+// The first `n` questions of a SQuAD file (bad ones skipped), for previews: the answer's byte range in the context
+// (answer_start < 0: unanswerable).
+struct QaPreview {
+    std::string id, question, context, answer;
+    int64_t answer_start = -1;
+};
+std::vector<QaPreview> preview_qa(const DataSpec& data, int n);
 
 // Parameter counts a spec would train, without loading weights: prompts, head, and the total model.
 struct ParamCounts {

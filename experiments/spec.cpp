@@ -2,6 +2,7 @@
 
 #include "core/io/tagged_data.h"
 
+#include <cmath>
 #include <set>
 
 namespace ptune {
@@ -121,6 +122,13 @@ json ExperimentSpec::to_json() const {
         j["task"] = task;
         j["data"]["target_column"] = data.target_column;
         j["data"]["template"] = data.prompt_template;
+    } else if (task == "qa") {
+        j["task"] = task;
+        j["data"]["doc_stride"] = data.doc_stride;
+        j["data"]["max_question_len"] = data.max_question_len;
+        j["data"]["n_best"] = data.n_best;
+        j["data"]["max_answer_len"] = data.max_answer_len;
+        j["data"]["null_threshold"] = data.null_threshold;
     } else if (task != "seq-cls") {
         j["task"] = task;
         j["data"]["tokens_column"] = data.tokens_column;
@@ -169,6 +177,11 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     d.get("tags_column", s.data.tags_column);
     d.get("tag_scheme", s.data.tag_scheme);
     d.get("label_all_subtokens", s.data.label_all_subtokens);
+    d.get("doc_stride", s.data.doc_stride);
+    d.get("max_question_len", s.data.max_question_len);
+    d.get("n_best", s.data.n_best);
+    d.get("max_answer_len", s.data.max_answer_len);
+    d.get("null_threshold", s.data.null_threshold);
     d.done();
 
     Reader m = section(j, "method", where, "");
@@ -229,6 +242,7 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     const bool metric_given = j.contains("train") && j["train"].is_object() && j["train"].contains("metric");
     if (s.task == "causal-lm" && !metric_given) o.metric = "exact_match";
     if (s.task == "token-cls" && !metric_given) o.metric = "entity_f1";
+    if (s.task == "qa" && !metric_given) o.metric = "qa_f1";
     t.get("metric", o.metric);
     t.get("early_stopping_patience", o.early_stopping_patience);
     t.get("keep_best", o.keep_best);
@@ -253,6 +267,25 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     return s;
 }
 
+namespace {
+// The column fields of sequence classification and causal LMs, refused by tasks whose files name their own.
+void refuse_column_fields(const DataSpec& data, const std::string& why) {
+    for (const auto& [field, v] : {std::pair<const char*, const std::string*>{"text_column", &data.text_column},
+                                   {"text_pair_column", &data.text_pair_column},
+                                   {"label_column", &data.label_column},
+                                   {"target_column", &data.target_column},
+                                   {"template", &data.prompt_template}})
+        if (!v->empty()) throw Error(std::string("data.") + field + ": " + why);
+}
+
+// The methods the encoder-head tasks train so far.
+void head_task_method(const std::string& method, const std::string& title, const std::string& task) {
+    if (method != "ptv2" && method != "head")
+        throw Error("method.name: \"" + method + "\" for " + title + " is not supported yet (task " + task +
+                    " trains P-Tuning v2 / prefix tuning: ptv2, or the head alone: head)");
+}
+}  // namespace
+
 void ExperimentSpec::validate() const {
     if (model.empty()) throw Error("model: give a model directory or \"builtin\"");
     if (data.train.empty()) throw Error("data.train: give a training file or \"builtin\"");
@@ -260,6 +293,9 @@ void ExperimentSpec::validate() const {
     if (task == "token-cls") {
         if (data.format != "auto" && data.format != "conll" && data.format != "jsonl")
             throw Error("data.format: \"" + data.format + "\": token classification reads auto, conll or jsonl");
+    } else if (task == "qa") {
+        if (data.format != "auto" && data.format != "json" && data.format != "jsonl")
+            throw Error("data.format: \"" + data.format + "\": extractive QA reads auto, json (SQuAD) or jsonl");
     } else if (data.format != "auto" && !parse_data_format(data.format)) {
         throw Error("data.format: \"" + data.format + "\": use auto, tsv, csv or jsonl");
     }
@@ -294,39 +330,50 @@ void ExperimentSpec::validate() const {
         if (!data.prompt_template.empty() && data.prompt_template.find("{text}") == std::string::npos)
             throw Error("data.template: \"" + data.prompt_template + "\" has no {text} (where each row's text goes)");
     } else if (task == "token-cls") {
-        if (method.name != "ptv2" && method.name != "head")
-            throw Error("method.name: \"" + method.name + "\" for token classification is not supported yet (task "
-                        "token-cls trains P-Tuning v2 / prefix tuning: ptv2, or the head alone: head)");
+        head_task_method(method.name, "token classification", "token-cls");
         if (train.metric != "entity_f1" && train.metric != "tag_accuracy" && train.metric != "loss")
             throw Error("train.metric: \"" + train.metric + "\": token classification is judged by entity_f1 (entity "
                         "F1 as seqeval computes it), tag_accuracy (words' tags) or loss");
         if (data.train == "builtin")
             throw Error("data.train: token classification needs a CoNLL or JSONL file of tagged words (the built-in "
                         "data set is sentence classification)");
-        for (const auto& [field, v] : {std::pair<const char*, const std::string*>{"text_column", &data.text_column},
-                                       {"text_pair_column", &data.text_pair_column},
-                                       {"label_column", &data.label_column},
-                                       {"target_column", &data.target_column},
-                                       {"template", &data.prompt_template}})
-            if (!v->empty())
-                throw Error(std::string("data.") + field + ": not for token classification (use data.tokens_column and "
-                            "data.tags_column)");
+        refuse_column_fields(data, "not for token classification (use data.tokens_column and data.tags_column)");
         if (!parse_tag_scheme(data.tag_scheme))
             throw Error("data.tag_scheme: \"" + data.tag_scheme + "\": use auto, iob2 (bio), iob1, iobes or none");
+    } else if (task == "qa") {
+        head_task_method(method.name, "extractive QA", "qa");
+        if (train.metric != "qa_f1" && train.metric != "exact_match" && train.metric != "loss")
+            throw Error("train.metric: \"" + train.metric + "\": extractive QA is judged by qa_f1 or exact_match (the "
+                        "official SQuAD scripts' F1 and EM) or loss");
+        if (data.train == "builtin")
+            throw Error("data.train: extractive QA needs a SQuAD JSON or JSONL file (the built-in data set is sentence "
+                        "classification)");
+        refuse_column_fields(data, "not for extractive QA (SQuAD files name their fields)");
+        if (data.doc_stride < 0) throw Error("data.doc_stride: must be 0 or more");
+        if (data.max_question_len < 1) throw Error("data.max_question_len: must be at least 1");
+        if (data.n_best < 1) throw Error("data.n_best: must be at least 1");
+        if (data.max_answer_len < 1) throw Error("data.max_answer_len: must be at least 1");
+        if (!std::isfinite(data.null_threshold)) throw Error("data.null_threshold: must be a number");
     } else if (task == "seq-cls") {
-        if (generative || train.metric == "entity_f1" || train.metric == "tag_accuracy")
-            throw Error("train.metric: \"" + train.metric + "\" is a " + (generative ? "causal-LM" : "token-classification") +
+        if (generative || train.metric == "entity_f1" || train.metric == "tag_accuracy" || train.metric == "qa_f1")
+            throw Error("train.metric: \"" + train.metric + "\" is a " +
+                        (generative ? "causal-LM" : train.metric == "qa_f1" ? "QA" : "token-classification") +
                         " metric; sequence classification uses accuracy, f1, f1_pos, mcc or loss");
         if (!data.target_column.empty() || !data.prompt_template.empty())
             throw Error(std::string(data.target_column.empty() ? "data.template" : "data.target_column") +
                         ": for task causal-lm (set task: causal-lm)");
     } else {
-        throw Error("task: \"" + task + "\": use seq-cls (sequence classification), token-cls (token classification) "
-                    "or causal-lm");
+        throw Error("task: \"" + task + "\": use seq-cls (sequence classification), token-cls (token classification), "
+                    "qa (extractive question answering) or causal-lm");
     }
     if (task != "token-cls" && (!data.tokens_column.empty() || !data.tags_column.empty() || data.tag_scheme != "auto" ||
                                 data.label_all_subtokens))
         throw Error("data.tokens_column, tags_column, tag_scheme and label_all_subtokens are for task token-cls");
+    const DataSpec plain;
+    if (task != "qa" && (data.doc_stride != plain.doc_stride || data.max_question_len != plain.max_question_len ||
+                         data.n_best != plain.n_best || data.max_answer_len != plain.max_answer_len ||
+                         data.null_threshold != plain.null_threshold))
+        throw Error("data.doc_stride, max_question_len, n_best, max_answer_len and null_threshold are for task qa");
     if (latency.batch_size < 1) throw Error("latency.batch_size: must be at least 1");
     if (latency.seq_len < 0) throw Error("latency.seq_len: must be 0 (the run's max length) or more");
     if (latency.repeats < 1) throw Error("latency.repeats: must be at least 1");

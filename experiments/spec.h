@@ -28,6 +28,14 @@ struct DataSpec {
     std::string tokens_column, tags_column;
     std::string tag_scheme = "auto";
     bool label_all_subtokens = false;
+    // Extractive QA (task qa) on SQuAD 1.1 / 2.0 JSON or JSONL (core/engine/qa_features.h): the overlap of a long
+    // context's windows and the question's token limit; decoding's n-best spans, the longest answer (tokens) and
+    // SQuAD 2.0's null-answer threshold (the null answer wins when its odds exceed it).
+    int64_t doc_stride = 128;
+    int64_t max_question_len = 64;
+    int64_t n_best = 20;
+    int64_t max_answer_len = 30;
+    double null_threshold = 0.0;
     std::string on_bad_row = "stop";   // stop | skip
     int64_t max_rows = 0;
 };
@@ -61,7 +69,8 @@ struct ExperimentSpec {
     std::string name;
     // seq-cls: sequence classification (an encoder and a classification head); causal-lm: a causal LM trained to
     // generate each row's target after its prompt (loss on the target tokens; exact match, perplexity); token-cls:
-    // token classification (NER, chunking, POS) on an encoder, judged by seqeval's entity F1.
+    // token classification (NER, chunking, POS) on an encoder, judged by seqeval's entity F1; qa: extractive
+    // question answering (SQuAD 1.1 / 2.0) on an encoder, judged by the official scripts' EM and F1.
     std::string task = "seq-cls";
     std::string model = "builtin";     // a Hugging Face model directory, or "builtin"
     DataSpec data;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Takes docs/screenshots/*.png of the real workbench under Xvfb: real runs of the built-in experiment queued from
 # the setup form, latency measured from the window (tests/workbench_screenshots.cpp drives it).
-# Usage: scripts/screenshots.sh [BUILD_DIR] [ner]   (needs xvfb; the build from scripts/build.sh; ner: only the
-# token-classification shots)
+# Usage: scripts/screenshots.sh [BUILD_DIR] [ner|qa]   (needs xvfb; the build from scripts/build.sh; ner or qa: only
+# the token-classification or the QA shots)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}

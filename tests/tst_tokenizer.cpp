@@ -743,8 +743,9 @@ private Q_SLOTS:
         }
     }
 
-    // Words already split (token classification): ids and each token's word equal the library's pre-tokenized
-    // encoding (byte-level families with add_prefix_space=True, as transformers' NER recipes load them).
+    // Words already split (token classification): ids, each token's word and its place in the word (offsets)
+    // equal the library's pre-tokenized encoding (byte-level families with add_prefix_space=True, as
+    // transformers' NER recipes load them).
     void wordsMatchLibrary_data() { realTokenizersMatchLibrary_data(); }
 
     void wordsMatchLibrary() {
@@ -766,6 +767,37 @@ private Q_SLOTS:
             ++bad;
             qWarning("%s list %zu: got %s words %s, want %s words %s", fam.c_str(), i, qPrintable(show(e.ids)),
                      qPrintable(show(e.word_ids)), qPrintable(show(want)), qPrintable(show(want_words)));
+        }
+        QCOMPARE(bad, 0);
+        // Each token's place in its word: the library's offsets (code points within the word) as bytes.
+        const json& offs = exp.at("word_offsets").at(fam);
+        auto byte_at = [](const std::string& w, int64_t cp) {
+            size_t i = 0;
+            for (int64_t k = 0; k < cp && i < w.size(); ++k) {
+                const auto c = static_cast<unsigned char>(w[i]);
+                i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+            }
+            return static_cast<int64_t>(i);
+        };
+        for (size_t i = 0; i < lists.size(); ++i) {
+            const auto ws = lists[i].get<std::vector<std::string>>();
+            Encoding e = tok->encode_words(ws, true);
+            QCOMPARE(e.offsets.size(), e.ids.size());
+            std::vector<std::pair<int64_t, int64_t>> want;
+            for (size_t k = 0; k < offs[i].size(); ++k) {
+                const int64_t w = words[i][k].get<int64_t>();
+                const int64_t a = offs[i][k][0].get<int64_t>(), b = offs[i][k][1].get<int64_t>();
+                if (w < 0) want.emplace_back(0, 0);
+                else want.emplace_back(byte_at(ws[static_cast<size_t>(w)], a), byte_at(ws[static_cast<size_t>(w)], b));
+            }
+            if (e.offsets == want) continue;
+            ++bad;
+            QString g, x;
+            for (size_t k = 0; k < e.offsets.size(); ++k)
+                g += QString(" %1:%2-%3").arg(QString::fromStdString(e.tokens[k])).arg(e.offsets[k].first)
+                         .arg(e.offsets[k].second);
+            for (const auto& [a, b] : want) x += QString(" %1-%2").arg(a).arg(b);
+            qWarning("%s list %zu offsets: got%s, want%s", fam.c_str(), i, qPrintable(g), qPrintable(x));
         }
         QCOMPARE(bad, 0);
         // Every word of the first list has a token, and the specials have none.

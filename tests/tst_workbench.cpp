@@ -90,6 +90,24 @@ void fill_form(MainWindow& w, int steps, const QString& name) {
     wait_checks(s);
 }
 
+// File ▸ New Experiment (the form's defaults, whatever the last session left in it), then the built-in model on a
+// training and a validation file of the project's fixtures, under `name`.
+SetupPanel* new_experiment_on(MainWindow& w, const QString& name, const QString& train, const QString& valid) {
+    SetupPanel* s = w.setup();
+    wait_checks(s);
+    for (QAction* a : w.findChildren<QAction*>())
+        if (a->objectName() == "new_experiment") a->trigger();
+    wait_checks(s);
+    QLineEdit* nm = child<QLineEdit>(s, "name");
+    nm->clear();
+    QTest::keyClicks(nm, name);
+    child<QLineEdit>(s, "model")->setText("builtin");
+    child<QLineEdit>(s, "train")->setText(QString(PTUNE_FIXTURES) + "/" + train);
+    child<QComboBox>(s, "valid_mode")->setCurrentIndex(1);
+    child<QLineEdit>(s, "valid")->setText(QString(PTUNE_FIXTURES) + "/" + valid);
+    return s;
+}
+
 }  // namespace
 
 class TstWorkbench : public QObject {
@@ -408,19 +426,7 @@ private Q_SLOTS:
     void tokenClassificationFromTheForm() {
         MainWindow w(db());
         w.show();
-        SetupPanel* s = w.setup();
-        wait_checks(s);
-        // File ▸ New Experiment: the form's defaults, whatever the last session left in it.
-        for (QAction* a : w.findChildren<QAction*>())
-            if (a->objectName() == "new_experiment") a->trigger();
-        wait_checks(s);
-        QLineEdit* nm = child<QLineEdit>(s, "name");
-        nm->clear();
-        QTest::keyClicks(nm, "ner from the form");
-        child<QLineEdit>(s, "model")->setText("builtin");
-        child<QLineEdit>(s, "train")->setText(QString(PTUNE_FIXTURES) + "/ner/train.conll");
-        child<QComboBox>(s, "valid_mode")->setCurrentIndex(1);
-        child<QLineEdit>(s, "valid")->setText(QString(PTUNE_FIXTURES) + "/ner/valid.conll");
+        SetupPanel* s = new_experiment_on(w, "ner from the form", "ner/train.conll", "ner/valid.conll");
         QComboBox* task = child<QComboBox>(s, "task");
         QTRY_COMPARE(task->currentData().toString(), QString("token-cls"));
         wait_checks(s);
@@ -495,6 +501,94 @@ private Q_SLOTS:
         QCOMPARE(in->shown_sentences(), noodle);
         QVERIFY(in->message().contains("entity F1"));
         // The window keeps the last run's setup for its next start: the tests after this one start from the default.
+        QSettings().remove("setup/spec");
+    }
+
+    // Extractive QA from the form: a SQuAD file turns the task to qa, shows the QA options instead of the columns,
+    // previews questions with their answers in the context and counts questions and contexts; a P-Tuning v2 run
+    // trains with the SQuAD F1 drawn per evaluation and stored.
+    void extractiveQaFromTheForm() {
+        MainWindow w(db());
+        w.show();
+        SetupPanel* s = new_experiment_on(w, "qa from the form", "qa/train-v2.json", "qa/valid-v2.json");
+        QComboBox* task = child<QComboBox>(s, "task");
+        QTRY_COMPARE(task->currentData().toString(), QString("qa"));
+        wait_checks(s);
+        QTRY_VERIFY(s->data_summary().has_value());
+        QVERIFY(child<QSpinBox>(s, "doc_stride")->isVisibleTo(s));
+        QVERIFY(!child<QComboBox>(s, "label_column")->isVisibleTo(s));
+        QVERIFY(!child<QLineEdit>(s, "tags_column")->isVisibleTo(s));
+        QCOMPARE(child<QComboBox>(s, "metric")->currentData().toString(), QString("qa_f1"));
+        QCOMPARE(s->preview_rows(), 50);
+        const DataSummary d = *s->data_summary();
+        QVERIFY(d.qa && d.qa_v2);
+        QCOMPARE(d.train_rows, int64_t(400));
+        QCOMPARE(d.train_contexts, int64_t(200));
+        QCOMPARE(d.valid_rows, int64_t(120));
+        QCOMPARE(d.valid_counts, (std::vector<int64_t>{82, 38}));
+        QVERIFY(child<QLabel>(s, "data_info")->text().contains("400 training questions on 200 contexts"));
+        type_into(child<QSpinBox>(s, "prompt_len"), 16);
+        type_into(child<QSpinBox>(s, "batch_size"), 16);
+        type_into(child<QSpinBox>(s, "length"), 6);   // epochs
+        type_into(child<QSpinBox>(s, "max_len"), 48);
+        type_into(child<QSpinBox>(s, "doc_stride"), 16);
+        child<QDoubleSpinBox>(s, "lr")->setValue(0.03);
+        wait_checks(s);
+        QVERIFY2(s->errors().isEmpty(), qPrintable(s->errors().join("; ")));
+        // P x (key, value) x 4 layers x 64; the span head: 2 x 64 + 2.
+        QCOMPARE(s->param_counts()->prompt, int64_t(16 * 2 * 4 * 64));
+        QCOMPARE(s->param_counts()->head, int64_t(2 * 64 + 2));
+        QCOMPARE(s->spec().data.doc_stride, int64_t(16));
+        QSignalSpy finished(w.queue(), &RunQueue::run_finished);
+        const qint64 id = w.start_run();
+        QVERIFY(id > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 1, 120000);
+        QCOMPARE(finished[0][1].toString(), QString("completed"));
+        Store store(db().toStdString());
+        auto r = store.run(id);
+        const ExperimentSpec spec = ExperimentSpec::from_json(json::parse(r->spec_json), "run");
+        QCOMPARE(spec.task, std::string("qa"));
+        QCOMPARE(spec.train.metric, std::string("qa_f1"));
+        QCOMPARE(spec.data.doc_stride, int64_t(16));
+        auto f1 = store.metrics(id, "eval/qa_f1");
+        QCOMPARE(f1.size(), size_t(6));   // one evaluation per epoch
+        QCOMPARE(w.training()->curve("eval/qa_f1").size(), 6);
+        QCOMPARE(w.training()->curve("eval/qa_f1").back().y(), f1.back().value);
+        QVERIFY(!store.metrics(id, "eval/no_ans_accuracy").empty());
+        const json best = json::parse(r->best_metrics_json);
+        QVERIFY(best["qa_f1"].get<double>() >= f1.back().value);
+
+        // Inspect: the saved adapter (the best evaluation's state) answers the validation questions as that
+        // evaluation did; wrong answers first, the lowest F1 first; the filters narrow what is shown.
+        InspectView* in = w.inspect();
+        w.tabs()->setCurrentWidget(in);
+        QVERIFY(in->select_run(id));
+        QSignalSpy inspected(in, &InspectView::finished);
+        QVERIFY(in->inspect());
+        QVERIFY(inspected.wait(60000) || inspected.size() == 1);
+        QVERIFY2(in->qa_inspection().has_value(), qPrintable(in->message()));
+        QVERIFY(!in->inspection().has_value());
+        const QaInspection& qi = *in->qa_inspection();
+        QCOMPARE(qi.questions.size(), size_t(120));
+        QVERIFY(qi.version2);
+        QCOMPARE(qi.metrics.at("qa_f1"), best["qa_f1"].get<double>());
+        QCOMPARE(qi.metrics.at("exact_match"), best["exact_match"].get<double>());
+        QVERIFY(qi.wrong > 0 && qi.wrong < 120);
+        double sum_f1 = 0;
+        for (const auto& x : qi.questions) sum_f1 += x.f1;
+        QVERIFY(std::abs(sum_f1 / 120 - qi.metrics.at("qa_f1")) < 1e-9);   // the per-question F1s average to it
+        QCOMPARE(qi.questions.front().exact, 0.0);
+        QVERIFY(qi.questions.back().exact > 0);
+        for (size_t i = 1; i < (size_t)qi.wrong; ++i) QVERIFY(qi.questions[i - 1].f1 <= qi.questions[i].f1);
+        for (const auto& x : qi.questions)
+            if (!x.predicted.empty()) QCOMPARE(x.context.substr((size_t)x.pred_start, (size_t)(x.pred_end - x.pred_start)), x.predicted);
+        QCOMPARE(in->shown_sentences(), 120);
+        in->set_filter(1);
+        QCOMPARE(in->shown_sentences(), (int)qi.wrong);
+        in->set_filter(2, "valid-3-");
+        QCOMPARE(in->shown_sentences(), 2);   // valid-3-item and valid-3-aspect
+        QVERIFY(in->html().contains("what part of it was mentioned"));
+        QVERIFY(in->message().contains("SQuAD 2.0"));
         QSettings().remove("setup/spec");
     }
 

@@ -69,11 +69,13 @@ int main(int argc, char** argv) {
     QApplication::setOrganizationName("ptune-screenshots");
     QApplication::setApplicationName("ptune-workbench");
     if (argc < 3) {
-        std::fprintf(stderr, "usage: workbench_screenshots OUT_DIR DB_FILE [ner]   (ner: only the token-classification shots)\n");
+        std::fprintf(stderr, "usage: workbench_screenshots OUT_DIR DB_FILE [ner|qa]   (only the token-classification or "
+                             "the QA shots)\n");
         return 2;
     }
     const QString out = argv[1], db = argv[2];
     const bool only_ner = argc > 3 && QString(argv[3]) == "ner";
+    const bool only_qa = argc > 3 && QString(argv[3]) == "qa";
     QDir().mkpath(out);
     MainWindow w(db);
     w.resize(1440, 940);
@@ -82,7 +84,7 @@ int main(int argc, char** argv) {
 
     // Token classification: the project's small NER set (tests/fixtures/ner) from the form; the preview shows the
     // sentences with their tags, the Training view the entity F1 per evaluation.
-    {
+    if (!only_qa) {
         ExperimentSpec n;
         n.name = "NER: items and aspects (P-Tuning v2, P = 8)";
         n.task = "token-cls";
@@ -123,6 +125,50 @@ int main(int argc, char** argv) {
         shot(w, out, "inspect-ner");
     }
     if (only_ner) return 0;
+
+    // Extractive QA: the project's SQuAD 2.0 set (tests/fixtures/qa) from the form; the preview shows questions with
+    // their answers in the context, the Training view the SQuAD F1 per evaluation.
+    {
+        ExperimentSpec n;
+        n.name = "QA: items and aspects, SQuAD 2.0 (P-Tuning v2, P = 16)";
+        n.task = "qa";
+        n.data.train = PTUNE_FIXTURES "/qa/train-v2.json";
+        n.data.valid = PTUNE_FIXTURES "/qa/valid-v2.json";
+        n.method.prefix.prompt_len = 16;
+        n.train.lr = 0.03;
+        n.train.epochs = 20;
+        n.train.batch_size = 16;
+        n.train.max_len = 48;
+        n.train.metric = "qa_f1";
+        n.tags = {"screenshots"};
+        w.setup()->set_spec(n);
+        w.tabs()->setCurrentWidget(w.setup());
+        if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return 1;
+        pump(300);
+        shot(w, out, "setup-qa");
+        const int64_t id = w.start_run();
+        if (id == 0) {
+            std::fprintf(stderr, "could not start the QA run: %s\n", qPrintable(w.setup()->errors().join("; ")));
+            return 1;
+        }
+        if (!wait_until([&] { return !w.queue()->busy(); }, 600000)) return 1;
+        pump(500);
+        w.runs()->select_runs({id});
+        pump(300);
+        w.training()->set_metric("eval/qa_f1");
+        w.tabs()->setCurrentWidget(w.training());
+        pump(300);
+        shot(w, out, "training-qa");
+        // What it gets wrong: the validation questions, the gold and the predicted answers in their contexts.
+        InspectView* in = w.inspect();
+        w.tabs()->setCurrentWidget(in);
+        bool inspected = false;
+        QObject::connect(in, &InspectView::finished, [&] { inspected = true; });
+        if (!in->select_run(id) || !in->inspect() || !wait_until([&] { return inspected; }, 120000)) return 1;
+        pump(300);
+        shot(w, out, "inspect-qa");
+    }
+    if (only_qa) return 0;
 
     ExperimentSpec base = ExperimentSpec::load(QDir(QString::fromStdString(resolve_model_dir("builtin")))
                                                    .filePath("../experiment.json")

@@ -34,15 +34,15 @@ InspectView::InspectView(QWidget* parent) : QWidget(parent) {
     run_ = new QComboBox;
     run_->setObjectName("inspect_run");
     run_->setMinimumContentsLength(40);
-    run_->setToolTip("A token-classification run with a saved adapter");
-    inspect_ = new QPushButton("Predict the validation sentences");
+    run_->setToolTip("A token-classification or extractive-QA run with a saved adapter");
+    inspect_ = new QPushButton("Predict the validation data");
     inspect_->setObjectName("inspect_button");
     filter_ = new QComboBox;
     filter_->setObjectName("inspect_filter");
     filter_->addItems({"Errors first", "Errors only", "File order"});
     search_ = new QLineEdit;
     search_->setObjectName("inspect_search");
-    search_->setPlaceholderText("find words or a tag (e.g. B-PER)");
+    search_->setPlaceholderText("find words, a tag (e.g. B-PER) or a question id");
     search_->setClearButtonEnabled(true);
     top->addWidget(new QLabel("Run:"));
     top->addWidget(run_, 1);
@@ -65,8 +65,9 @@ InspectView::InspectView(QWidget* parent) : QWidget(parent) {
     connect(inspect_, &QPushButton::clicked, this, [this] { inspect(); });
     connect(filter_, &QComboBox::currentIndexChanged, this, [this] { render(); });
     connect(search_, &QLineEdit::textChanged, this, [this] { render(); });
-    set_message("Choose a token-classification run and predict its validation sentences: each is shown with its gold "
-                "tags and the predicted ones, entities coloured by type, wrong words marked, errors first.",
+    set_message("Choose a token-classification or extractive-QA run and predict its validation data: sentences with "
+                "their gold tags and the predicted ones (entities coloured by type, wrong words marked), or questions "
+                "with the gold and the predicted answers marked in their contexts; errors first.",
                 false);
 }
 
@@ -86,6 +87,7 @@ void InspectView::showEvent(QShowEvent* e) {
 void InspectView::set_store(const Store* store) {
     store_ = store;
     result_.reset();
+    qa_result_.reset();
     refresh_runs();
     render();
 }
@@ -96,7 +98,7 @@ void InspectView::refresh_runs() {
     if (!store_) return;
     std::vector<RunRecord> runs;
     try {
-        runs = tagging_runs(*store_);
+        runs = inspectable_runs(*store_);
     } catch (const std::exception& e) {
         set_message(QString("Runs: %1").arg(e.what()), true);
     }
@@ -111,7 +113,8 @@ bool InspectView::select_run(qint64 run_id) {
     refresh_runs();
     const int i = run_->findData(run_id);
     if (i < 0) {
-        set_message(QString("Run #%1 is not a token-classification run with a saved adapter").arg(run_id), true);
+        set_message(QString("Run #%1 is not a token-classification or extractive-QA run with a saved adapter").arg(run_id),
+                    true);
         return false;
     }
     run_->setCurrentIndex(i);
@@ -124,20 +127,22 @@ bool InspectView::inspect() {
     const std::string db = store_->path();
     cancel_.requested.store(false);
     auto out = std::make_shared<std::optional<TaggingInspection>>();
+    auto qa_out = std::make_shared<std::optional<QaInspection>>();
     auto err = std::make_shared<std::string>();
-    set_message(QString("Predicting the validation sentences of run #%1…").arg(id), false);
+    set_message(QString("Predicting the validation data of run #%1…").arg(id), false);
     inspect_->setEnabled(false);
     CancelFlag* cancel = &cancel_;
     // The worker opens the database itself: a Store is not shared across threads.
-    worker_ = QThread::create([db, id, out, err, cancel] {
+    worker_ = QThread::create([db, id, out, qa_out, err, cancel] {
         try {
             Store s(db);
-            *out = inspect_tagging_run(s, id, cancel);
+            if (run_task(s, id) == "qa") *qa_out = inspect_qa_run(s, id, cancel);
+            else *out = inspect_tagging_run(s, id, cancel);
         } catch (const std::exception& e) {
             *err = e.what();
         }
     });
-    connect(worker_, &QThread::finished, this, [this, out, err] {
+    connect(worker_, &QThread::finished, this, [this, out, qa_out, err] {
         worker_->deleteLater();
         worker_ = nullptr;
         inspect_->setEnabled(run_->count() > 0);
@@ -145,6 +150,7 @@ bool InspectView::inspect() {
             set_message(q(*err), true);
         } else {
             result_ = std::move(*out);
+            qa_result_ = std::move(*qa_out);
             render();
         }
         Q_EMIT finished();
@@ -167,8 +173,84 @@ void InspectView::set_message(const QString& m, bool error) {
     if (error) view_->clear();
 }
 
+void InspectView::render_qa() {
+    const QaInspection& r = *qa_result_;
+    auto pct = [&](const char* k) { return r.metrics.count(k) ? QString::number(r.metrics.at(k), 'f', 3) : QString("–"); };
+    QString summary = QString("Run #%1 · %2 questions %3 <b>%4</b> (SQuAD %5) · <b>%6</b> not exactly right · "
+                              "exact match <b>%7</b>, F1 <b>%8</b>")
+                          .arg(r.run_id)
+                          .arg(r.questions.size())
+                          .arg(r.held_out ? "held out of" : "from")
+                          .arg(esc(r.data_file))
+                          .arg(r.version2 ? "2.0" : "1.1")
+                          .arg(r.wrong)
+                          .arg(pct("exact_match"), pct("qa_f1"));
+    if (r.version2)
+        summary += QString(" (answerable: F1 %1; no-answer accuracy %2)").arg(pct("has_ans_f1"), pct("no_ans_accuracy"));
+    summary_->setText(summary);
+    // The gold answers on a green tint, the predicted one underlined (red when it is wrong).
+    auto context_html = [](const InspectedQuestion& x) {
+        const size_t n = x.context.size();
+        std::vector<char> gold(n, 0), pred(n, 0);
+        for (auto [b, e] : x.gold)
+            for (int64_t i = std::max<int64_t>(0, b); i < e && i < (int64_t)n; ++i) gold[(size_t)i] = 1;
+        for (int64_t i = std::max<int64_t>(0, x.pred_start); i < x.pred_end && i < (int64_t)n; ++i) pred[(size_t)i] = 1;
+        QString h;
+        size_t i = 0;
+        while (i < n) {
+            size_t j = i;
+            while (j < n && gold[j] == gold[i] && pred[j] == pred[i]) ++j;
+            QString part = esc(x.context.substr(i, j - i));
+            QString style;
+            if (gold[i]) style += "background-color:#c7e9c0;";
+            if (pred[i]) style += QString("text-decoration:underline;font-weight:bold;color:%1;").arg(x.exact > 0 ? "#2ca02c" : "#d62728");
+            h += style.isEmpty() ? part : QString("<span style='%1'>%2</span>").arg(style, part);
+            i = j;
+        }
+        return h;
+    };
+    const int mode = filter_->currentIndex();
+    const QString find = search_->text().trimmed();
+    std::vector<size_t> order(r.questions.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (mode == 2)
+        std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.questions[a].index < r.questions[b].index; });
+    QString html = "<html><body style='white-space:normal'>";
+    int matching = 0;
+    for (size_t k : order) {
+        const InspectedQuestion& x = r.questions[k];
+        if (mode == 1 && x.exact > 0) continue;
+        if (!find.isEmpty() && !q(x.question).contains(find, Qt::CaseInsensitive) &&
+            !q(x.context).contains(find, Qt::CaseInsensitive) && !q(x.id).contains(find, Qt::CaseInsensitive))
+            continue;
+        ++matching;
+        if (shown_ >= kMaxShown) continue;
+        ++shown_;
+        QString verdict = x.exact > 0 ? QString("right") : QString("F1 %1").arg(x.f1, 0, 'f', 2);
+        if (r.version2) verdict += QString(" · null odds %1").arg(x.null_odds, 0, 'f', 2);
+        html += QString("<p style='margin-bottom:10px'><span style='color:#808080'>%1 · %2</span><br>"
+                        "<b>Q:</b> %3<br>%4<br><span style='color:#808080'>predicted:</span> %5 &nbsp; "
+                        "<span style='color:#808080'>gold:</span> %6</p>")
+                    .arg(esc(x.id), verdict, esc(x.question), context_html(x),
+                         x.predicted.empty() ? QString("<i>(no answer)</i>") : esc(x.predicted),
+                         x.gold.empty() ? QString("<i>(no answer)</i>")
+                                        : esc(x.context.substr((size_t)x.gold[0].first,
+                                                               (size_t)(x.gold[0].second - x.gold[0].first))) +
+                                              (x.gold.size() > 1 ? QString(" (+%1 more)").arg(x.gold.size() - 1) : QString()));
+    }
+    if (matching > shown_)
+        html += QString("<p style='color:#808080'>… %1 more questions: narrow the filter to see them.</p>").arg(matching - shown_);
+    if (matching == 0) html += "<p style='color:#808080'>No question matches.</p>";
+    html += "</body></html>";
+    view_->setHtml(html);
+}
+
 void InspectView::render() {
     shown_ = 0;
+    if (qa_result_) {
+        render_qa();
+        return;
+    }
     if (!result_) {
         view_->clear();
         return;

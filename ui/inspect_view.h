@@ -1,7 +1,8 @@
 #pragma once
-// The Inspect tab: what a trained token-classification run predicts on its validation sentences, each shown twice,
-// the gold tags and the predicted ones, entities coloured by type and wrong words marked, sentences with errors
-// first. Predicting runs on a worker thread (experiments/inspection.h loads the model and the run's adapter).
+// The Inspect tab: what a trained run predicts on its validation data, errors first. Token classification: each
+// sentence shown twice, the gold tags and the predicted ones, entities coloured by type and wrong words marked.
+// Extractive QA: each question with its context, the gold answers and the predicted one marked in it, with the
+// question's EM and F1. Predicting runs on a worker thread (experiments/inspection.h loads the model and adapter).
 #include <QWidget>
 #include <atomic>
 #include <memory>
@@ -34,6 +35,7 @@ public:
 
     // What is shown (for tests): the inspection, the sentences the filter lets through, the status message.
     const std::optional<TaggingInspection>& inspection() const { return result_; }
+    const std::optional<QaInspection>& qa_inspection() const { return qa_result_; }
     int shown_sentences() const { return shown_; }
     QString message() const;
     QString html() const;
@@ -47,6 +49,7 @@ protected:
 
 private:
     void render();
+    void render_qa();
     void set_message(const QString& m, bool error);
 
     const Store* store_ = nullptr;
@@ -59,6 +62,7 @@ private:
     QThread* worker_ = nullptr;
     CancelFlag cancel_;
     std::optional<TaggingInspection> result_;
+    std::optional<QaInspection> qa_result_;
     int shown_ = 0;
 };
 

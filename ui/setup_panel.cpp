@@ -29,6 +29,7 @@
 #include <cmath>
 
 #include "core/engine/devices.h"
+#include "core/io/qa_data.h"
 #include "experiments/compare.h"
 #include "ui/layer_strip.h"
 #include "ui/plot_util.h"
@@ -163,12 +164,16 @@ void SetupPanel::build_ui() {
     task_->addItem("Sequence classification", QString("seq-cls"));
     task_->addItem("Token classification (NER, chunking, POS)", QString("token-cls"));
     task_->addItem("Causal LM: generate each row's target after its prompt", QString("causal-lm"));
+    task_->addItem("Extractive question answering (SQuAD 1.1 / 2.0)", QString("qa"));
     task_->setItemData(0, "An encoder and a classification head: one label per text", Qt::ToolTipRole);
     task_->setItemData(1, "An encoder tags every word (CoNLL or JSONL tokens/tags): the tag on each word's first "
                           "sub-token; entity F1 as seqeval computes it",
                        Qt::ToolTipRole);
     task_->setItemData(2, "A decoder learns to continue the prompt (the template with the row's text) with the row's "
                           "target (the label column); loss on the target tokens, exact match of the greedy answer",
+                       Qt::ToolTipRole);
+    task_->setItemData(3, "An encoder marks the answer's span in the context (SQuAD JSON or JSONL); long contexts in "
+                          "overlapping windows; EM and F1 as the official SQuAD scripts compute them",
                        Qt::ToolTipRole);
     df->addRow("Task:", task_);
     train_edit_ = new QLineEdit;
@@ -240,6 +245,30 @@ void SetupPanel::build_ui() {
     tag_row_ = widget_row({new QLabel("words"), tokens_col_, new QLabel("tags"), tags_col_, new QLabel("scheme"), tag_scheme_,
                            label_all_}, false);
     df->addRow("Columns:", tag_row_);
+    auto spin = [](const char* name, int lo, int hi, int value, const QString& tip) {
+        auto* b = new QSpinBox;
+        b->setObjectName(name);
+        b->setRange(lo, hi);
+        b->setValue(value);
+        b->setToolTip(tip);
+        return b;
+    };
+    const DataSpec qa_defaults;
+    doc_stride_ = spin("doc_stride", 0, 4096, (int)qa_defaults.doc_stride,
+                       "Tokens neighbouring windows of a long context share (run_qa.py's doc_stride)");
+    max_question_ = spin("max_question_len", 1, 4096, (int)qa_defaults.max_question_len, "Question tokens kept");
+    n_best_ = spin("n_best", 1, 1000, (int)qa_defaults.n_best, "Start and end candidates per window when decoding");
+    max_answer_ = spin("max_answer_len", 1, 4096, (int)qa_defaults.max_answer_len, "The longest answer, in tokens");
+    null_threshold_ = new QDoubleSpinBox;
+    null_threshold_->setObjectName("null_threshold");
+    null_threshold_->setRange(-100, 100);
+    null_threshold_->setDecimals(2);
+    null_threshold_->setValue(qa_defaults.null_threshold);
+    null_threshold_->setToolTip("SQuAD 2.0: no answer when the null score exceeds the best span's by more than this");
+    qa_row_ = widget_row({new QLabel("stride"), doc_stride_, new QLabel("question"), max_question_, new QLabel("n-best"),
+                          n_best_, new QLabel("answer"), max_answer_, new QLabel("null"), null_threshold_},
+                         false);
+    df->addRow("QA:", qa_row_);
     template_ = new QLineEdit;
     template_->setObjectName("template");
     template_->setPlaceholderText("{text} (the row's text alone), or e.g. Tweet text : {text} Label : ");
@@ -390,11 +419,15 @@ void SetupPanel::build_ui() {
     eval_every_->setSuffix(" steps");
     metric_ = new QComboBox;
     metric_->setObjectName("metric");
-    for (const char* k : {"accuracy", "f1", "f1_pos", "mcc", "loss", "exact_match", "perplexity", "entity_f1", "tag_accuracy"})
+    for (const char* k : {"accuracy", "f1", "f1_pos", "mcc", "loss", "exact_match", "perplexity", "entity_f1", "tag_accuracy",
+                          "qa_f1"})
         metric_->addItem(q(metric_display_name(k)), QString(k));
+    metric_->setItemData(9, "Extractive QA: the official SQuAD script's F1 (words shared with the best gold answer)",
+                         Qt::ToolTipRole);
     metric_->setItemData(7, "Token classification: entity F1 (micro) as seqeval computes it", Qt::ToolTipRole);
     metric_->setItemData(8, "Token classification: the share of words whose tag is right", Qt::ToolTipRole);
-    metric_->setItemData(5, "Causal LM: the greedy answer (up to the end of sequence) equals the target", Qt::ToolTipRole);
+    metric_->setItemData(5, "Causal LM: the greedy answer (up to the end of sequence) equals the target; QA: the SQuAD "
+                            "script's exact match", Qt::ToolTipRole);
     metric_->setItemData(6, "Causal LM: exp of the loss on the target tokens (lower is better)", Qt::ToolTipRole);
     metric_->setItemData(1, "The mean of every label's F1 (unweighted)", Qt::ToolTipRole);
     metric_->setItemData(2, "Two labels only: the F1 of label 1, the positive one (spam, positive, ...)", Qt::ToolTipRole);
@@ -513,6 +546,9 @@ void SetupPanel::connect_changes() {
         connect(c, &QComboBox::currentIndexChanged, this, &SetupPanel::data_changed);
     for (QLineEdit* e : {tokens_col_, tags_col_}) connect(e, &QLineEdit::textChanged, this, &SetupPanel::data_changed);
     connect(label_all_, &QCheckBox::toggled, this, [this] { changed(); });
+    for (QSpinBox* b : {doc_stride_, max_question_, n_best_, max_answer_})
+        connect(b, qOverload<int>(&QSpinBox::valueChanged), this, [this] { changed(); });
+    connect(null_threshold_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this] { changed(); });
     for (QComboBox* c : {text_col_, pair_col_, label_col_})
         connect(c, &QComboBox::currentTextChanged, this, &SetupPanel::data_changed);
     connect(valid_fraction_, &QDoubleSpinBox::valueChanged, this, &SetupPanel::data_changed);
@@ -580,6 +616,19 @@ ExperimentSpec SetupPanel::spec() const {
     s.data.tag_scheme = tagging ? s_(tag_scheme_->currentData().toString()) : std::string("auto");
     s.data.label_all_subtokens = tagging && label_all_->isChecked();
     if (tagging) s.data.text_column.clear(), s.data.text_pair_column.clear(), s.data.label_column.clear();
+    if (s.task == "qa") {
+        s.data.text_column.clear(), s.data.text_pair_column.clear(), s.data.label_column.clear();
+        s.data.doc_stride = doc_stride_->value();
+        s.data.max_question_len = max_question_->value();
+        s.data.n_best = n_best_->value();
+        s.data.max_answer_len = max_answer_->value();
+        s.data.null_threshold = null_threshold_->value();
+    } else {
+        const DataSpec plain;
+        s.data.doc_stride = plain.doc_stride, s.data.max_question_len = plain.max_question_len;
+        s.data.n_best = plain.n_best, s.data.max_answer_len = plain.max_answer_len;
+        s.data.null_threshold = plain.null_threshold;
+    }
     s.data.on_bad_row = s_(bad_rows_->currentText());
     s.data.max_rows = max_rows_->value();
 
@@ -668,6 +717,11 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     tags_col_->setText(q(s.data.tags_column));
     tag_scheme_->setCurrentIndex(std::max(0, tag_scheme_->findData(q(s.data.tag_scheme))));
     label_all_->setChecked(s.data.label_all_subtokens);
+    doc_stride_->setValue((int)s.data.doc_stride);
+    max_question_->setValue((int)s.data.max_question_len);
+    n_best_->setValue((int)s.data.n_best);
+    max_answer_->setValue((int)s.data.max_answer_len);
+    null_threshold_->setValue(s.data.null_threshold);
     bad_rows_->setCurrentIndex(s.data.on_bad_row == "skip" ? 1 : 0);
     max_rows_->setValue((int)s.data.max_rows);
 
@@ -933,8 +987,9 @@ void SetupPanel::data_changed() {
     valid_fraction_->setToolTip(builtin_valid ? "The built-in data set has its own validation file" : QString());
     const DataSpec d = spec().data;
     const bool tagging = task_->currentData().toString() == "token-cls";
+    const bool qa = task_->currentData().toString() == "qa";
     json key = {d.train, d.valid, d.valid_fraction, d.split_seed, d.format, d.text_column, d.text_pair_column,
-                d.label_column, d.on_bad_row, d.max_rows, tagging, d.tokens_column, d.tags_column, d.tag_scheme};
+                d.label_column, d.on_bad_row, d.max_rows, tagging, d.tokens_column, d.tags_column, d.tag_scheme, qa};
     const std::string k = key.dump();
     if (k == data_key_) {
         changed();
@@ -948,12 +1003,27 @@ void SetupPanel::data_changed() {
         std::vector<std::vector<std::string>> rows;
         std::vector<std::string> cols;
         std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> tagged_rows;
-        bool tagged_file = false;
+        std::vector<QaPreview> qa_rows;
+        bool tagged_file = false, qa_file = false;
     };
     auto result = std::make_shared<Result>();
     run_async(
-        [d, result, tagging] {
+        [d, result, tagging, qa] {
             if (d.train != "builtin") result->tagged_file = looks_like_tagged_data(d.train);
+            if (d.train != "builtin") result->qa_file = looks_like_qa_data(d.train);
+            if (qa) {
+                try {
+                    result->qa_rows = preview_qa(d, 50);
+                } catch (const std::exception& e) {
+                    result->error = e.what();
+                }
+                try {
+                    result->summary = summarize_qa(d);
+                } catch (const std::exception& e) {
+                    if (result->error.empty()) result->error = e.what();
+                }
+                return;
+            }
             if (tagging) {
                 try {
                     result->tagged_rows = preview_tagged(d, 50);
@@ -983,13 +1053,15 @@ void SetupPanel::data_changed() {
                 if (result->error.empty()) result->error = e.what();
             }
         },
-        [this, gen, k, result, tagging] {
+        [this, gen, k, result, tagging, qa] {
             if (gen != data_gen_) return;
             data_is_tagged_ = result->tagged_file;
-            // A file of tagged words means token classification (as `ptune train` decides), when the model can.
-            if (!tagging && result->tagged_file && task_->currentData().toString() == "seq-cls" &&
-                !(model_ && model_->causal_lm)) {
-                task_->setCurrentIndex(task_->findData(QString("token-cls")));   // reads the data again
+            data_is_qa_ = result->qa_file;
+            // A file of tagged words means token classification, one of SQuAD questions extractive QA (as `ptune
+            // train` decides), when the model can.
+            if (!tagging && !qa && (result->tagged_file || result->qa_file) &&
+                task_->currentData().toString() == "seq-cls" && !(model_ && model_->causal_lm)) {
+                task_->setCurrentIndex(task_->findData(QString(result->qa_file ? "qa" : "token-cls")));   // reads again
                 return;
             }
             data_key_ = k;
@@ -998,6 +1070,7 @@ void SetupPanel::data_changed() {
             preview_data_ = result->rows;
             preview_cols_ = result->cols;
             preview_tagged_ = result->tagged_rows;
+            preview_qa_ = result->qa_rows;
             show_data_summary();
             changed();
         });
@@ -1052,7 +1125,64 @@ void SetupPanel::show_tagged_preview() {
     }
 }
 
+void SetupPanel::show_qa_preview() {
+    preview_->clear();
+    preview_->setRowCount(0);
+    preview_->setColumnCount(2);
+    preview_->setHorizontalHeaderLabels({"question", "context (the first answer highlighted)"});
+    preview_->setRowCount((int)preview_qa_.size());
+    const QColor c = series_color(0);
+    auto pale = [](int v) { return 255 - (255 - v) * 35 / 100; };
+    const QString bg = QColor(pale(c.red()), pale(c.green()), pale(c.blue())).name();
+    for (int r = 0; r < (int)preview_qa_.size(); ++r) {
+        const QaPreview& p = preview_qa_[(size_t)r];
+        auto* qi = new QTableWidgetItem(q(p.question));
+        qi->setToolTip(q(p.id));
+        preview_->setItem(r, 0, qi);
+        QString html;
+        if (p.answer_start >= 0) {
+            const size_t a = (size_t)p.answer_start, n = p.answer.size();
+            html = html_escape(q(p.context.substr(0, a))) +
+                   QString("<span style='background-color:%1'><b>%2</b></span>").arg(bg, html_escape(q(p.context.substr(a, n)))) +
+                   html_escape(q(p.context.substr(a + n)));
+        } else {
+            html = "<span style='color:#888'>(no answer)</span> " + html_escape(q(p.context));
+        }
+        auto* label = new QLabel("<span style='white-space:pre'>" + html + "</span>");
+        label->setTextFormat(Qt::RichText);
+        label->setToolTip(q(p.context).left(2000));
+        preview_->setCellWidget(r, 1, label);
+    }
+    preview_->resizeColumnToContents(0);
+}
+
 void SetupPanel::show_data_summary() {
+    if (task_->currentData().toString() == "qa") {
+        show_qa_preview();
+        if (!data_) {
+            data_info_->setText("<span style='color:#d62728'>✖ " + html_escape(q(data_error_)) + "</span>");
+            return;
+        }
+        const DataSummary& d = *data_;
+        QString text = QString("%1 training questions on %2 contexts, %3 validation on %4 (%5); SQuAD %6")
+                           .arg(d.train_rows)
+                           .arg(d.train_contexts)
+                           .arg(d.valid_rows)
+                           .arg(d.valid_contexts)
+                           .arg(d.valid_file.empty() ? QString("split off by context")
+                                                     : html_escape(QFileInfo(q(d.valid_file)).fileName()))
+                           .arg(d.qa_v2 ? "2.0" : "1.1");
+        if (d.qa_v2 && d.train_counts.size() == 2)
+            text += QString(": %1 / %2 questions without an answer (train / valid)")
+                        .arg(d.train_counts[1])
+                        .arg(d.valid_counts.size() == 2 ? d.valid_counts[1] : 0);
+        if (d.skipped_rows)
+            text += QString("<br><span style='color:#e08a00'>⚠ %1 bad questions skipped (first: %2)</span>")
+                        .arg(d.skipped_rows)
+                        .arg(html_escape(q(d.first_skipped)));
+        data_info_->setText(text);
+        return;
+    }
     if (task_->currentData().toString() == "token-cls") {
         show_tagged_preview();
         if (!data_) {
@@ -1190,8 +1320,10 @@ void SetupPanel::validate() {
         const int64_t usable = m.max_positions - m.position_offset;
         if (s.task == "causal-lm" && !m.causal_lm) errors << "Task: a causal LM task needs a decoder (gpt2, llama, mistral, qwen2, qwen3)";
         if (s.task != "causal-lm" && m.causal_lm)
-            errors << QString("Task: this model is a causal LM; %1 classification needs an encoder for now")
-                          .arg(s.task == "token-cls" ? "token" : "sequence");
+            errors << QString("Task: this model is a causal LM; %1 needs an encoder for now")
+                          .arg(s.task == "token-cls" ? "token classification"
+                               : s.task == "qa"      ? "extractive QA"
+                                                     : "sequence classification");
         if (m.max_positions > 0 && s.method.uses_prompt_len() && s.train.max_len + s.method.prefix.prompt_len > usable)
             errors << QString("Max length %1 + prompt length %2 = %3 exceeds the %4 positions of this model%5: the real "
                               "tokens' position ids start after the prompt. Lower max length to %6 or P to %7.")
@@ -1204,13 +1336,15 @@ void SetupPanel::validate() {
                           .arg(std::max<int64_t>(0, usable - s.train.max_len));
     }
     if (data_) {
-        if (data_->label_names.size() < 2 && s.task != "causal-lm")
+        if (data_->label_names.size() < 2 && s.task != "causal-lm" && s.task != "qa")
             errors << QString("Data: needs at least two %1 (found %2)")
                           .arg(s.task == "token-cls" ? "tags" : "labels")
                           .arg(data_->label_names.size());
         if (s.task == "seq-cls" && data_is_tagged_)
             warnings << "The training file holds tagged words (CoNLL or JSONL tokens): token classification reads it as "
                         "sentences of tagged words";
+        if (s.task == "seq-cls" && data_is_qa_)
+            warnings << "The training file holds SQuAD questions: extractive QA reads it as questions on contexts";
         if (data_->valid_rows == 0) {
             warnings << "No validation rows: no evaluation metrics, early stopping or best-state selection";
             if (s.train.early_stopping_patience > 0) errors << "Early stopping needs validation data";
@@ -1255,23 +1389,27 @@ void SetupPanel::browse_data(QLineEdit* edit) {
 
 void SetupPanel::show_task_rows() {
     const QString task = task_->currentData().toString();
-    const bool causal = task == "causal-lm", tagging = task == "token-cls";
+    const bool causal = task == "causal-lm", tagging = task == "token-cls", qa = task == "qa";
     data_form_->setRowVisible(template_, causal);
-    data_form_->setRowVisible(columns_row_, !tagging);
+    data_form_->setRowVisible(columns_row_, !tagging && !qa);
     data_form_->setRowVisible(tag_row_, tagging);
+    data_form_->setRowVisible(qa_row_, qa);
     label_col_name_->setText(causal ? "target" : "label");
     label_col_->setToolTip(causal ? "The column holding each row's target text: what the model learns to generate"
                                   : "The column holding each row's label");
     // The metrics of the task; a metric of another task gives way to the task's first.
-    auto task_of = [](const QString& k) {
-        if (k == "exact_match" || k == "perplexity") return QString("causal-lm");
-        if (k == "entity_f1" || k == "tag_accuracy") return QString("token-cls");
-        return k == "loss" ? QString() : QString("seq-cls");
+    auto fits = [](const QString& k, const QString& t) {
+        if (k == "loss") return true;
+        if (k == "exact_match") return t == "causal-lm" || t == "qa";
+        if (k == "perplexity") return t == "causal-lm";
+        if (k == "entity_f1" || k == "tag_accuracy") return t == "token-cls";
+        if (k == "qa_f1") return t == "qa";
+        return t == "seq-cls";
     };
     auto* items = qobject_cast<QStandardItemModel*>(metric_->model());
     for (int i = 0; i < metric_->count(); ++i) {
         const QString k = metric_->itemData(i).toString();
-        if (auto* it = items ? items->item(i) : nullptr) it->setEnabled(task_of(k).isEmpty() || task_of(k) == task);
+        if (auto* it = items ? items->item(i) : nullptr) it->setEnabled(fits(k, task));
     }
     // Methods: a causal LM trains P-Tuning v2 / prefix tuning; token classification P-Tuning v2 or the head alone
     // (the other methods on these tasks are not there yet).
@@ -1279,19 +1417,23 @@ void SetupPanel::show_task_rows() {
         for (int i = 0; i < method_->count(); ++i)
             if (auto* it = mitems->item(i)) {
                 const QString m = method_->itemData(i).toString();
-                const bool ok = causal ? m == "ptv2" : tagging ? (m == "ptv2" || m == "head") : true;
+                const bool ok = causal ? m == "ptv2" : (tagging || qa) ? (m == "ptv2" || m == "head") : true;
                 it->setEnabled(ok);
                 it->setToolTip(ok ? QString()
-                                  : causal ? "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)"
-                                           : "Not for token classification yet: P-Tuning v2 or the head alone");
+                               : causal ? "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)"
+                               : qa     ? "Not for extractive QA yet: P-Tuning v2 or the head alone"
+                                        : "Not for token classification yet: P-Tuning v2 or the head alone");
             }
     }
     const QString m = method_->currentData().toString();
-    if ((causal && m != "ptv2") || (tagging && m != "ptv2" && m != "head"))
+    if ((causal && m != "ptv2") || ((tagging || qa) && m != "ptv2" && m != "head"))
         method_->setCurrentIndex(method_->findData(QString("ptv2")));
     const QString cur = metric_->currentData().toString();
-    if (!task_of(cur).isEmpty() && task_of(cur) != task)
-        metric_->setCurrentIndex(metric_->findData(causal ? QString("exact_match") : tagging ? QString("entity_f1") : QString("accuracy")));
+    if (!fits(cur, task))
+        metric_->setCurrentIndex(metric_->findData(causal    ? QString("exact_match")
+                                                   : tagging ? QString("entity_f1")
+                                                   : qa      ? QString("qa_f1")
+                                                             : QString("accuracy")));
 }
 
 void SetupPanel::offer_tasks() {
@@ -1309,7 +1451,9 @@ void SetupPanel::offer_tasks() {
     const bool causal_now = task_->currentData().toString() == "causal-lm";
     if (causal_now != model_->causal_lm)
         task_->setCurrentIndex(task_->findData(model_->causal_lm ? QString("causal-lm")
-                                                                 : data_is_tagged_ ? QString("token-cls") : QString("seq-cls")));
+                                               : data_is_tagged_ ? QString("token-cls")
+                                               : data_is_qa_     ? QString("qa")
+                                                                 : QString("seq-cls")));
 }
 
 void SetupPanel::show_method_rows() {

@@ -71,6 +71,7 @@ private:
     void show_task_rows();          // the chosen task's fields (a causal LM's template), its metrics, the label/target name
     void offer_tasks();             // the tasks the chosen model supports (an encoder: classification; a decoder: causal LM)
     void show_tagged_preview();     // sentences with their tags coloured by entity type
+    void show_qa_preview();         // questions with their contexts, the answer span highlighted
     void validate();
     void show_model_summary();
     void show_data_summary();
@@ -101,6 +102,12 @@ private:
     QComboBox* label_col_ = nullptr;
     QWidget* columns_row_ = nullptr;       // text / pair / label (sequence classification, causal LM)
     QWidget* tag_row_ = nullptr;           // words / tags / scheme / all sub-tokens (token classification)
+    QWidget* qa_row_ = nullptr;            // doc stride / question / n-best / answer / null threshold (QA)
+    QSpinBox* doc_stride_ = nullptr;
+    QSpinBox* max_question_ = nullptr;
+    QSpinBox* n_best_ = nullptr;
+    QSpinBox* max_answer_ = nullptr;
+    QDoubleSpinBox* null_threshold_ = nullptr;
     QLineEdit* tokens_col_ = nullptr;
     QLineEdit* tags_col_ = nullptr;
     QComboBox* tag_scheme_ = nullptr;
@@ -182,6 +189,8 @@ private:
     std::vector<std::vector<std::string>> preview_data_;
     std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> preview_tagged_;   // words, tags
     bool data_is_tagged_ = false;          // the training file holds tagged words (CoNLL, JSONL tokens)
+    std::vector<QaPreview> preview_qa_;    // questions, contexts and their first answers
+    bool data_is_qa_ = false;              // the training file holds SQuAD questions
     std::vector<std::string> preview_cols_;
     std::optional<ParamCounts> counts_;
     QStringList errors_, warnings_;

@@ -46,7 +46,7 @@ std::map<std::string, at::Tensor> PeftAdapter::head_tensors() const {
             auto pos = k.find(infix);
             if (pos != std::string::npos) k.erase(pos, std::string(infix).size());
         }
-        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0) out[k] = t;
+        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0 || k.rfind("qa_outputs.", 0) == 0) out[k] = t;
     }
     return out;
 }
@@ -583,6 +583,26 @@ PromptAdapter load_decoder_prefix(const std::string& dir, const PrefixGeometry& 
     return prompt_adapter_from_peft(a, g);
 }
 
+std::unique_ptr<DeepPrompt> ptune_prompt_from(const json& c, const std::string& where,
+                                              const std::map<std::string, at::Tensor>& tensors,
+                                              const std::string& tensors_file, const ModelConfig& cfg) {
+    PrefixOptions o;
+    o.prompt_len = get_field<int64_t>(c, "prompt_len", where);
+    o.layers = LayerSpec{get_field<std::string>(c, "layers", where)};
+    o.mlp = get_field_or<bool>(c, "mlp", false, where);
+    o.mlp_hidden = get_field_or<int64_t>(c, "mlp_hidden", 512, where);
+    o.dropout = get_field_or<double>(c, "prefix_dropout", 0.0, where);
+    o.init = init_from_name(get_field_or<std::string>(c, "init", "normal", where));
+    o.init_std = get_field_or<double>(c, "init_std", 1.0, where);
+    auto prompt = std::make_unique<DeepPrompt>(cfg, o, 0);
+    for (auto& [n, t] : prompt->parameters()) {
+        auto it = tensors.find("prompt." + n);
+        if (it == tensors.end()) throw Error(tensors_file + ": missing tensor \"prompt." + n + "\"");
+        prompt->set_parameter(n, it->second);
+    }
+    return prompt;
+}
+
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg) {
     if (fs::exists(fs::path(dir) / "ptune_adapter.json")) {
         std::string where = (fs::path(dir) / "ptune_adapter.json").string();
@@ -597,22 +617,9 @@ PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg
                         std::to_string(H) + "; this model has " + std::to_string(cfg.num_layers) + " and " +
                         std::to_string(cfg.hidden_size));
         }
-        PrefixOptions o;
-        o.prompt_len = get_field<int64_t>(c, "prompt_len", where);
-        o.layers = LayerSpec{get_field<std::string>(c, "layers", where)};
-        o.mlp = get_field_or<bool>(c, "mlp", false, where);
-        o.mlp_hidden = get_field_or<int64_t>(c, "mlp_hidden", 512, where);
-        o.dropout = get_field_or<double>(c, "prefix_dropout", 0.0, where);
-        o.init = init_from_name(get_field_or<std::string>(c, "init", "normal", where));
-        o.init_std = get_field_or<double>(c, "init_std", 1.0, where);
         PromptAdapter out;
-        out.prompt = std::make_unique<DeepPrompt>(cfg, o, 0);
         auto tensors = load_all((fs::path(dir) / "ptune_adapter.safetensors").string());
-        for (auto& [n, t] : out.prompt->parameters()) {
-            auto it = tensors.find("prompt." + n);
-            if (it == tensors.end()) throw Error(dir + "/ptune_adapter.safetensors: missing tensor \"prompt." + n + "\"");
-            out.prompt->set_parameter(n, it->second);
-        }
+        out.prompt = ptune_prompt_from(c, where, tensors, dir + "/ptune_adapter.safetensors", cfg);
         for (auto& [n, t] : tensors) {
             if (n.rfind("head.", 0) == 0) out.head[n.substr(5)] = t;
             if (n.rfind("base.", 0) == 0) out.base[n.substr(5)] = t;

@@ -104,6 +104,12 @@ PromptAdapter load_decoder_prefix(const std::string& dir, const PrefixGeometry& 
 // Reads either format from `dir` (PEFT when adapter_config.json is there, ptune when ptune_adapter.json is).
 PromptAdapter load_prompt_adapter(const std::string& dir, const ModelConfig& cfg);
 
+// The prefix of a ptune_adapter.json (`c`, read from `where`): its options, and its tensors "prompt.*" from
+// `tensors` (read from `tensors_file`, named in errors).
+std::unique_ptr<DeepPrompt> ptune_prompt_from(const json& c, const std::string& where,
+                                              const std::map<std::string, at::Tensor>& tensors,
+                                              const std::string& tensors_file, const ModelConfig& cfg);
+
 // adapter_config.json of an encoder's PREFIX_TUNING adapter for `task_type` (SEQ_CLS, TOKEN_CLS), as PEFT 0.21
 // writes it, the head kept through modules_to_save ["classifier", "score"].
 json peft_prefix_config(const ModelConfig& cfg, const PrefixOptions& o, const std::string& task_type,

@@ -21,6 +21,7 @@
 
 #include "core/engine/deep_prompt.h"
 #include "core/engine/encoder.h"
+#include "core/engine/encoder_head.h"
 #include "core/engine/events.h"
 #include "core/engine/methods.h"
 #include "core/engine/peft_io.h"
@@ -54,9 +55,10 @@ TokenClsData tokenize_tagged(const TaggedDataset& d, const Tokenizer& tok, int64
 // Metrics from predicted tag ids per sentence (the same shape as gold).
 std::map<std::string, double> tagging_metrics(const std::vector<std::vector<int>>& predicted, const TokenClsData& d);
 
-class TokenClsTrainer {
+class TokenClsTrainer : public EncoderHead {
 public:
-    // prompt or method (or neither: the head alone, plus the backbone when it was made trainable).
+    // prompt or method (or neither: the head alone, plus the backbone when it was made trainable). The head:
+    // "classifier.weight" [tags, H], "classifier.bias".
     TokenClsTrainer(EncoderClassifier& model, DeepPrompt* prompt, DeltaMethod* method, int64_t num_tags,
                     const TrainOptions& opt, int64_t pad_id, TrainEvents* events = nullptr,
                     const CancelFlag* cancel = nullptr);
@@ -65,27 +67,10 @@ public:
     // Each sentence's predicted tag ids.
     std::vector<std::vector<int>> predict(const TokenClsData& d) const;
 
-    // The head under transformers' names: "classifier.weight" [tags, H], "classifier.bias".
-    std::vector<std::pair<std::string, at::Tensor>> head_parameters() const;
-    void set_head_tensor(const std::string& name, const at::Tensor& value);
-    int64_t head_param_count() const;
-    const std::vector<std::pair<std::string, at::Tensor>>& best_state() const { return best_state_; }
-
 private:
     // Logits [B, n, tags] of windows order[begin, end) and the labels [B, n].
     at::Tensor logits(const TokenClsData& d, const std::vector<size_t>& order, size_t begin, size_t end, bool training,
                       at::Tensor* labels) const;
-    EncoderClassifier& model_;
-    DeepPrompt* prompt_;
-    DeltaMethod* method_;
-    TrainOptions opt_;
-    int64_t pad_id_;
-    TrainEvents* events_;
-    const CancelFlag* cancel_;
-    at::Device device_ = at::kCPU;
-    Linear classifier_;
-    double dropout_ = 0.1;
-    std::vector<std::pair<std::string, at::Tensor>> best_state_;
 };
 
 // A trained token-classification adapter: a P-Tuning v2 prefix (or none: the head alone) and the token head.

@@ -18,10 +18,11 @@ void TrainOptions::validate() const {
     if (steps < 0 || epochs < 0 || (steps == 0 && epochs == 0)) throw bad("steps/epochs", "give a positive number of steps or epochs");
     if (eval_every < 0) throw bad("eval_every", "must not be negative");
     if (metric != "accuracy" && metric != "f1" && metric != "f1_pos" && metric != "mcc" && metric != "loss" &&
-        metric != "exact_match" && metric != "perplexity" && metric != "entity_f1" && metric != "tag_accuracy")
+        metric != "exact_match" && metric != "perplexity" && metric != "entity_f1" && metric != "tag_accuracy" &&
+        metric != "qa_f1")
         throw bad("metric", "\"" + metric + "\": use accuracy, f1 (macro-F1), f1_pos (binary tasks: the positive label's F1), "
                   "mcc or loss; causal LMs: exact_match, perplexity or loss; token classification: entity_f1, "
-                  "tag_accuracy or loss");
+                  "tag_accuracy or loss; extractive QA: qa_f1, exact_match or loss");
     if (early_stopping_patience < 0) throw bad("early_stopping_patience", "must not be negative");
     if (threads < 0) throw bad("threads", "must not be negative");
     if (norms_every < 1) throw bad("norms_every", "must be at least 1");

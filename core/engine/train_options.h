@@ -20,7 +20,7 @@ struct TrainOptions {
     uint64_t seed = 42;
     int64_t eval_every = 0;            // steps; evaluation also runs at each epoch's end and after the last step
     // accuracy | f1 | f1_pos | mcc | loss (best = lowest); causal LMs: exact_match | perplexity | loss; token
-    // classification: entity_f1 | tag_accuracy | loss
+    // classification: entity_f1 | tag_accuracy | loss; extractive QA: qa_f1 | exact_match | loss
     std::string metric = "accuracy";
     int64_t early_stopping_patience = 0;  // evaluations without improvement; 0: off
     bool keep_best = true;             // restore the best evaluation's state at the end

@@ -48,6 +48,9 @@ public:
     virtual void pre_tokenize(std::vector<Split>& splits) const = 0;
     virtual std::string describe() const = 0;
     virtual bool byte_level() const { return false; }   // a ByteLevel pre-tokenizer (alone or in a Sequence)
+    // Whether it removes what it splits at (white space: Bert, WhitespaceSplit, Whitespace; a Split with behavior
+    // "removed"): a space before a piece's first character is then not part of any token.
+    virtual bool drops_whitespace() const { return false; }
 };
 
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::string& where, const std::string& path);
@@ -70,6 +73,8 @@ public:
     virtual size_t vocab_size() const = 0;
     virtual const std::unordered_map<std::string, int64_t>& vocab() const = 0;
     virtual std::string name() const = 0;
+    // The token that stands for what the vocabulary cannot spell (a whole pre-tokenized word for WordPiece).
+    virtual std::optional<std::string> unk_token() const { return std::nullopt; }
 };
 
 using Vocab = std::unordered_map<std::string, int64_t>;

@@ -86,6 +86,7 @@ public:
     }
 
     std::string name() const override { return "WordPiece"; }
+    std::optional<std::string> unk_token() const override { return cfg_.unk_token; }
 
 private:
     Token unk() const {
@@ -153,6 +154,7 @@ public:
     }
 
     std::string name() const override { return "BPE"; }
+    std::optional<std::string> unk_token() const override { return cfg_.unk_token; }
 
 private:
     static constexpr size_t kMaxCachedLength = 256;

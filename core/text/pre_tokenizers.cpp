@@ -179,6 +179,7 @@ public:
         split_on_chars(splits, is_bert_punc, Behavior::Isolated);
     }
     std::string describe() const override { return "BertPreTokenizer"; }
+    bool drops_whitespace() const override { return true; }
 };
 
 class WhitespaceSplitPreTokenizer : public PreTokenizer {
@@ -187,6 +188,7 @@ public:
         split_on_chars(splits, is_whitespace, Behavior::Removed);
     }
     std::string describe() const override { return "WhitespaceSplit"; }
+    bool drops_whitespace() const override { return true; }
 };
 
 // Regex `\w+|[^\w\s]+` (Rust regex, Unicode), keeping the matches: maximal runs of word characters
@@ -213,6 +215,7 @@ public:
         });
     }
     std::string describe() const override { return "Whitespace"; }
+    bool drops_whitespace() const override { return true; }
 };
 
 class PunctuationPreTokenizer : public PreTokenizer {
@@ -262,6 +265,7 @@ public:
         });
     }
     std::string describe() const override { return "Split"; }
+    bool drops_whitespace() const override { return behavior_ == Behavior::Removed; }
 
 private:
     Regex regex_;
@@ -370,6 +374,11 @@ public:
     bool byte_level() const override {
         for (const auto& p : items_)
             if (p->byte_level()) return true;
+        return false;
+    }
+    bool drops_whitespace() const override {
+        for (const auto& p : items_)
+            if (p->drops_whitespace()) return true;
         return false;
     }
 

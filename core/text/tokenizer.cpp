@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <filesystem>
 #include <unordered_set>
 
@@ -276,8 +277,10 @@ public:
         const PreTokenizer* pre = word_pre_tokenizer ? word_pre_tokenizer.get() : pre_tokenizer.get();
         Enc all;
         std::vector<int64_t> word_of;
+        std::vector<std::pair<int64_t, int64_t>> offsets;
         for (size_t w = 0; w < words.size(); ++w) {
             Enc e = encode_one(words[w], 0, pre);
+            word_offsets(words[w], e.tokens, offsets);
             all.ids.insert(all.ids.end(), e.ids.begin(), e.ids.end());
             all.tokens.insert(all.tokens.end(), std::make_move_iterator(e.tokens.begin()),
                               std::make_move_iterator(e.tokens.end()));
@@ -291,10 +294,50 @@ public:
         Encoding out = concat(encs);
         // The post-processor only adds tokens (marked in special_mask) around the words' tokens, in order.
         out.word_ids.assign(out.ids.size(), -1);
+        out.offsets.assign(out.ids.size(), {0, 0});
         size_t k = 0;
         for (size_t i = 0; i < out.ids.size() && k < word_of.size(); ++i) {
             if (out.special_mask[i]) continue;
+            out.offsets[i] = offsets[k];
             out.word_ids[i] = word_of[k++];
+        }
+        return out;
+    }
+
+    Encoding post_process(const Encoding& first, const std::optional<Encoding>& second,
+                          bool add_special) const override {
+        std::vector<Enc> encs;
+        const Encoding* parts[2] = {&first, second ? &*second : nullptr};
+        for (int p = 0; p < 2; ++p) {
+            if (!parts[p]) continue;
+            Enc e;
+            e.ids = parts[p]->ids;
+            e.tokens = parts[p]->tokens;
+            e.type_ids.assign(e.ids.size(), p);
+            e.special_mask.assign(e.ids.size(), 0);
+            encs.push_back(std::move(e));
+        }
+        if (post) encs = post->process(std::move(encs), add_special);
+        Encoding out = concat(encs);
+        const size_t n = out.ids.size();
+        out.word_ids.assign(n, -1);
+        out.offsets.assign(n, {0, 0});
+        out.sequence_ids.assign(n, -1);
+        // The post-processor only adds tokens around the parts, which keep their order.
+        int p = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < n; ++i) {
+            if (out.special_mask[i]) continue;
+            while (p < 2 && (!parts[p] || k >= parts[p]->ids.size())) {
+                ++p;
+                k = 0;
+            }
+            if (p >= 2) break;
+            const Encoding& src = *parts[p];
+            out.sequence_ids[i] = p;
+            if (k < src.word_ids.size()) out.word_ids[i] = src.word_ids[k];
+            if (k < src.offsets.size()) out.offsets[i] = src.offsets[k];
+            ++k;
         }
         return out;
     }
@@ -366,6 +409,167 @@ private:
             out.special_mask.insert(out.special_mask.end(), e.special_mask.begin(), e.special_mask.end());
         }
         return out;
+    }
+
+    // What a token stands for in the normalized text: byte-level characters back to bytes, SentencePiece's
+    // U+2581 to a space, <0xNN> byte-fallback tokens to their byte. `strip` also drops a continuing-subword
+    // prefix ("##") or an end-of-word suffix ("</w>").
+    std::string token_surface(const std::string& tok, bool strip) const {
+        static const std::unordered_map<std::string, unsigned char> from_unicode = [] {
+            std::unordered_map<std::string, unsigned char> m;
+            for (int b = 0; b < 256; ++b) m[byte_to_unicode(static_cast<unsigned char>(b))] = static_cast<unsigned char>(b);
+            return m;
+        }();
+        std::string t = tok;
+        if (strip) {
+            if (t.size() > 2 && t.compare(0, 2, "##") == 0) t.erase(0, 2);
+            else if (t.size() > 4 && t.compare(t.size() - 4, 4, "</w>") == 0) t.erase(t.size() - 4);
+        }
+        if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>') {
+            const std::string hex = t.substr(3, 2);
+            if (std::isxdigit(static_cast<unsigned char>(hex[0])) && std::isxdigit(static_cast<unsigned char>(hex[1])))
+                return std::string(1, static_cast<char>(std::stoi(hex, nullptr, 16)));
+        }
+        std::string out;
+        if (pre_tokenizer && pre_tokenizer->byte_level()) {
+            size_t i = 0;
+            bool all = true;
+            std::string bytes;
+            while (i < t.size()) {
+                const size_t n = std::min(utf8_len(static_cast<unsigned char>(t[i])), t.size() - i);
+                auto it = from_unicode.find(t.substr(i, n));
+                if (it == from_unicode.end()) {
+                    all = false;
+                    break;
+                }
+                bytes += static_cast<char>(it->second);
+                i += n;
+            }
+            if (all) return bytes;
+        }
+        static const std::string meta = "\xE2\x96\x81";  // U+2581
+        for (size_t i = 0; i < t.size();) {
+            if (t.compare(i, meta.size(), meta) == 0) {
+                out += ' ';
+                i += meta.size();
+            } else {
+                out += t[i++];
+            }
+        }
+        return out;
+    }
+
+    // Each token's byte range within `word` (see Encoding::offsets), appended to `out`.
+    void word_offsets(const std::string& word, const std::vector<std::string>& tokens,
+                      std::vector<std::pair<int64_t, int64_t>>& out) const {
+        const int64_t whole = static_cast<int64_t>(word.size());
+        const size_t base = out.size();
+        out.resize(base + tokens.size(), {0, whole});
+        if (tokens.empty()) return;
+        // The normalized word, and for each of its bytes the original character it came from: each character is
+        // normalized alone; when that gives the whole word's normalization, the trace is exact. A normalizer that
+        // prepends (Llama 2's "▁") puts its prefix before each character alone: it is taken off them and aligned
+        // with the first character, as the library aligns what it prepends. SentencePiece's "▁" reads as a space.
+        static const std::string meta = "\xE2\x96\x81";  // U+2581
+        auto spaces = [](std::string t) {
+            for (size_t i; (i = t.find(meta)) != std::string::npos;) t.replace(i, meta.size(), " ");
+            return t;
+        };
+        const std::string w = sanitize_utf8(word);
+        if (w.size() != word.size()) return;
+        std::string norm = w;
+        if (normalizer) normalizer->normalize(norm);
+        norm = spaces(norm);
+        std::string prefix;
+        if (normalizer) {
+            std::string probe = "a";
+            normalizer->normalize(probe);
+            probe = spaces(probe);
+            if (probe.size() > 1 && probe.back() == 'a' && norm.rfind(probe.substr(0, probe.size() - 1), 0) == 0)
+                prefix = probe.substr(0, probe.size() - 1);
+        }
+        std::vector<std::pair<int64_t, int64_t>> origin;   // per normalized byte: the source character's range
+        {
+            std::string joined = prefix;
+            const size_t first_end = w.empty() ? 0 : std::min(utf8_len(static_cast<unsigned char>(w[0])), w.size());
+            origin.assign(prefix.size(), {0, static_cast<int64_t>(first_end)});
+            for (size_t i = 0; i < w.size();) {
+                const size_t n = std::min(utf8_len(static_cast<unsigned char>(w[i])), w.size() - i);
+                std::string c = w.substr(i, n);
+                if (normalizer) normalizer->normalize(c);
+                c = spaces(c);
+                if (!prefix.empty() && c.rfind(prefix, 0) == 0) c.erase(0, prefix.size());
+                joined += c;
+                origin.insert(origin.end(), c.size(), {static_cast<int64_t>(i), static_cast<int64_t>(i + n)});
+                i += n;
+            }
+            if (joined != norm) return;   // not traceable: whole word for each token
+        }
+        const PreTokenizer* pre = word_pre_tokenizer ? word_pre_tokenizer.get() : pre_tokenizer.get();
+        const bool drops = pre && pre->drops_whitespace();
+        auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+        auto char_end = [&](size_t q) {
+            return std::min(norm.size(), q + utf8_len(static_cast<unsigned char>(norm[q])));
+        };
+        const std::optional<std::string> unk = model->unk_token();
+        size_t p = 0;
+        std::vector<std::pair<size_t, size_t>> spans;
+        for (size_t k = 0; k < tokens.size(); ++k) {
+            bool matched = false;
+            for (bool strip : {false, true}) {
+                const std::string s = token_surface(tokens[k], strip);
+                size_t lead_max = 0;   // prefix spaces (the pre-tokenizer may have added them)
+                while (lead_max < s.size() && s[lead_max] == ' ') ++lead_max;
+                size_t q = p;
+                if (drops || (!s.empty() && !is_space(s[0])))
+                    while (q < norm.size() && is_space(norm[q])) ++q;
+                if (lead_max == s.size() && lead_max > 0) {
+                    // A token of spaces only: aligned with the next character, as the library aligns what the
+                    // pre-tokenizer prepends to a piece.
+                    size_t c = q;
+                    while (c < norm.size() && is_space(norm[c])) ++c;
+                    if (c < norm.size()) spans.emplace_back(c, char_end(c));
+                    else spans.emplace_back(p, norm.size());   // only spaces left: they are the token
+                    p = q;
+                    matched = true;
+                    break;
+                }
+                // The fewest prefix spaces dropped that make the rest match.
+                for (size_t lead = 0; lead <= lead_max && !matched; ++lead) {
+                    const size_t len = s.size() - lead;
+                    if (len > 0 && norm.compare(q, len, s, lead, len) == 0) {
+                        spans.emplace_back(q, q + len);
+                        p = q + len;
+                        matched = true;
+                    }
+                }
+                if (matched) break;
+            }
+            if (!matched && unk && tokens[k] == *unk) {
+                // The unknown token spells nothing: it stands for the rest of its pre-tokenized piece (up to white
+                // space, or one punctuation character), as the library's offsets give it.
+                size_t q = p;
+                while (q < norm.size() && is_space(norm[q])) ++q;
+                if (q >= norm.size()) return;
+                auto punct_at = [&](size_t i) { return text::is_bert_punctuation(text::next_cp(norm, i)); };
+                size_t e = char_end(q);
+                if (!punct_at(q))
+                    while (e < norm.size() && !is_space(norm[e]) && !punct_at(e)) e = char_end(e);
+                spans.emplace_back(q, e);
+                p = e;
+                matched = true;
+            }
+            if (!matched) return;
+        }
+        for (size_t k = 0; k < tokens.size(); ++k) {
+            auto [b, e] = spans[k];
+            if (b >= e || b >= origin.size()) {
+                const int64_t at = b < origin.size() ? origin[b].first : whole;
+                out[base + k] = {at, at};
+                continue;
+            }
+            out[base + k] = {origin[b].first, origin[std::min(e, origin.size()) - 1].second};
+        }
     }
 
     // AddedVocabulary::find_matches + split_with_indices: pieces of `text` around the added tokens

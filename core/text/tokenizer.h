@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/io/error.h"
@@ -27,6 +28,17 @@ struct Encoding {
     // encode_words(): each token's word (index into the words), -1 for the post-processor's special tokens.
     // Empty from encode().
     std::vector<int64_t> word_ids;
+    // encode_words(): each token's byte range [first, second) within its word, as the tokenizers library's offsets
+    // for pre-tokenized input (word-relative, offset trimming off); (0, 0) for special tokens. A byte-level token
+    // that ends or starts inside a multi-byte character is widened to whole characters; a space the pre-tokenizer
+    // or normalizer put before a piece (add_prefix_space, "▁") belongs to the piece's first character, and a token
+    // of such spaces alone gets that character; an unknown token covers its pre-tokenized piece. Equal to the
+    // library on the real tokenizers' word lists (tests/fixtures/tokenizers/real). Where the normalizer changes a
+    // word in a way that cannot be traced character by character (NFC composing across characters, ...), every
+    // token of that word gets the whole word. Empty from encode().
+    std::vector<std::pair<int64_t, int64_t>> offsets;
+    // post_process(): 0 or 1 for the tokens of the first or second sequence, -1 for the added special tokens.
+    std::vector<int64_t> sequence_ids;
 };
 
 class Tokenizer {
@@ -50,6 +62,12 @@ public:
     // (add_prefix_space=True): a word is then tokenized as it is inside running text. No truncation: callers
     // cut long sentences into windows at word boundaries.
     virtual Encoding encode_words(const std::vector<std::string>& words, bool add_special = true) const = 0;
+    // The post-processor (special tokens, type ids) over sequences already encoded without special tokens, as
+    // the tokenizers library's post_process: `first` (and `second`) keep their word_ids and offsets (specials get
+    // -1 and (0, 0)); sequence_ids tells the parts apart. Used to assemble windows of a long text with a
+    // question (extractive QA) without tokenizing again.
+    virtual Encoding post_process(const Encoding& first, const std::optional<Encoding>& second,
+                                  bool add_special = true) const = 0;
     // encode() of each text (no pairs). Safe to call from several threads at once, as is encode().
     virtual std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, bool add_special = true,
                                                int max_len = 0) const;

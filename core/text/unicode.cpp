@@ -266,6 +266,103 @@ std::string lowercase(std::string_view s) {
 
 namespace {
 
+// PropList.txt's Other_Lowercase and Other_Uppercase (Unicode 15): the Cased characters outside Lu, Ll and Lt.
+const CharRange kOtherCased[] = {
+    {0xAA, 0xAA}, {0xBA, 0xBA}, {0x2B0, 0x2B8}, {0x2C0, 0x2C1}, {0x2E0, 0x2E4}, {0x345, 0x345},
+    {0x37A, 0x37A}, {0x10FC, 0x10FC}, {0x1D2C, 0x1D6A}, {0x1D78, 0x1D78}, {0x1D9B, 0x1DBF}, {0x2071, 0x2071},
+    {0x207F, 0x207F}, {0x2090, 0x209C}, {0x2160, 0x217F}, {0x24B6, 0x24E9}, {0x2C7C, 0x2C7D}, {0xA69C, 0xA69D},
+    {0xA770, 0xA770}, {0xA7F8, 0xA7F9}, {0xAB5C, 0xAB5F}, {0xAB69, 0xAB69}, {0x10780, 0x10780}, {0x10783, 0x10785},
+    {0x10787, 0x107B0}, {0x107B2, 0x107BA}, {0x1E030, 0x1E06D}, {0x1F130, 0x1F149}, {0x1F150, 0x1F169},
+    {0x1F170, 0x1F189},
+};
+
+// Word_Break MidLetter, MidNumLet and Single_Quote: the Case_Ignorable characters outside Mn, Me, Cf, Lm and Sk.
+const CharRange kCaseIgnorablePunct[] = {
+    {0x27, 0x27}, {0x2E, 0x2E}, {0x3A, 0x3A}, {0xB7, 0xB7}, {0x387, 0x387}, {0x55F, 0x55F},
+    {0x5F4, 0x5F4}, {0x2018, 0x2019}, {0x2024, 0x2024}, {0x2027, 0x2027}, {0xFE13, 0xFE13}, {0xFE52, 0xFE52},
+    {0xFE55, 0xFE55}, {0xFF07, 0xFF07}, {0xFF0E, 0xFF0E}, {0xFF1A, 0xFF1A},
+};
+
+// Whether the capital sigma at s[at] (2 bytes) is in Unicode's Final_Sigma context, as CPython's
+// handle_capital_sigma decides it: the first character before it that is not case-ignorable is cased, and the
+// first one after it that is not case-ignorable (if any) is not.
+bool final_sigma(std::string_view s, size_t at) {
+    size_t j = at;
+    bool cased_before = false;
+    while (j > 0) {
+        size_t k = j - 1;
+        while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+        size_t t = k;
+        const char32_t c = next_cp(s, t);
+        j = k;
+        if (!is_case_ignorable(c)) {
+            cased_before = is_cased(c);
+            break;
+        }
+    }
+    if (!cased_before) return false;
+    size_t i = at + 2;
+    while (i < s.size()) {
+        const char32_t c = next_cp(s, i);
+        if (!is_case_ignorable(c)) return !is_cased(c);
+    }
+    return true;
+}
+
+}  // namespace
+
+bool python_isspace(char32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+           c == 0x3000;
+}
+
+bool python_is_word_char(char32_t c) {
+    if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    switch (category(c)) {
+        case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+        case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
+        case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool is_cased(char32_t c) {
+    const int cat = category(c);
+    return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT ||
+           in_table(kOtherCased, c);
+}
+
+bool is_case_ignorable(char32_t c) {
+    const int cat = category(c);
+    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME || cat == UTF8PROC_CATEGORY_CF ||
+           cat == UTF8PROC_CATEGORY_LM || cat == UTF8PROC_CATEGORY_SK || in_table(kCaseIgnorablePunct, c);
+}
+
+std::string python_lower(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    size_t seg = 0, i = 0;
+    while (i < s.size()) {
+        // U+03A3 is CE A3; 0xCE is only ever a lead byte.
+        if (static_cast<unsigned char>(s[i]) == 0xCE && i + 1 < s.size() &&
+            static_cast<unsigned char>(s[i + 1]) == 0xA3) {
+            out += lowercase(s.substr(seg, i - seg));
+            append_utf8(out, final_sigma(s, i) ? 0x3C2 : 0x3C3);
+            i += 2;
+            seg = i;
+        } else {
+            ++i;
+        }
+    }
+    out += lowercase(s.substr(seg));
+    return out;
+}
+
+namespace {
+
 std::string utf8proc_form(std::string_view s, NormForm form) {
     if (s.empty()) return std::string();
     int options = UTF8PROC_STABLE;

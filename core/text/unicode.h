@@ -46,6 +46,19 @@ bool is_chinese_char(char32_t c);    // BERT's CJK ideograph ranges
 // Rust char::to_lowercase for every character of s.
 std::string lowercase(std::string_view s);
 
+// Python's str semantics (CPython's str.lower, str.isspace, re's \w), for the reference scripts ptune reproduces
+// (the SQuAD evaluation). Character properties come from utf8proc's Unicode, which may be newer than Python's.
+// Word_Break MidLetter/MidNumLet/Single_Quote are ' . : and U+00B7 U+0387 U+055F U+05F4 U+2018 U+2019 U+2024
+// U+2027 U+FE13 U+FE52 U+FE55 U+FF07 U+FF0E U+FF1A.
+bool python_isspace(char32_t c);       // str.isspace(): \t..\r, \x1c..\x1f, space, and bidi WS/B/S or Zs above ASCII
+bool python_is_word_char(char32_t c);  // re's \w on str: str.isalnum() (L*, Nd, Nl, No) or '_'; not marks (M*)
+bool is_cased(char32_t c);             // Cased: Lu, Ll, Lt, Other_Lowercase, Other_Uppercase
+bool is_case_ignorable(char32_t c);    // Case_Ignorable: Mn, Me, Cf, Lm, Sk, and the Word_Break characters above
+// Python's str.lower(): lowercase() (full lowercase mappings: U+0130 -> "i\u0307"), except that U+03A3 (capital
+// sigma) becomes U+03C2 (final sigma) when a cased letter comes before it and none after it (case-ignorable
+// characters skipped both ways; Unicode's Final_Sigma, looked up in s itself), U+03C3 otherwise.
+std::string python_lower(std::string_view s);
+
 enum class NormForm { NFC, NFD, NFKC, NFKD };
 std::string normalize_form(std::string_view s, NormForm form);
 

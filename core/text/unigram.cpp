@@ -143,6 +143,10 @@ public:
     size_t vocab_size() const override { return pieces_.size(); }
     const Vocab& vocab() const override { return vocab_; }
     std::string name() const override { return "Unigram"; }
+    std::optional<std::string> unk_token() const override {
+        if (!unk_id_ || *unk_id_ < 0 || *unk_id_ >= static_cast<int64_t>(pieces_.size())) return std::nullopt;
+        return pieces_[static_cast<size_t>(*unk_id_)].first;
+    }
 
 private:
     struct Node {

@@ -101,8 +101,17 @@ function withPrefixSpace(j) {
     if (p.type === 'ByteLevel') p.add_prefix_space = true;
     if (p.type === 'Sequence') p.pretokenizers.forEach(fix);
   };
+  // Offsets untrimmed: the library's trim_offsets (RoBERTa's post-processor) moves the start of a token past its
+  // leading "Ġ" even where add_prefix_space put that space there, so "EU" would read (1, 2). ptune keeps the
+  // characters a token covers; the ids do not change.
+  const untrim = p => {
+    if (!p) return;
+    if ('trim_offsets' in p) p.trim_offsets = false;
+    if (p.type === 'Sequence') (p.processors || []).forEach(untrim);
+  };
   const c = JSON.parse(JSON.stringify(j));
   fix(c.pre_tokenizer);
+  untrim(c.post_processor);
   return c;
 }
 
@@ -120,18 +129,20 @@ async function encodeWords(tok) {
   if (at < 0) throw new Error('cannot find the sequence inside its special tokens');
   const pre = { ids: f.slice(0, at), tokens: full.getTokens().slice(0, at) };
   const post = { ids: f.slice(at + b.length), tokens: full.getTokens().slice(at + b.length) };
-  const ids = [], tokens = [], words = [];
+  const ids = [], tokens = [], words = [], offsets = [];
   for (const ws of WORD_LISTS) {
-    const i = [...pre.ids], t = [...pre.tokens], w = pre.ids.map(() => -1);
+    const i = [...pre.ids], t = [...pre.tokens], w = pre.ids.map(() => -1), o = pre.ids.map(() => [0, 0]);
     for (let k = 0; k < ws.length; k++) {
       const e = await tok.encode(ws[k], null, { addSpecialTokens: false });
       for (const id of e.getIds()) { i.push(id); w.push(k); }
       t.push(...e.getTokens());
+      o.push(...e.getOffsets());   // within the word, in code points (the binding's unit)
     }
     i.push(...post.ids); t.push(...post.tokens); w.push(...post.ids.map(() => -1));
-    ids.push(i); tokens.push(t); words.push(w);
+    o.push(...post.ids.map(() => [0, 0]));
+    ids.push(i); tokens.push(t); words.push(w); offsets.push(o);
   }
-  return { ids, tokens, words };
+  return { ids, tokens, words, offsets };
 }
 
 function charsOf(s) { return Array.from(s); }
@@ -226,7 +237,8 @@ function load(file) {
   const [src, out] = process.argv.slice(2);
   if (!src || !out) throw new Error('usage: gen_expected.js <tokenizers-real dir> <output dir>');
   const expected = { library: 'tokenizers 0.23.2 (npm)', add_special_tokens: true, texts: TEXTS, ids: {},
-                     word_lists: WORD_LISTS, word_ids: {}, words: {} };
+                     word_lists: WORD_LISTS, word_ids: {}, words: {},
+                     word_offsets: {} };
   for (const fam of FAMILIES) {
     const file = path.join(src, fam, 'tokenizer.json');
     const full = load(file);
@@ -249,6 +261,7 @@ function load(file) {
     expected.ids[fam] = ref.ids;
     expected.word_ids[fam] = wordRef.ids;
     expected.words[fam] = wordRef.words;
+    expected.word_offsets[fam] = wordRef.offsets;
     console.log(`${fam}: ${Object.keys(trimmed.model.vocab).length} tokens, ` +
                 `${(trimmed.model.merges || []).length} merges, ${fs.statSync(outFile).size} bytes`);
   }
@@ -266,7 +279,7 @@ function load(file) {
   lines.push('  },', '  "word_lists": [');
   WORD_LISTS.forEach((ws, i) => lines.push(`    ${JSON.stringify(ws)}${i + 1 < WORD_LISTS.length ? ',' : ''}`));
   lines.push('  ],');
-  for (const key of ['word_ids', 'words']) {
+  for (const key of ['word_ids', 'words', 'word_offsets']) {
     lines.push(`  ${JSON.stringify(key)}: {`);
     FAMILIES.forEach((fam, f) => {
       lines.push(`    ${JSON.stringify(fam)}: [`);
@@ -274,7 +287,7 @@ function load(file) {
         lines.push(`      ${JSON.stringify(ids)}${i + 1 < WORD_LISTS.length ? ',' : ''}`));
       lines.push(`    ]${f + 1 < FAMILIES.length ? ',' : ''}`);
     });
-    lines.push(key === 'words' ? '  }' : '  },');
+    lines.push(key === 'word_offsets' ? '  }' : '  },');
   }
   lines.push('}', '');
   fs.writeFileSync(path.join(out, 'expected.json'), lines.join('\n'));
