@@ -23,11 +23,13 @@
 #include "core/engine/methods.h"
 #include "core/engine/peft_io.h"
 #include "core/engine/qa_task.h"
+#include "core/engine/choice_task.h"
 #include "core/engine/token_cls_task.h"
 #include "core/engine/trainer.h"
 #include "core/text/tokenizer.h"
 #include "experiments/compare.h"
 #include "experiments/generation.h"
+#include "experiments/presets.h"
 #include "experiments/runner.h"
 #include "experiments/suite.h"
 
@@ -402,6 +404,50 @@ void predict_qa(const std::string& dir, const std::string& adapter_dir, const st
     std::cout << dumps(j) << "\n";
 }
 
+// Multiple choice: each question's predicted choice and probabilities (JSONL to --out), accuracy printed when the
+// questions have labels.
+void predict_choice(const std::string& dir, const std::string& adapter_dir, const std::string& data,
+                    const std::string& out, int64_t max_len, int64_t batch_size, const std::string& device) {
+    if (adapter_dir.empty())
+        throw Error("predict --task choice: give --adapter (a trained run's adapter holds the choice head)");
+    if (data.empty()) throw Error("predict --task choice: give --data (a JSONL file of questions with choices)");
+    ModelConfig cfg = ModelConfig::from_dir(dir);
+    auto tok = Tokenizer::from_dir(dir);
+    ChoiceAdapter a = load_choice_adapter(adapter_dir, cfg);
+    for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
+    const int64_t P = a.prompt ? a.prompt->prompt_len() : 0;
+    if (max_len > 0) a.max_len = max_len;
+    a.max_len = std::min<int64_t>(a.max_len, cfg.max_position_embeddings - cfg.position_offset() - P);
+    cfg.check_fits(a.max_len, P);
+    auto model = EncoderClassifier::load(dir, 2, 0);
+    TrainOptions o;
+    o.batch_size = (int)batch_size;
+    o.max_len = a.max_len;
+    o.device = device;
+    ChoiceOptions copt;
+    copt.allow_unlabelled = true;
+    ChoiceDataset d = load_choice(data, copt);
+    ChoiceTrainer t(*model, a.prompt.get(), nullptr, o, tok->pad_id());
+    if (!model->pooler_from_checkpoint())
+        for (const std::string& n : model->load_notes())
+            if (n.find("pooler") != std::string::npos) std::cerr << "note: " << n << "\n";
+    for (auto& [n, v] : a.head) t.set_head_tensor(n, v);
+    ChoiceData cd = prepare_choice(std::move(d), *tok, a.max_len);
+    if (cd.truncated_pairs > 0)
+        std::cerr << "note: " << cd.truncated_pairs << " (context, choice) pairs are longer than " << a.max_len
+                  << " tokens and were cut\n";
+    const auto preds = t.predict(cd);
+    int64_t labelled = 0;
+    for (const auto& p : preds) labelled += p.label >= 0;
+    json j = {{"data", data}, {"questions", preds.size()}, {"labelled", labelled}};
+    if (labelled > 0) j["accuracy"] = choice_accuracy(preds);
+    if (!out.empty()) {
+        write_choice_predictions(out, preds);
+        j["out"] = out;
+    }
+    std::cout << dumps(j) << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -445,14 +491,17 @@ int main(int argc, char** argv) {
     pr->add_option("--dtype", pr_dtype, "causal LMs: weight dtype auto (as stored), float32, bfloat16, float16");
     std::string pr_task, pr_data, pr_out, pr_tokens_column, pr_tags_column, pr_null_odds;
     double pr_null_threshold = 0;
-    pr->add_option("--task", pr_task, "seq-cls, token-cls, qa or causal-lm (default: what the model and adapter are made for)");
+    pr->add_option("--task", pr_task, "seq-cls, token-cls, qa, choice or causal-lm (default: what the model and adapter are made for)");
     auto* pr_data_opt = pr->add_option("--data", pr_data,
                    "token-cls: a CoNLL or JSONL file of words and gold tags: every word's predicted tag, and the "
                    "scores against the gold tags (seqeval); qa: a SQuAD JSON or JSONL file: each question's answer "
-                   "and the official scripts' EM and F1 against the file's answers");
+                   "and the official scripts' EM and F1 against the file's answers; choice: a JSONL file of "
+                   "questions with choices (COPA, SWAG, context/choices): each one's choice, and the accuracy when "
+                   "they have labels");
     pr_data_opt->excludes(pr_input_opt);
     pr->add_option("--out", pr_out, "with --data: write the predictions to this file (token-cls: CoNLL, word gold "
-                                    "predicted; qa: SQuAD's predictions.json)");
+                                    "predicted; qa: SQuAD's predictions.json; choice: JSONL, id label prediction "
+                                    "probabilities)");
     pr->add_option("--null-odds", pr_null_odds, "qa, SQuAD 2.0: write the null odds here (default: null_odds.json beside --out)");
     auto* pr_null_threshold_opt = pr->add_option("--null-threshold", pr_null_threshold,
                    "qa, SQuAD 2.0: answer \"\" when the null odds exceed this (default: the adapter's, 0)");
@@ -519,7 +568,8 @@ int main(int argc, char** argv) {
     SPEC_OPT("--label-column", data.label_column, "label column (name or 0-based index)");
     SPEC_OPT("--task", task, "seq-cls (sequence classification), token-cls (token classification: NER, chunking; the "
                              "default for CoNLL or JSONL tokens/tags files), qa (extractive question answering; the "
-                             "default for SQuAD 1.1 / 2.0 files) or causal-lm (a causal LM learns to generate "
+                             "default for SQuAD 1.1 / 2.0 files), choice (multiple choice; the default for COPA, "
+                             "SWAG or context/choices JSONL) or causal-lm (a causal LM learns to generate "
                              "each row's target after its prompt; alone: the built-in decoder on the built-in data)");
     SPEC_OPT("--doc-stride", data.doc_stride, "qa: tokens shared by neighbouring windows of a long context (default 128)");
     SPEC_OPT("--max-question-len", data.max_question_len, "qa: question tokens kept (default 64)");
@@ -571,6 +621,12 @@ int main(int argc, char** argv) {
     SPEC_OPT("--eps", train.eps, "AdamW epsilon");
     SPEC_OPT("--weight-decay", train.weight_decay, "AdamW weight decay");
     SPEC_OPT("--max-grad-norm", train.max_grad_norm, "gradient clipping (0: off)");
+    SPEC_OPT("--hidden-dropout", train.hidden_dropout,
+             "the encoder's dropout on hidden states while training (default: config.json's hidden_dropout_prob)");
+    std::string tr_preset;
+    tr->add_option("--preset", tr_preset,
+                   "fill the spec from a reproduction preset (ptune presets lists them: the P-Tuning v2 authors' "
+                   "task, prompt length, lr, batch size, epochs, dropout, max length, seed); options given win");
     SPEC_OPT("--batch-size", train.batch_size, "batch size");
     SPEC_OPT("--max-len", train.max_len, "max tokens per text, special tokens included");
     auto* steps_opt = SPEC_OPT("--steps", train.steps, "train this many steps");
@@ -629,11 +685,16 @@ int main(int argc, char** argv) {
 
     // export
     // suite
+    auto* ps = app.add_subcommand("presets", "the reproduction presets (the P-Tuning v2 authors' run scripts' "
+                                             "hyperparameters) for train --preset");
+    bool ps_json = false;
+    ps->add_flag("--json", ps_json, "one JSON object per preset");
     auto* su = app.add_subcommand("suite", "run a suite: one base experiment, several variations and seeds");
     std::string su_file, su_ablation, su_spec, su_db, su_save, su_seeds;
     bool su_dry = false;
     su->add_option("file", su_file, "a suite file ({\"ptune_suite\": 1, ...})");
-    su->add_option("--ablation", su_ablation, "a ready-made suite on --spec (or the built-in experiment): prompt-len, depth or methods");
+    su->add_option("--ablation", su_ablation, "a ready-made suite on --spec (or the built-in experiment): prompt-len, depth, methods or grid (the P-Tuning v2 "
+                   "authors' search: lr x P x epochs)");
     su->add_option("--spec", su_spec, "the base experiment spec for --ablation");
     su->add_option("--seeds", su_seeds, "seeds for --ablation, e.g. 1,2,3 (default: the spec's)");
     su->add_option("--save", su_save, "write the suite to this file");
@@ -750,9 +811,13 @@ int main(int argc, char** argv) {
                            pr_max, pr_batch, pr_device);
                 return 0;
             }
+            if (pr_task == "choice" || (pr_task.empty() && !pr_adapter.empty() && is_choice_adapter_dir(pr_adapter))) {
+                predict_choice(dir, pr_adapter, pr_data, pr_out, pr_max, pr_batch, pr_device);
+                return 0;
+            }
             if (!pr_data.empty() || !pr_out.empty())
-                throw Error("predict: --data and --out are for token classification and QA (--task token-cls or qa, or "
-                            "an adapter of those tasks)");
+                throw Error("predict: --data and --out are for token classification, QA and multiple choice (--task "
+                            "token-cls, qa or choice, or an adapter of those tasks)");
             if (pr_texts.empty() && !pr->count("--text-file")) throw Error("predict: give --text or --text-file");
             if (is_causal_lm_dir(dir)) {
                 std::vector<std::string> texts = pr->count("--text-file") ? read_text_file_texts(pr_input, pr_column) : pr_texts;
@@ -896,6 +961,17 @@ int main(int argc, char** argv) {
                 if (*noshuffle_opt) merged.train.shuffle = false;
                 spec = merged;
             }
+            if (!tr_preset.empty()) {
+                // The preset's settings, then whatever was given on the command line over them.
+                const ExperimentSpec given_spec = spec;
+                spec = apply_preset(spec, find_preset(tr_preset));
+                for (auto& [opt, copy] : overrides)
+                    if (opt->count()) copy(spec, given_spec);
+                if (*layers_opt) spec.method.prefix.layers = given_spec.method.prefix.layers;
+                std::cerr << "note: preset " << tr_preset << " (" << find_preset(tr_preset).title
+                          << "): the authors trained " << find_preset(tr_preset).backbone << " on "
+                          << find_preset(tr_preset).dataset << "\n";
+            }
             // Tagged words (CoNLL, or JSONL with a tokens list) mean token classification unless a task was named.
             if (!given("--task") && !user_spec && spec.task == "seq-cls" && spec.data.train != "builtin" &&
                 looks_like_tagged_data(spec.data.train)) {
@@ -911,6 +987,15 @@ int main(int argc, char** argv) {
                 spec.task = "qa";
                 std::cerr << "note: " << spec.data.train << " holds SQuAD questions: task qa (--task to choose another)\n";
             }
+            // COPA / SWAG rows (or context + choices) mean multiple choice unless a task was named.
+            if (!given("--task") && !user_spec && spec.task == "seq-cls" && spec.data.train != "builtin" &&
+                looks_like_choice_data(spec.data.train)) {
+                spec.task = "choice";
+                std::cerr << "note: " << spec.data.train
+                          << " holds multiple-choice questions: task choice (--task to choose another)\n";
+            }
+            if (spec.task == "choice" && !given("--metric") && !user_spec && spec.train.metric == "f1")
+                spec.train.metric = "accuracy";
             if (spec.task == "qa" && !given("--metric") && !user_spec &&
                 (spec.train.metric == "accuracy" || spec.train.metric == "f1"))
                 spec.train.metric = "qa_f1";
@@ -988,6 +1073,27 @@ int main(int argc, char** argv) {
             o.prompt_lens = parse_int_list(be_plen, "--prompt-len");
             o.layers = be_layers;
             run_latency(o, print);
+            return 0;
+        }
+        if (ps->parsed()) {
+            if (!ps_json)
+                std::printf("%-18s %-9s %4s %8s %5s %6s %7s %7s %4s  %s\n", "preset", "task", "P", "lr", "batch",
+                            "epochs", "dropout", "max_len", "seed", "authors' backbone and data");
+            for (const Preset& p : presets()) {
+                if (ps_json) {
+                    std::cout << dumps(json{{"id", p.id}, {"title", p.title}, {"task", p.task}, {"dataset", p.dataset},
+                                            {"backbone", p.backbone}, {"script", p.script}, {"prompt_len", p.prompt_len},
+                                            {"lr", p.lr}, {"batch_size", p.batch_size}, {"epochs", p.epochs},
+                                            {"hidden_dropout", p.hidden_dropout}, {"max_len", p.max_len},
+                                            {"seed", p.seed}})
+                              << "\n";
+                    continue;
+                }
+                std::printf("%-18s %-9s %4lld %8g %5lld %6lld %7.1f %7lld %4llu  %s, %s\n", p.id.c_str(), p.task.c_str(),
+                            (long long)p.prompt_len, p.lr, (long long)p.batch_size, (long long)p.epochs,
+                            p.hidden_dropout, (long long)p.max_len, (unsigned long long)p.seed, p.backbone.c_str(),
+                            p.dataset.c_str());
+            }
             return 0;
         }
         if (su->parsed()) {

@@ -11,6 +11,7 @@
 
 #include "core/engine/builtin.h"
 #include "core/engine/causal_lm_task.h"
+#include "core/engine/choice_task.h"
 #include "core/engine/qa_task.h"
 #include "core/engine/token_cls_task.h"
 #include "core/eval/entity_metrics.h"
@@ -422,11 +423,14 @@ void start_head_task(const ExperimentSpec& spec, const std::map<std::string, at:
 
 // After the adapter is written: its artifacts, and why there are no PEFT files when there are none.
 void record_head_task_adapter(const std::string& adapter_dir, const DeepPrompt* prompt, Store& store, RunOutcome& out,
-                              const std::function<void(const std::string&)>& message) {
+                              const std::function<void(const std::string&)>& message, const char* no_peft_task = nullptr) {
     store.add_artifact(out.run_id, {"ptune_adapter", adapter_dir, now_s()});
     if (fs::exists(fs::path(adapter_dir) / "adapter_config.json")) {
         store.add_artifact(out.run_id, {"peft_adapter", adapter_dir, now_s()});
         out.peft_exported = true;
+    } else if (no_peft_task) {
+        message(std::string("no PEFT files: PEFT has no task type for ") + no_peft_task +
+                " (ptune's format keeps the prompt and the head)");
     } else if (prompt) {
         message("no PEFT files: the prefix is not in every layer (PEFT's PREFIX_TUNING puts one in each)");
     } else {
@@ -496,6 +500,7 @@ TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model
 
     std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
     auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
+    if (spec.train.hidden_dropout >= 0) model->set_hidden_dropout(spec.train.hidden_dropout);
     for (auto& w : model->load_warnings()) message("warning: " + w);
     TokenClsTrainer trainer(*model, prompt.get(), nullptr, (int64_t)labels.size(), spec.train, tok->pad_id(), &sink, cancel);
     start_head_task(spec, init ? &init->head : nullptr, prompt.get(), trainer, *model, store, out.run_id, message);
@@ -562,6 +567,7 @@ TrainResult train_qa(const ExperimentSpec& spec, const std::string& model_dir, c
 
     std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
     auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
+    if (spec.train.hidden_dropout >= 0) model->set_hidden_dropout(spec.train.hidden_dropout);
     for (auto& w : model->load_warnings()) message("warning: " + w);
     QaDecodeOptions dec;
     dec.n_best = spec.data.n_best;
@@ -593,6 +599,70 @@ TrainResult train_qa(const ExperimentSpec& spec, const std::string& model_dir, c
     if (res.status == "failed" && !res.usable) throw Error(res.error);
     export_qa(adapter_dir, prompt.get(), trainer, cfg, fopt, spec.model == "builtin" ? "builtin" : model_dir);
     record_head_task_adapter(adapter_dir, prompt.get(), store, out, message);
+    return res;
+}
+
+// Task choice: an encoder with a P-Tuning v2 prefix (or the head alone), BERT's/RoBERTa's pooler and a one-output
+// head scoring each (context, choice) pair; accuracy over questions; the adapter in ptune's format only.
+TrainResult train_choice(const ExperimentSpec& spec, const std::string& model_dir, const std::string& adapter_dir,
+                         Store& store, RunOutcome& out, StoreSink& sink, const CancelFlag* cancel,
+                         const std::function<void(const std::string&)>& message) {
+    ModelConfig cfg = ModelConfig::from_dir(model_dir);
+    auto tok = Tokenizer::from_dir(model_dir);
+    std::optional<ChoiceAdapter> init;
+    if (!spec.method.init_adapter.empty()) {
+        init = load_choice_adapter(spec.method.init_adapter, cfg);
+        for (auto& n : init->notes) message(n);
+        check_init_method(spec, init->prompt != nullptr);
+    }
+    ChoiceOptions copt;
+    copt.on_bad_row = spec.data.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
+    copt.max_examples = spec.data.max_rows;
+    const DataFiles files = resolve_data(spec.data);
+    ChoiceDataset train = load_choice(files.train, copt);
+    ChoiceDataset valid;
+    auto report_bad = [&](const ChoiceDataset& d) {
+        if (d.bad_rows.empty()) return;
+        message(std::to_string(d.bad_rows.size()) + " bad questions skipped in " + d.path + " (first: line " +
+                std::to_string(d.bad_rows[0].line) + ": " + d.bad_rows[0].reason + ")");
+    };
+    report_bad(train);
+    if (!files.valid.empty()) {
+        valid = load_choice(files.valid, copt);
+        report_bad(valid);
+    } else if (spec.data.valid_fraction > 0) {
+        auto split = split_choice(train, spec.data.valid_fraction, spec.data.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+    }
+    const size_t lo = train.min_choices(), hi = train.max_choices();
+    message(std::to_string(train.examples.size()) + " training questions (" + train.layout + ", " +
+            (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)) + " choices), " +
+            std::to_string(valid.examples.size()) + " validation");
+
+    std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
+    auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
+    if (spec.train.hidden_dropout >= 0) model->set_hidden_dropout(spec.train.hidden_dropout);
+    for (auto& w : model->load_warnings()) message("warning: " + w);
+    ChoiceTrainer trainer(*model, prompt.get(), nullptr, spec.train, tok->pad_id(), &sink, cancel);
+    if (!model->pooler_from_checkpoint())
+        for (const std::string& n : model->load_notes())
+            if (n.find("pooler") != std::string::npos) message(n);
+    start_head_task(spec, init ? &init->head : nullptr, prompt.get(), trainer, *model, store, out.run_id, message);
+
+    ChoiceData ctrain = prepare_choice(std::move(train), *tok, spec.train.max_len);
+    ChoiceData cvalid = prepare_choice(std::move(valid), *tok, spec.train.max_len);
+    for (const auto* d : {&ctrain, &cvalid})
+        if (d->truncated_pairs > 0)
+            message(std::to_string(d->truncated_pairs) + (d == &ctrain ? " training" : " validation") +
+                    " (context, choice) pairs are longer than max length " + std::to_string(spec.train.max_len) +
+                    " and were cut (the longer text first, as transformers' truncation=True)");
+    TrainResult res = trainer.train(ctrain, cvalid.size() > 0 ? &cvalid : nullptr);
+    sink.flush();
+    if (res.status == "failed" && !res.usable) throw Error(res.error);
+    export_choice(adapter_dir, prompt.get(), trainer, cfg, spec.train.max_len,
+                  spec.model == "builtin" ? "builtin" : model_dir);
+    record_head_task_adapter(adapter_dir, prompt.get(), store, out, message, "multiple choice");
     return res;
 }
 
@@ -809,6 +879,55 @@ DataSummary summarize_qa(const DataSpec& d) {
     return s;
 }
 
+DataSummary summarize_choice(const DataSpec& d) {
+    if (d.train == "builtin")
+        throw Error("multiple choice needs a JSONL file of questions with choices (the built-in data set is sentence "
+                    "classification)");
+    DataSummary s;
+    s.choice = true;
+    const DataFiles files = resolve_data(d);
+    ChoiceOptions o;
+    o.on_bad_row = d.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
+    o.max_examples = d.max_rows;
+    ChoiceDataset train = load_choice(files.train, o);
+    s.train_file = files.train;
+    s.valid_file = files.valid;
+    s.skipped_rows = (int64_t)train.bad_rows.size();
+    if (!train.bad_rows.empty())
+        s.first_skipped = "line " + std::to_string(train.bad_rows[0].line) + ": " + train.bad_rows[0].reason;
+    ChoiceDataset valid;
+    if (!files.valid.empty()) {
+        valid = load_choice(files.valid, o);
+    } else if (d.valid_fraction > 0) {
+        auto split = split_choice(train, d.valid_fraction, d.split_seed);
+        train = std::move(split.first);
+        valid = std::move(split.second);
+    }
+    s.choice_layout = train.layout;
+    s.min_choices = (int64_t)train.min_choices();
+    s.max_choices = (int64_t)std::max(train.max_choices(), valid.max_choices());
+    for (int64_t i = 0; i < s.max_choices; ++i) s.label_names.push_back("choice " + std::to_string(i + 1));
+    s.train_counts.assign((size_t)s.max_choices, 0);
+    s.valid_counts.assign((size_t)s.max_choices, 0);
+    for (const auto& e : train.examples) ++s.train_counts[(size_t)e.label];
+    for (const auto& e : valid.examples) ++s.valid_counts[(size_t)e.label];
+    s.train_rows = (int64_t)train.examples.size();
+    s.valid_rows = (int64_t)valid.examples.size();
+    s.columns = {"context", "choices", "label"};
+    return s;
+}
+
+std::vector<ChoiceExample> preview_choice(const DataSpec& d, int n) {
+    if (d.train == "builtin")
+        throw Error("multiple choice needs a JSONL file of questions with choices (the built-in data set is sentence "
+                    "classification)");
+    ChoiceOptions o;
+    o.on_bad_row = OnBadRow::Skip;
+    o.max_examples = n;
+    o.allow_unlabelled = true;
+    return load_choice(resolve_data(d).train, o).examples;
+}
+
 std::vector<QaPreview> preview_qa(const DataSpec& d, int n) {
     if (d.train == "builtin")
         throw Error("extractive QA needs a SQuAD JSON or JSONL file (the built-in data set is sentence classification)");
@@ -859,7 +978,9 @@ ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
     const int64_t H = c.hidden_size;
     // Token classification: one linear layer on every token; QA: one with two outputs (start, end); sequence
     // classification: BERT's linear head, or RoBERTa's/ELECTRA's dense + out_proj.
+    // Multiple choice: one output on the pooler (frozen, part of the backbone).
     p.head = spec.task == "qa" ? H * 2 + 2
+             : spec.task == "choice" ? H + 1
              : c.arch == Arch::Bert || spec.task == "token-cls" ? H * num_labels + num_labels
                                                                 : (H * H + H) + (H * num_labels + num_labels);
     p.prompt = method_param_count(spec.method.name, spec.method.prefix, spec.method.delta, H, c.intermediate_size,
@@ -945,13 +1066,15 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         spec.validate();
         set_threads(spec.train.threads);
         const std::string model_dir = resolve_model_dir(spec.model);
-        if (spec.task == "causal-lm" || spec.task == "token-cls" || spec.task == "qa") {
+        if (spec.task == "causal-lm" || spec.task == "token-cls" || spec.task == "qa" || spec.task == "choice") {
             const std::string adapter_dir = adapter_dir_for(store, spec, out.run_id);
             fs::create_directories(adapter_dir);
             TrainResult res = spec.task == "causal-lm"
                                   ? train_causal_lm(spec, model_dir, adapter_dir, store, out, sink, cancel, message)
                               : spec.task == "qa"
                                   ? train_qa(spec, model_dir, adapter_dir, store, out, sink, cancel, message)
+                              : spec.task == "choice"
+                                  ? train_choice(spec, model_dir, adapter_dir, store, out, sink, cancel, message)
                                   : train_token_cls(spec, model_dir, adapter_dir, store, out, sink, cancel, message);
             trained = res;
             const at::Device dev = resolve_device(spec.train.device);
@@ -1028,6 +1151,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
                         std::to_string(labels.size()) + " (use f1, macro-F1)");
 
         auto model = EncoderClassifier::load(model_dir, (int64_t)labels.size(), spec.train.seed);
+        if (spec.train.hidden_dropout >= 0) model->set_hidden_dropout(spec.train.hidden_dropout);
         for (auto& n : model->load_notes()) message(n);
         for (auto& w : model->load_warnings()) message("warning: " + w);
         if (model->head_from_checkpoint() && head_source != HeadSource::Checkpoint) {
@@ -1212,6 +1336,30 @@ void export_run(Store& store, int64_t run_id, const std::string& format, const s
     }
     if (!fs::exists(fs::path(adapter) / "ptune_adapter.json"))
         throw Error("run " + std::to_string(run_id) + ": its adapter directory " + adapter + " is gone");
+    {
+        // The encoder-head tasks save both formats at the end of training: the export copies the one asked for.
+        ExperimentSpec spec = ExperimentSpec::from_json(json::parse(rec->spec_json), "run " + std::to_string(run_id));
+        if (spec.task == "token-cls" || spec.task == "qa" || spec.task == "choice") {
+            std::vector<const char*> files = {"ptune_adapter.json", "ptune_adapter.safetensors"};
+            if (format == "peft") {
+                if (!fs::exists(fs::path(adapter) / "adapter_config.json"))
+                    throw Error("run " + std::to_string(run_id) + ": " +
+                                (spec.task == "choice" ? std::string("PEFT has no multiple-choice task type")
+                                 : spec.method.name != "ptv2"
+                                     ? std::string("PEFT has no adapter type for a head trained alone")
+                                     : std::string("its prefix is not in every layer (PEFT's PREFIX_TUNING puts one in "
+                                                   "each)")) +
+                                "; export in ptune's format (--format ptune)");
+                files = {"adapter_config.json", "adapter_model.safetensors"};
+                if (fs::exists(fs::path(adapter) / "ptune_labels.json")) files.push_back("ptune_labels.json");
+            }
+            fs::create_directories(out_dir);
+            for (const char* f : files)
+                fs::copy_file(fs::path(adapter) / f, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);
+            store.add_artifact(run_id, {format == "peft" ? "peft_export" : "ptune_export", out_dir, now_s()});
+            return;
+        }
+    }
     if (is_method_adapter_dir(adapter)) {
         const std::string method = read_json_file((fs::path(adapter) / "ptune_adapter.json").string()).value("method", std::string());
         if (format == "peft") {

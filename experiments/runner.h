@@ -11,6 +11,7 @@
 
 #include "core/engine/events.h"
 #include "core/engine/latency.h"
+#include "core/io/choice_data.h"
 #include "core/io/tagged_data.h"
 #include "experiments/spec.h"
 #include "experiments/store.h"
@@ -74,6 +75,11 @@ struct DataSummary {
     // counts; contexts per side; SQuAD 2.0 when unanswerable questions are allowed.
     bool qa = false, qa_v2 = false;
     int64_t train_contexts = 0, valid_contexts = 0;
+    // Multiple choice (summarize_choice): rows are questions; label_names "choice 1".."choice N" with how often each
+    // position is the right one; the file's layout (copa, swag, generic, mixed) and its fewest and most choices.
+    bool choice = false;
+    std::string choice_layout;
+    int64_t min_choices = 0, max_choices = 0;
 };
 DataSummary summarize_data(const DataSpec& data);
 // The same for a token-classification data section (CoNLL or JSONL tagged words), read as a token-cls run reads it.
@@ -90,6 +96,11 @@ struct QaPreview {
     int64_t answer_start = -1;
 };
 std::vector<QaPreview> preview_qa(const DataSpec& data, int n);
+
+// The same for a multiple-choice data section (COPA, SWAG or generic JSONL), read as a choice run reads it.
+DataSummary summarize_choice(const DataSpec& data);
+// The first `n` questions (bad ones skipped), for previews.
+std::vector<ChoiceExample> preview_choice(const DataSpec& data, int n);
 
 // Parameter counts a spec would train, without loading weights: prompts, head, and the total model.
 struct ParamCounts {

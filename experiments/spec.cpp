@@ -117,6 +117,8 @@ json ExperimentSpec::to_json() const {
         {"notes", notes},
         {"suite", suite},
     };
+    if (train.hidden_dropout >= 0) j["train"]["hidden_dropout"] = train.hidden_dropout;   // only when set
+    if (!preset.empty()) j["preset"] = preset;
     // Written only for causal LMs, so that classification specs read as before.
     if (task == "causal-lm") {
         j["task"] = task;
@@ -129,6 +131,8 @@ json ExperimentSpec::to_json() const {
         j["data"]["n_best"] = data.n_best;
         j["data"]["max_answer_len"] = data.max_answer_len;
         j["data"]["null_threshold"] = data.null_threshold;
+    } else if (task == "choice") {
+        j["task"] = task;
     } else if (task != "seq-cls") {
         j["task"] = task;
         j["data"]["tokens_column"] = data.tokens_column;
@@ -157,6 +161,7 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     top.get("notes", s.notes);
     top.get("suite", s.suite);
     top.get("task", s.task);
+    top.get("preset", s.preset);
     top.seen.insert({"data", "method", "train", "latency"});
     top.done();
 
@@ -230,6 +235,7 @@ ExperimentSpec ExperimentSpec::from_json(const json& j, const std::string& where
     t.get("schedule", o.schedule);
     t.get("warmup_steps", o.warmup_steps);
     t.get("max_grad_norm", o.max_grad_norm);
+    t.get("hidden_dropout", o.hidden_dropout);
     t.get("batch_size", o.batch_size);
     t.get("max_len", o.max_len);
     t.get("epochs", o.epochs);
@@ -296,6 +302,9 @@ void ExperimentSpec::validate() const {
     } else if (task == "qa") {
         if (data.format != "auto" && data.format != "json" && data.format != "jsonl")
             throw Error("data.format: \"" + data.format + "\": extractive QA reads auto, json (SQuAD) or jsonl");
+    } else if (task == "choice") {
+        if (data.format != "auto" && data.format != "jsonl")
+            throw Error("data.format: \"" + data.format + "\": multiple choice reads auto or jsonl");
     } else if (data.format != "auto" && !parse_data_format(data.format)) {
         throw Error("data.format: \"" + data.format + "\": use auto, tsv, csv or jsonl");
     }
@@ -354,6 +363,14 @@ void ExperimentSpec::validate() const {
         if (data.n_best < 1) throw Error("data.n_best: must be at least 1");
         if (data.max_answer_len < 1) throw Error("data.max_answer_len: must be at least 1");
         if (!std::isfinite(data.null_threshold)) throw Error("data.null_threshold: must be a number");
+    } else if (task == "choice") {
+        head_task_method(method.name, "multiple choice", "choice");
+        if (train.metric != "accuracy" && train.metric != "loss")
+            throw Error("train.metric: \"" + train.metric + "\": multiple choice is judged by accuracy or loss");
+        if (data.train == "builtin")
+            throw Error("data.train: multiple choice needs a JSONL file of questions with choices (COPA, SWAG or "
+                        "context/choices/label; the built-in data set is sentence classification)");
+        refuse_column_fields(data, "not for multiple choice (its JSONL rows name their fields)");
     } else if (task == "seq-cls") {
         if (generative || train.metric == "entity_f1" || train.metric == "tag_accuracy" || train.metric == "qa_f1")
             throw Error("train.metric: \"" + train.metric + "\" is a " +
@@ -364,7 +381,7 @@ void ExperimentSpec::validate() const {
                         ": for task causal-lm (set task: causal-lm)");
     } else {
         throw Error("task: \"" + task + "\": use seq-cls (sequence classification), token-cls (token classification), "
-                    "qa (extractive question answering) or causal-lm");
+                    "qa (extractive question answering), choice (multiple choice) or causal-lm");
     }
     if (task != "token-cls" && (!data.tokens_column.empty() || !data.tags_column.empty() || data.tag_scheme != "auto" ||
                                 data.label_all_subtokens))

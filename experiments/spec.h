@@ -70,8 +70,11 @@ struct ExperimentSpec {
     // seq-cls: sequence classification (an encoder and a classification head); causal-lm: a causal LM trained to
     // generate each row's target after its prompt (loss on the target tokens; exact match, perplexity); token-cls:
     // token classification (NER, chunking, POS) on an encoder, judged by seqeval's entity F1; qa: extractive
-    // question answering (SQuAD 1.1 / 2.0) on an encoder, judged by the official scripts' EM and F1.
+    // question answering (SQuAD 1.1 / 2.0) on an encoder, judged by the official scripts' EM and F1; choice:
+    // multiple choice (COPA, SWAG; core/io/choice_data.h) on an encoder, judged by accuracy.
     std::string task = "seq-cls";
+    // The reproduction preset the spec was filled from (experiments/presets.h), "" for none: kept with the run.
+    std::string preset;
     std::string model = "builtin";     // a Hugging Face model directory, or "builtin"
     DataSpec data;
     MethodSpec method;

@@ -66,7 +66,7 @@ Suite Suite::load(const std::string& path) { return from_json(read_json_file(pat
 void Suite::save(const std::string& path) const { write_json_file(path, to_json()); }
 
 const std::vector<std::string>& ablation_names() {
-    static const std::vector<std::string> k{"prompt-len", "depth", "methods"};
+    static const std::vector<std::string> k{"prompt-len", "depth", "methods", "grid"};
     return k;
 }
 
@@ -110,8 +110,23 @@ Suite make_ablation(const std::string& kind, const ExperimentSpec& base, int num
             {{"method", {{"name", "full"}}}, {"train", {{"lr", lr / 20}}}},
             {{"method", {{"name", "head"}}}},
         };
+    } else if (kind == "grid") {
+        // The P-Tuning v2 authors' search (search_script/search_copa_roberta.sh): every learning rate x prompt
+        // length x epoch count, P-Tuning v2 in every layer; prompt lengths that do not fit the positions are left out.
+        s.base.method.name = "ptv2";
+        s.base.method.prefix.layers = LayerSpec{"all"};
+        s.base.train.steps = 0;
+        s.name = "grid";
+        for (double lr : {5e-3, 7e-3, 1e-2})
+            for (int P : {4, 8, 16, 32, 64, 128}) {
+                if (max_input > 0 && base.train.max_len + P > max_input) continue;
+                for (int epochs : {20, 40, 60, 80, 100, 120})
+                    s.variants.push_back({{"method", {{"prompt_len", P}}}, {"train", {{"lr", lr}, {"epochs", epochs}}}});
+            }
+        if (s.variants.empty()) throw Error("grid suite: max length " + std::to_string(base.train.max_len) +
+                                            " leaves no room for a prompt in this model's positions");
     } else {
-        throw Error("suite \"" + kind + "\": use prompt-len, depth or methods");
+        throw Error("suite \"" + kind + "\": use prompt-len, depth, methods or grid");
     }
     return s;
 }

@@ -14,6 +14,9 @@
 //     twentieth (deep prompts train at higher rates than weight updates, and the MLP's 2-layer network does not
 //     learn at P-Tuning v2's rate: on the built-in experiment it stays at chance at 2e-2 and 5e-3, and reaches
 //     0.73 at 1e-3; edit the suite file to tune them).
+//   "grid": the P-Tuning v2 authors' hyperparameter search (THUDM/P-tuning-v2 search_script/search_copa_roberta.sh):
+//     learning rate 5e-3, 7e-3, 1e-2 x P 4, 8, 16, 32, 64, 128 (those that fit) x 20, 40, ..., 120 epochs: 108 runs
+//     per seed, P-Tuning v2 in every layer.
 #include <string>
 #include <vector>
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Takes docs/screenshots/*.png of the real workbench under Xvfb: real runs of the built-in experiment queued from
 # the setup form, latency measured from the window (tests/workbench_screenshots.cpp drives it).
-# Usage: scripts/screenshots.sh [BUILD_DIR] [ner|qa]   (needs xvfb; the build from scripts/build.sh; ner or qa: only
-# the token-classification or the QA shots)
+# Usage: scripts/screenshots.sh [BUILD_DIR] [ner|qa|choice]   (needs xvfb; the build from scripts/build.sh; ner, qa or
+# choice: only the token-classification, QA or multiple-choice shots)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}

@@ -358,6 +358,111 @@ private Q_SLOTS:
     // Extractive QA from the command line: a SQuAD file means task qa; the run selects by the SQuAD F1; `predict
     // --data` with the saved adapter prints the official script's scores (percentages) equal to the run's best
     // evaluation (fractions), writes predictions.json (and null_odds.json for a 2.0 file) that score the same.
+    // Multiple choice from the command line: a COPA file means task choice; accuracy rises above chance; predict
+    // writes each question's choice and probabilities and prints the same accuracy; bad rows are named.
+    void multipleChoice() {
+        const std::string db = dir() + "/choice.sqlite", out = dir() + "/choice-adapter";
+        Result r = run_cli({"train", "--train", q(fixture("choice/train.jsonl")), "--valid",
+                            q(fixture("choice/valid.jsonl")), "--prompt-len", "8", "--lr", "5e-2", "--batch-size", "16",
+                            "--epochs", "4", "--max-len", "64", "--threads", "2", "--db", q(db), "--out", q(out)});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        QVERIFY2(r.err.find("holds multiple-choice questions: task choice") != std::string::npos, r.err.c_str());
+        QVERIFY2(r.err.find("800 training questions (copa, 2 choices), 100 validation") != std::string::npos, r.err.c_str());
+        QVERIFY2(r.err.find("no PEFT files: PEFT has no task type for multiple choice") != std::string::npos, r.err.c_str());
+        const json s = json::parse(r.out);
+        QCOMPARE(s["status"].get<std::string>(), std::string("completed"));
+        QVERIFY(!s["peft"].get<bool>());
+        const double best = s["best_metrics"]["accuracy"].get<double>();
+        QVERIFY2(best >= 0.65, r.out.c_str());
+        QVERIFY(!fs::exists(out + "/adapter_config.json"));
+
+        const std::string pred = dir() + "/choice-pred.jsonl";
+        Result p = run_cli({"predict", "--adapter", q(out), "--data", q(fixture("choice/valid.jsonl")), "--out",
+                            q(pred), "--threads", "1"});
+        QVERIFY2(p.code == 0, p.err.c_str());
+        const json pm = json::parse(p.out);
+        QCOMPARE(pm["questions"].get<int>(), 100);
+        QCOMPARE(pm["labelled"].get<int>(), 100);
+        // The adapter keeps the best evaluation's state: predict scores what training reported.
+        QVERIFY2(std::abs(pm["accuracy"].get<double>() - best) < 1e-9, p.out.c_str());
+        std::ifstream in(pred);
+        std::string line;
+        int lines = 0, right = 0;
+        while (std::getline(in, line)) {
+            const json j = json::parse(line);
+            ++lines;
+            right += j["prediction"].get<int>() == j["label"].get<int>();
+        }
+        QCOMPARE(lines, 100);
+        QCOMPARE(right / 100.0, pm["accuracy"].get<double>());
+
+        // The run exports in ptune's format; PEFT's has no multiple-choice task type, and says so.
+        const json runrec = json::parse(r.out);
+        const std::string run_id = std::to_string(runrec["run_id"].get<int64_t>());
+        Result ex = run_cli({"export", "--db", q(db), "--run", q(run_id), "--format", "ptune", "--out", q(dir() + "/choice-export")});
+        QVERIFY2(ex.code == 0, ex.err.c_str());
+        QCOMPARE(read_json_file(dir() + "/choice-export/ptune_adapter.json")["task"].get<std::string>(), std::string("choice"));
+        Result exp = run_cli({"export", "--db", q(db), "--run", q(run_id), "--format", "peft", "--out", q(dir() + "/choice-peft")});
+        QCOMPARE(exp.code, 1);
+        QVERIFY2(exp.err.find("PEFT has no multiple-choice task type; export in ptune's format (--format ptune)") !=
+                     std::string::npos, exp.err.c_str());
+
+        Result bad = run_cli({"train", "--train", q(fixture("choice/train.jsonl")), "--method", "lora", "--steps", "1",
+                              "--db", q(db)});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.find("\"lora\" for multiple choice is not supported yet") != std::string::npos, bad.err.c_str());
+        const std::string broken = dir() + "/broken-choice.jsonl";
+        std::ofstream(broken) << "{\"premise\": \"p\", \"choice1\": \"a\", \"choice2\": \"b\", \"question\": \"effect\", \"label\": 0}\n"
+                                 "{\"premise\": \"p\", \"choice1\": \"a\", \"choice2\": \"b\", \"question\": \"effect\", \"label\": 5}\n";
+        Result bs = run_cli({"train", "--train", q(broken), "--steps", "1", "--db", q(db)});
+        QCOMPARE(bs.code, 1);
+        QVERIFY2(bs.err.find(broken + ":2: field \"label\" is 5; the question has 2 choices (0..1)") != std::string::npos,
+                 bs.err.c_str());
+    }
+
+    // Reproduction presets: listed with their values; --preset fills the spec (recorded with the run) and the
+    // options given win over it.
+    void presets() {
+        Result l = run_cli({"presets"});
+        QVERIFY2(l.code == 0, l.err.c_str());
+        QVERIFY2(l.out.find("conll03-roberta    token-cls   11     0.03    16     30     0.1     152   11  roberta-large, "
+                            "CoNLL-2003") != std::string::npos, l.out.c_str());
+        Result lj = run_cli({"presets", "--json"});
+        std::istringstream in(lj.out);
+        std::string line;
+        int n = 0;
+        while (std::getline(in, line)) {
+            const json j = json::parse(line);
+            if (j["id"] == "squad-roberta") {
+                QCOMPARE(j["batch_size"].get<int>(), 8);
+                QCOMPARE(j["hidden_dropout"].get<double>(), 0.2);
+            }
+            ++n;
+        }
+        QCOMPARE(n, 13);
+        const std::string db = dir() + "/preset.sqlite", saved = dir() + "/preset-spec.json";
+        Result r = run_cli({"train", "--preset", "copa-roberta", "--train", q(fixture("choice/train.jsonl")), "--valid",
+                            q(fixture("choice/valid.jsonl")), "--epochs", "1", "--max-len", "64", "--threads", "2",
+                            "--db", q(db), "--save-spec", q(saved)});
+        QVERIFY2(r.code == 0, r.err.c_str());
+        QVERIFY2(r.err.find("note: preset copa-roberta (COPA, RoBERTa-large): the authors trained roberta-large on "
+                            "SuperGLUE COPA") != std::string::npos, r.err.c_str());
+        const json s = read_json_file(saved);
+        QCOMPARE(s["preset"].get<std::string>(), std::string("copa-roberta"));
+        QCOMPARE(s["task"].get<std::string>(), std::string("choice"));
+        QCOMPARE(s["method"]["prompt_len"].get<int>(), 8);
+        QCOMPARE(s["train"]["lr"].get<double>(), 9e-3);
+        QCOMPARE(s["train"]["batch_size"].get<int>(), 16);
+        QCOMPARE(s["train"]["epochs"].get<int>(), 1);      // given
+        QCOMPARE(s["train"]["max_len"].get<int>(), 64);    // given
+        QCOMPARE(s["train"]["hidden_dropout"].get<double>(), 0.1);
+        QCOMPARE(s["train"]["seed"].get<int>(), 11);
+        QCOMPARE(s["tags"], json::array({"preset:copa-roberta"}));
+        Result bad = run_cli({"train", "--preset", "copa", "--train", q(fixture("choice/train.jsonl")), "--db", q(db)});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.find("preset \"copa\": there is none by that name") != std::string::npos, bad.err.c_str());
+    }
+
     void extractiveQa() {
         const std::string db = dir() + "/qa.sqlite", out = dir() + "/qa-adapter";
         Result r = run_cli({"train", "--train", q(fixture("qa/train.json")), "--valid", q(fixture("qa/valid.json")),
@@ -375,6 +480,11 @@ private Q_SLOTS:
         QVERIFY2(best_f1 > 0.3, r.out.c_str());
         const json pc = read_json_file(out + "/adapter_config.json");
         QCOMPARE(pc["task_type"].get<std::string>(), std::string("QUESTION_ANS"));
+        // Exported from the store: the PEFT files as training wrote them.
+        Result ex = run_cli({"export", "--db", q(db), "--run", q(std::to_string(s["run_id"].get<int64_t>())), "--format",
+                             "peft", "--out", q(dir() + "/qa-export")});
+        QVERIFY2(ex.code == 0, ex.err.c_str());
+        QCOMPARE(read_json_file(dir() + "/qa-export/adapter_config.json"), pc);
 
         const std::string pred = dir() + "/qa-pred/predictions.json";
         Result p = run_cli({"predict", "--adapter", q(out), "--data", q(fixture("qa/valid.json")), "--out", q(pred),

@@ -319,6 +319,27 @@ private Q_SLOTS:
         QCOMPARE(store.run(id)->status, std::string("completed"));
     }
 
+    // train.hidden_dropout overrides the model config's dropout while training (the built-in model has none): the
+    // same run with it set follows another loss path; evaluation is unaffected by dropout.
+    void hiddenDropoutOverridesTheConfig() {
+        Store store(db());
+        ExperimentSpec spec = builtin_spec();
+        spec.train.steps = 3;
+        spec.train.eval_every = 0;
+        auto losses = [&](double p) {
+            ExperimentSpec s = spec;
+            s.train.hidden_dropout = p;
+            RunOutcome o = Runner().run(s, store);
+            std::vector<double> v;
+            for (const auto& m : store.metrics(o.run_id, "train/loss")) v.push_back(m.value);
+            return v;
+        };
+        const auto none = losses(-1), zero = losses(0.0), half = losses(0.5);
+        QCOMPARE(none.size(), size_t(3));
+        QCOMPARE(zero, none);            // the built-in config's dropout is 0
+        QCOMPARE(half[0] == none[0], false);
+    }
+
     void latencyIsStoredWithTheRun() {
         Store store(db());
         ExperimentSpec spec = builtin_spec();

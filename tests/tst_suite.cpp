@@ -10,6 +10,7 @@
 
 #include "core/engine/builtin.h"
 #include "experiments/compare.h"
+#include "experiments/presets.h"
 #include "experiments/suite.h"
 
 using namespace ptune;
@@ -97,6 +98,86 @@ private Q_SLOTS:
         for (const ExperimentSpec& x : ms) QVERIFY(x.latency.measure);   // each method's inference cost is measured
         for (const ExperimentSpec& x : ds) QVERIFY(!x.latency.measure);
         QVERIFY_THROWS_EXCEPTION(Error, make_ablation("width", base, 4, 160, {}));
+    }
+
+    // The authors' search grid: 3 learning rates x 6 prompt lengths x 6 epoch counts, the prompt lengths that do
+    // not fit the positions left out; P-Tuning v2 in every layer.
+    void gridIsTheAuthorsSearch() {
+        ExperimentSpec base;
+        base.train.max_len = 48;
+        base.method.prefix.layers = LayerSpec{"first:2"};
+        const auto all = make_ablation("grid", base, 4, 0, {}).expand();
+        QCOMPARE(all.size(), size_t(3 * 6 * 6));
+        QCOMPARE(all[0].train.lr, 5e-3);
+        QCOMPARE(all[0].method.prefix.prompt_len, int64_t(4));
+        QCOMPARE(all[0].train.epochs, int64_t(20));
+        QCOMPARE(all[5].train.epochs, int64_t(120));
+        QCOMPARE(all[6].method.prefix.prompt_len, int64_t(8));
+        QCOMPARE(all.back().train.lr, 1e-2);
+        QCOMPARE(all.back().method.prefix.prompt_len, int64_t(128));
+        for (const auto& x : all) {
+            QCOMPARE(x.method.prefix.layers.text, std::string("all"));
+            QCOMPARE(x.method.name, std::string("ptv2"));
+            QCOMPARE(x.suite, std::string("grid"));
+        }
+        // 160 positions: 48 + 128 does not fit, so P = 128 is left out.
+        QCOMPARE(make_ablation("grid", base, 4, 160, {7}).expand().size(), size_t(3 * 5 * 6));
+        base.train.max_len = 160;
+        QVERIFY_THROWS_EXCEPTION(Error, make_ablation("grid", base, 4, 160, {}));
+    }
+
+    // A preset fills the task, method and training settings from the authors' script and records itself; the
+    // model, data and device stay; unknown ids are named with the ones there are.
+    void presetsFillTheSpec() {
+        ExperimentSpec base;
+        base.model = "/models/roberta-large";
+        base.data.train = "/data/eng.train";
+        base.train.device = "cuda";
+        const ExperimentSpec s = apply_preset(base, find_preset("conll03-roberta"));
+        QCOMPARE(s.task, std::string("token-cls"));
+        QCOMPARE(s.preset, std::string("conll03-roberta"));
+        QCOMPARE(s.method.name, std::string("ptv2"));
+        QCOMPARE(s.method.prefix.prompt_len, int64_t(11));
+        QCOMPARE(s.train.lr, 3e-2);
+        QCOMPARE(s.train.batch_size, int64_t(16));
+        QCOMPARE(s.train.epochs, int64_t(30));
+        QCOMPARE(s.train.max_len, int64_t(152));
+        QCOMPARE(s.train.hidden_dropout, 0.1);
+        QCOMPARE(s.train.seed, uint64_t(11));
+        QCOMPARE(s.train.metric, std::string("entity_f1"));
+        QCOMPARE(s.model, base.model);
+        QCOMPARE(s.data.train, base.data.train);
+        QCOMPARE(s.train.device, std::string("cuda"));
+        QCOMPARE(s.tags, std::vector<std::string>{"preset:conll03-roberta"});
+        QVERIFY(s.notes.find("run_script/run_conll03_roberta.sh") != std::string::npos);
+        s.validate();
+        // Applying it again adds nothing twice; the spec keeps the preset and the dropout through JSON.
+        const ExperimentSpec again = apply_preset(s, find_preset("conll03-roberta"));
+        QCOMPARE(again.tags.size(), size_t(1));
+        QCOMPARE(again.notes, s.notes);
+        const ExperimentSpec back = ExperimentSpec::from_json(s.to_json(), "spec");
+        QCOMPARE(back.preset, s.preset);
+        QCOMPARE(back.train.hidden_dropout, 0.1);
+        QVERIFY(!ExperimentSpec().to_json()["train"].contains("hidden_dropout"));   // unset: written as before
+        // Pairs read their SuperGLUE fields; every preset gives a valid spec on a file.
+        const ExperimentSpec b = apply_preset(base, find_preset("boolq-roberta"));
+        QCOMPARE(b.data.text_column, std::string("question"));
+        QCOMPARE(b.data.text_pair_column, std::string("passage"));
+        for (const Preset& p : presets()) apply_preset(base, p).validate();
+        try {
+            find_preset("conll03");
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY(std::string(e.what()).rfind("preset \"conll03\": there is none by that name (presets: conll03-roberta, ", 0) == 0);
+        }
+        ExperimentSpec bad = s;
+        bad.train.hidden_dropout = 1.0;
+        try {
+            bad.validate();
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("hidden_dropout") != std::string::npos, e.what());
+        }
     }
 
     // `ptune suite FILE` runs every run into one database; the seed groups' means are the stored metrics'.

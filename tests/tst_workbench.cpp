@@ -16,6 +16,7 @@
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QStandardItemModel>
 #include <QtTest>
 #include <cmath>
 #include <fstream>
@@ -507,6 +508,95 @@ private Q_SLOTS:
     // Extractive QA from the form: a SQuAD file turns the task to qa, shows the QA options instead of the columns,
     // previews questions with their answers in the context and counts questions and contexts; a P-Tuning v2 run
     // trains with the SQuAD F1 drawn per evaluation and stored.
+    // Multiple choice from the form: a COPA file chooses the task, the preview shows each question's choices with
+    // the right one, the summary counts questions and right answers by position, methods the task cannot train are
+    // disabled, and a run trains and records its accuracy per evaluation.
+    void multipleChoiceFromTheForm() {
+        MainWindow w(db());
+        w.show();
+        SetupPanel* s = new_experiment_on(w, "choice from the form", "choice/train.jsonl", "choice/valid.jsonl");
+        QComboBox* task = child<QComboBox>(s, "task");
+        QTRY_COMPARE(task->currentData().toString(), QString("choice"));
+        wait_checks(s);
+        QTRY_VERIFY(s->data_summary().has_value());
+        QVERIFY(!child<QComboBox>(s, "label_column")->isVisibleTo(s));
+        QVERIFY(!child<QSpinBox>(s, "doc_stride")->isVisibleTo(s));
+        QCOMPARE(child<QComboBox>(s, "metric")->currentData().toString(), QString("accuracy"));
+        QCOMPARE(s->preview_rows(), 50);
+        const DataSummary d = *s->data_summary();
+        QVERIFY(d.choice);
+        QCOMPARE(d.train_rows, int64_t(800));
+        QCOMPARE(d.valid_rows, int64_t(100));
+        QCOMPARE(d.choice_layout, std::string("copa"));
+        QCOMPARE(d.max_choices, int64_t(2));
+        QCOMPARE(d.train_counts[0] + d.train_counts[1], int64_t(800));
+        QVERIFY(child<QLabel>(s, "data_info")->text().contains("800 training questions, 100 validation"));
+        QComboBox* method = child<QComboBox>(s, "method");
+        auto* items = qobject_cast<QStandardItemModel*>(method->model());
+        QVERIFY(!items->item(method->findData(QString("lora")))->isEnabled());
+        QVERIFY(items->item(method->findData(QString("head")))->isEnabled());
+        type_into(child<QSpinBox>(s, "prompt_len"), 8);
+        type_into(child<QSpinBox>(s, "batch_size"), 16);
+        type_into(child<QSpinBox>(s, "length"), 2);   // epochs
+        type_into(child<QSpinBox>(s, "max_len"), 64);
+        child<QDoubleSpinBox>(s, "lr")->setValue(0.05);
+        wait_checks(s);
+        QVERIFY2(s->errors().isEmpty(), qPrintable(s->errors().join("; ")));
+        // P x (key, value) x 4 layers x 64; the choice head: 64 + 1.
+        QCOMPARE(s->param_counts()->prompt, int64_t(8 * 2 * 4 * 64));
+        QCOMPARE(s->param_counts()->head, int64_t(64 + 1));
+        QSignalSpy finished(w.queue(), &RunQueue::run_finished);
+        const qint64 id = w.start_run();
+        QVERIFY(id > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 1, 120000);
+        QCOMPARE(finished[0][1].toString(), QString("completed"));
+        Store store(db().toStdString());
+        auto r = store.run(id);
+        const ExperimentSpec spec = ExperimentSpec::from_json(json::parse(r->spec_json), "run");
+        QCOMPARE(spec.task, std::string("choice"));
+        QCOMPARE(spec.train.metric, std::string("accuracy"));
+        auto acc = store.metrics(id, "eval/accuracy");
+        QCOMPARE(acc.size(), size_t(2));   // one evaluation per epoch
+        QCOMPARE(w.training()->curve("eval/accuracy").size(), 2);
+        QCOMPARE(w.training()->curve("eval/accuracy").back().y(), acc.back().value);
+        const json best = json::parse(r->best_metrics_json);
+        QVERIFY(best["accuracy"].get<double>() >= acc.back().value);
+        QVERIFY(best["accuracy"].get<double>() > 0.5);
+    }
+
+    // A reproduction preset fills the form with the authors' settings for its task and is kept with the spec; the
+    // data stay the user's; "(none)" takes the record and the dropout override away again.
+    void presetFillsTheForm() {
+        MainWindow w(db());
+        w.show();
+        SetupPanel* s = new_experiment_on(w, "preset", "choice/train.jsonl", "choice/valid.jsonl");
+        QComboBox* preset = child<QComboBox>(s, "preset");
+        const int i = preset->findData(QString("copa-roberta"));
+        QVERIFY(i > 0);
+        QVERIFY(preset->itemData(i, Qt::ToolTipRole).toString().contains("run_script/run_copa_roberta.sh"));
+        preset->setCurrentIndex(i);
+        Q_EMIT preset->activated(i);
+        wait_checks(s);
+        QCOMPARE(child<QComboBox>(s, "task")->currentData().toString(), QString("choice"));
+        QCOMPARE(child<QSpinBox>(s, "prompt_len")->value(), 8);
+        QCOMPARE(child<QDoubleSpinBox>(s, "lr")->value(), 0.009);
+        QCOMPARE(child<QSpinBox>(s, "batch_size")->value(), 16);
+        QCOMPARE(child<QSpinBox>(s, "length")->value(), 120);
+        QCOMPARE(child<QSpinBox>(s, "max_len")->value(), 128);
+        QCOMPARE(child<QLineEdit>(s, "train")->text(), QString(PTUNE_FIXTURES) + "/choice/train.jsonl");
+        const ExperimentSpec spec = s->spec();
+        QCOMPARE(spec.preset, std::string("copa-roberta"));
+        QCOMPARE(spec.train.hidden_dropout, 0.1);
+        QCOMPARE(spec.train.seed, uint64_t(11));
+        QVERIFY(std::find(spec.tags.begin(), spec.tags.end(), "preset:copa-roberta") != spec.tags.end());
+        QCOMPARE(preset->currentIndex(), i);
+        preset->setCurrentIndex(0);
+        Q_EMIT preset->activated(0);
+        QCOMPARE(s->spec().preset, std::string());
+        QCOMPARE(s->spec().train.hidden_dropout, -1.0);
+        QCOMPARE(child<QSpinBox>(s, "prompt_len")->value(), 8);   // the values stay for the user to edit
+    }
+
     void extractiveQaFromTheForm() {
         MainWindow w(db());
         w.show();

@@ -69,22 +69,54 @@ int main(int argc, char** argv) {
     QApplication::setOrganizationName("ptune-screenshots");
     QApplication::setApplicationName("ptune-workbench");
     if (argc < 3) {
-        std::fprintf(stderr, "usage: workbench_screenshots OUT_DIR DB_FILE [ner|qa]   (only the token-classification or "
-                             "the QA shots)\n");
+        std::fprintf(stderr, "usage: workbench_screenshots OUT_DIR DB_FILE [ner|qa|choice]   (only the token-classification, "
+                             "QA or multiple-choice shots)\n");
         return 2;
     }
     const QString out = argv[1], db = argv[2];
-    const bool only_ner = argc > 3 && QString(argv[3]) == "ner";
-    const bool only_qa = argc > 3 && QString(argv[3]) == "qa";
+    const QString only = argc > 3 ? QString(argv[3]) : QString();   // ner, qa or choice: that task's shots alone
     QDir().mkpath(out);
     MainWindow w(db);
     w.resize(1440, 940);
     w.show();
     pump(500);
 
-    // Token classification: the project's small NER set (tests/fixtures/ner) from the form; the preview shows the
-    // sentences with their tags, the Training view the entity F1 per evaluation.
-    if (!only_qa) {
+    // One task's shots from the form: the setup with its preview (setup-<tag>), a real run's Training view with the
+    // task's metric (training-<tag>) and, where the task has one, the inspection of the saved adapter (inspect-<tag>).
+    auto task_shots = [&](const ExperimentSpec& n, const char* tag, const char* metric, bool inspect) {
+        w.setup()->set_spec(n);
+        w.tabs()->setCurrentWidget(w.setup());
+        if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return false;
+        pump(300);
+        shot(w, out, QString("setup-") + tag);
+        const int64_t id = w.start_run();
+        if (id == 0) {
+            std::fprintf(stderr, "could not start the %s run: %s\n", tag, qPrintable(w.setup()->errors().join("; ")));
+            return false;
+        }
+        if (!wait_until([&] { return !w.queue()->busy(); }, 600000)) return false;
+        pump(500);
+        w.runs()->select_runs({id});
+        pump(300);
+        w.training()->set_metric(metric);
+        w.tabs()->setCurrentWidget(w.training());
+        pump(300);
+        shot(w, out, QString("training-") + tag);
+        if (!inspect) return true;
+        // What it gets wrong: the validation rows, gold against predicted, errors first.
+        InspectView* in = w.inspect();
+        w.tabs()->setCurrentWidget(in);
+        bool inspected = false;
+        QObject::connect(in, &InspectView::finished, [&] { inspected = true; });
+        if (!in->select_run(id) || !in->inspect() || !wait_until([&] { return inspected; }, 120000)) return false;
+        pump(300);
+        shot(w, out, QString("inspect-") + tag);
+        return true;
+    };
+
+    // Token classification: the project's small NER set (tests/fixtures/ner); the preview shows the sentences with
+    // their tags, the Training view the entity F1 per evaluation.
+    if (only.isEmpty() || only == "ner") {
         ExperimentSpec n;
         n.name = "NER: items and aspects (P-Tuning v2, P = 8)";
         n.task = "token-cls";
@@ -97,38 +129,11 @@ int main(int argc, char** argv) {
         n.train.max_len = 64;
         n.train.metric = "entity_f1";
         n.tags = {"screenshots"};
-        w.setup()->set_spec(n);
-        w.tabs()->setCurrentWidget(w.setup());
-        if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return 1;
-        pump(300);
-        shot(w, out, "setup-ner");
-        const int64_t id = w.start_run();
-        if (id == 0) {
-            std::fprintf(stderr, "could not start the NER run: %s\n", qPrintable(w.setup()->errors().join("; ")));
-            return 1;
-        }
-        if (!wait_until([&] { return !w.queue()->busy(); }, 600000)) return 1;
-        pump(500);
-        w.runs()->select_runs({id});
-        pump(300);
-        w.training()->set_metric("eval/entity_f1");
-        w.tabs()->setCurrentWidget(w.training());
-        pump(300);
-        shot(w, out, "training-ner");
-        // What it gets wrong: the validation sentences, gold against predicted tags, errors first.
-        InspectView* in = w.inspect();
-        w.tabs()->setCurrentWidget(in);
-        bool inspected = false;
-        QObject::connect(in, &InspectView::finished, [&] { inspected = true; });
-        if (!in->select_run(id) || !in->inspect() || !wait_until([&] { return inspected; }, 120000)) return 1;
-        pump(300);
-        shot(w, out, "inspect-ner");
+        if (!task_shots(n, "ner", "eval/entity_f1", true)) return 1;
     }
-    if (only_ner) return 0;
-
-    // Extractive QA: the project's SQuAD 2.0 set (tests/fixtures/qa) from the form; the preview shows questions with
-    // their answers in the context, the Training view the SQuAD F1 per evaluation.
-    {
+    // Extractive QA: the project's SQuAD 2.0 set (tests/fixtures/qa); the preview shows questions with their answers
+    // in the context, the Training view the SQuAD F1 per evaluation.
+    if (only.isEmpty() || only == "qa") {
         ExperimentSpec n;
         n.name = "QA: items and aspects, SQuAD 2.0 (P-Tuning v2, P = 16)";
         n.task = "qa";
@@ -141,34 +146,26 @@ int main(int argc, char** argv) {
         n.train.max_len = 48;
         n.train.metric = "qa_f1";
         n.tags = {"screenshots"};
-        w.setup()->set_spec(n);
-        w.tabs()->setCurrentWidget(w.setup());
-        if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return 1;
-        pump(300);
-        shot(w, out, "setup-qa");
-        const int64_t id = w.start_run();
-        if (id == 0) {
-            std::fprintf(stderr, "could not start the QA run: %s\n", qPrintable(w.setup()->errors().join("; ")));
-            return 1;
-        }
-        if (!wait_until([&] { return !w.queue()->busy(); }, 600000)) return 1;
-        pump(500);
-        w.runs()->select_runs({id});
-        pump(300);
-        w.training()->set_metric("eval/qa_f1");
-        w.tabs()->setCurrentWidget(w.training());
-        pump(300);
-        shot(w, out, "training-qa");
-        // What it gets wrong: the validation questions, the gold and the predicted answers in their contexts.
-        InspectView* in = w.inspect();
-        w.tabs()->setCurrentWidget(in);
-        bool inspected = false;
-        QObject::connect(in, &InspectView::finished, [&] { inspected = true; });
-        if (!in->select_run(id) || !in->inspect() || !wait_until([&] { return inspected; }, 120000)) return 1;
-        pump(300);
-        shot(w, out, "inspect-qa");
+        if (!task_shots(n, "qa", "eval/qa_f1", true)) return 1;
     }
-    if (only_qa) return 0;
+    // Multiple choice: the project's COPA-style set (tests/fixtures/choice); the preview shows each question's
+    // choices with the right one, the Training view the accuracy per evaluation.
+    if (only.isEmpty() || only == "choice") {
+        ExperimentSpec n;
+        n.name = "Choice: the positive review (P-Tuning v2, P = 8)";
+        n.task = "choice";
+        n.data.train = PTUNE_FIXTURES "/choice/train.jsonl";
+        n.data.valid = PTUNE_FIXTURES "/choice/valid.jsonl";
+        n.method.prefix.prompt_len = 8;
+        n.train.lr = 0.05;
+        n.train.epochs = 6;
+        n.train.batch_size = 16;
+        n.train.max_len = 64;
+        n.train.metric = "accuracy";
+        n.tags = {"screenshots"};
+        if (!task_shots(n, "choice", "eval/accuracy", false)) return 1;
+    }
+    if (!only.isEmpty()) return 0;
 
     ExperimentSpec base = ExperimentSpec::load(QDir(QString::fromStdString(resolve_model_dir("builtin")))
                                                    .filePath("../experiment.json")

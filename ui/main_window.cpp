@@ -296,7 +296,8 @@ void MainWindow::build_menus() {
     mk(run, "run_suite", "Run &Suite…", QKeySequence("Ctrl+Shift+R"), [this] {
         bool ok = false;
         const QStringList kinds{"methods — every method on this experiment", "prompt-len — P = 4 … 128",
-                                "depth — prompts in the first k vs the last k layers"};
+                                "depth — prompts in the first k vs the last k layers",
+                                "grid — the P-Tuning v2 authors' search: lr × P × epochs (108 runs per seed)"};
         const QString kind = QInputDialog::getItem(this, "Run suite", "Ready-made suite on the setup's experiment:", kinds, 0,
                                                    false, &ok);
         if (!ok) return;

@@ -1,5 +1,6 @@
 #include "ui/setup_panel.h"
 
+#include <functional>
 #include <limits>
 
 #include <QCheckBox>
@@ -30,6 +31,7 @@
 
 #include "core/engine/devices.h"
 #include "core/io/qa_data.h"
+#include "experiments/presets.h"
 #include "experiments/compare.h"
 #include "ui/layer_strip.h"
 #include "ui/plot_util.h"
@@ -165,6 +167,7 @@ void SetupPanel::build_ui() {
     task_->addItem("Token classification (NER, chunking, POS)", QString("token-cls"));
     task_->addItem("Causal LM: generate each row's target after its prompt", QString("causal-lm"));
     task_->addItem("Extractive question answering (SQuAD 1.1 / 2.0)", QString("qa"));
+    task_->addItem("Multiple choice (COPA, SWAG)", QString("choice"));
     task_->setItemData(0, "An encoder and a classification head: one label per text", Qt::ToolTipRole);
     task_->setItemData(1, "An encoder tags every word (CoNLL or JSONL tokens/tags): the tag on each word's first "
                           "sub-token; entity F1 as seqeval computes it",
@@ -174,6 +177,9 @@ void SetupPanel::build_ui() {
                        Qt::ToolTipRole);
     task_->setItemData(3, "An encoder marks the answer's span in the context (SQuAD JSON or JSONL); long contexts in "
                           "overlapping windows; EM and F1 as the official SQuAD scripts compute them",
+                       Qt::ToolTipRole);
+    task_->setItemData(4, "An encoder scores each (context, choice) pair through its pooler and one shared head; a "
+                          "softmax over the question's choices; accuracy (JSONL: COPA, SWAG or context/choices/label)",
                        Qt::ToolTipRole);
     df->addRow("Task:", task_);
     train_edit_ = new QLineEdit;
@@ -498,6 +504,40 @@ void SetupPanel::build_ui() {
     notes_->setPlaceholderText("notes kept with the run");
     out_dir_ = new QLineEdit;
     out_dir_->setPlaceholderText("(default: <database>-runs/run-<id>/adapter)");
+    // Reproduction presets: the P-Tuning v2 authors' hyperparameters for a task fill the form (the model and data
+    // stay the user's); the spec records the preset.
+    preset_ = new QComboBox;
+    preset_->setObjectName("preset");
+    preset_->addItem("(none)", QString());
+    for (const Preset& p : presets()) {
+        preset_->addItem(q(p.title), q(p.id));
+        preset_->setItemData(preset_->count() - 1,
+                             QString("%1: %2 on %3. P = %4, lr %5, batch %6, %7 epochs, dropout %8, max length %9, seed %10")
+                                 .arg(q(p.script), q(p.dataset), q(p.backbone))
+                                 .arg(p.prompt_len)
+                                 .arg(p.lr)
+                                 .arg(p.batch_size)
+                                 .arg(p.epochs)
+                                 .arg(p.hidden_dropout)
+                                 .arg(p.max_len)
+                                 .arg(p.seed),
+                             Qt::ToolTipRole);
+    }
+    preset_->setToolTip("Fill the form with the hyperparameters of the P-Tuning v2 authors' run script for a task "
+                        "(THUDM/P-tuning-v2); choose your model and data files");
+    connect(preset_, &QComboBox::activated, this, [this](int i) {
+        if (filling_) return;
+        const QString id = preset_->itemData(i).toString();
+        ExperimentSpec s = spec();
+        if (id.isEmpty()) {
+            s.preset.clear();
+            s.train.hidden_dropout = -1;
+        } else {
+            s = apply_preset(s, find_preset(id.toStdString()));
+        }
+        set_spec(s);
+    });
+    rf->addRow("Preset:", preset_);
     rf->addRow("Name:", name_);
     rf->addRow("Tags:", tags_);
     rf->addRow("Notes:", notes_);
@@ -616,6 +656,7 @@ ExperimentSpec SetupPanel::spec() const {
     s.data.tag_scheme = tagging ? s_(tag_scheme_->currentData().toString()) : std::string("auto");
     s.data.label_all_subtokens = tagging && label_all_->isChecked();
     if (tagging) s.data.text_column.clear(), s.data.text_pair_column.clear(), s.data.label_column.clear();
+    if (s.task == "choice") s.data.text_column.clear(), s.data.text_pair_column.clear(), s.data.label_column.clear();
     if (s.task == "qa") {
         s.data.text_column.clear(), s.data.text_pair_column.clear(), s.data.label_column.clear();
         s.data.doc_stride = doc_stride_->value();
@@ -789,6 +830,7 @@ void SetupPanel::set_spec(const ExperimentSpec& s) {
     tags_->setText(tags.join(", "));
     notes_->setPlainText(q(s.notes));
     out_dir_->setText(q(s.out_dir));
+    preset_->setCurrentIndex(std::max(0, preset_->findData(q(s.preset))));
     filling_ = false;
     show_method_rows();
     show_task_rows();
@@ -988,8 +1030,10 @@ void SetupPanel::data_changed() {
     const DataSpec d = spec().data;
     const bool tagging = task_->currentData().toString() == "token-cls";
     const bool qa = task_->currentData().toString() == "qa";
+    const bool choice = task_->currentData().toString() == "choice";
     json key = {d.train, d.valid, d.valid_fraction, d.split_seed, d.format, d.text_column, d.text_pair_column,
-                d.label_column, d.on_bad_row, d.max_rows, tagging, d.tokens_column, d.tags_column, d.tag_scheme, qa};
+                d.label_column, d.on_bad_row, d.max_rows, tagging, d.tokens_column, d.tags_column, d.tag_scheme, qa,
+                choice};
     const std::string k = key.dump();
     if (k == data_key_) {
         changed();
@@ -1004,64 +1048,56 @@ void SetupPanel::data_changed() {
         std::vector<std::string> cols;
         std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> tagged_rows;
         std::vector<QaPreview> qa_rows;
-        bool tagged_file = false, qa_file = false;
+        std::vector<ChoiceExample> choice_rows;
+        bool tagged_file = false, qa_file = false, choice_file = false;
     };
     auto result = std::make_shared<Result>();
     run_async(
-        [d, result, tagging, qa] {
+        [d, result, tagging, qa, choice] {
             if (d.train != "builtin") result->tagged_file = looks_like_tagged_data(d.train);
             if (d.train != "builtin") result->qa_file = looks_like_qa_data(d.train);
-            if (qa) {
+            if (d.train != "builtin") result->choice_file = looks_like_choice_data(d.train);
+            // The preview and the summary, each failing on its own (the first error is shown).
+            auto read = [&](const std::function<void()>& preview, const std::function<DataSummary()>& summarize) {
                 try {
-                    result->qa_rows = preview_qa(d, 50);
+                    preview();
                 } catch (const std::exception& e) {
                     result->error = e.what();
                 }
                 try {
-                    result->summary = summarize_qa(d);
+                    result->summary = summarize();
                 } catch (const std::exception& e) {
                     if (result->error.empty()) result->error = e.what();
                 }
-                return;
-            }
-            if (tagging) {
-                try {
-                    result->tagged_rows = preview_tagged(d, 50);
-                } catch (const std::exception& e) {
-                    result->error = e.what();
-                }
-                try {
-                    result->summary = summarize_tagged(d);
-                } catch (const std::exception& e) {
-                    if (result->error.empty()) result->error = e.what();
-                }
-                return;
-            }
-            try {
-                // The preview reads only the first rows and tolerates bad ones, so it shows even when the
-                // mapping is wrong; the summary reads the files as a run would.
-                std::string file = d.train;
-                if (file == "builtin") file = summarize_data(DataSpec{}).train_file;
-                auto fmt = parse_data_format(d.format).value_or(DataFormat::Auto);
-                result->rows = ptune::preview_rows(file, fmt, 50, &result->cols);
-            } catch (const std::exception& e) {
-                result->error = e.what();
-            }
-            try {
-                result->summary = summarize_data(d);
-            } catch (const std::exception& e) {
-                if (result->error.empty()) result->error = e.what();
-            }
+            };
+            if (choice)
+                return read([&] { result->choice_rows = preview_choice(d, 50); }, [&] { return summarize_choice(d); });
+            if (qa) return read([&] { result->qa_rows = preview_qa(d, 50); }, [&] { return summarize_qa(d); });
+            if (tagging)
+                return read([&] { result->tagged_rows = preview_tagged(d, 50); }, [&] { return summarize_tagged(d); });
+            // The preview reads only the first rows and tolerates bad ones, so it shows even when the mapping is
+            // wrong; the summary reads the files as a run would.
+            read(
+                [&] {
+                    std::string file = d.train;
+                    if (file == "builtin") file = summarize_data(DataSpec{}).train_file;
+                    auto fmt = parse_data_format(d.format).value_or(DataFormat::Auto);
+                    result->rows = ptune::preview_rows(file, fmt, 50, &result->cols);
+                },
+                [&] { return summarize_data(d); });
         },
-        [this, gen, k, result, tagging, qa] {
+        [this, gen, k, result, tagging, qa, choice] {
             if (gen != data_gen_) return;
             data_is_tagged_ = result->tagged_file;
             data_is_qa_ = result->qa_file;
-            // A file of tagged words means token classification, one of SQuAD questions extractive QA (as `ptune
-            // train` decides), when the model can.
-            if (!tagging && !qa && (result->tagged_file || result->qa_file) &&
+            data_is_choice_ = result->choice_file;
+            // A file of tagged words means token classification, one of SQuAD questions extractive QA, one of
+            // multiple-choice questions multiple choice (as `ptune train` decides), when the model can.
+            if (!tagging && !qa && !choice && (result->tagged_file || result->qa_file || result->choice_file) &&
                 task_->currentData().toString() == "seq-cls" && !(model_ && model_->causal_lm)) {
-                task_->setCurrentIndex(task_->findData(QString(result->qa_file ? "qa" : "token-cls")));   // reads again
+                task_->setCurrentIndex(task_->findData(QString(result->qa_file       ? "qa"
+                                                               : result->choice_file ? "choice"
+                                                                                     : "token-cls")));   // reads again
                 return;
             }
             data_key_ = k;
@@ -1071,6 +1107,7 @@ void SetupPanel::data_changed() {
             preview_cols_ = result->cols;
             preview_tagged_ = result->tagged_rows;
             preview_qa_ = result->qa_rows;
+            preview_choice_ = result->choice_rows;
             show_data_summary();
             changed();
         });
@@ -1089,6 +1126,15 @@ void SetupPanel::fill_columns(const std::vector<std::string>& cols) {
     }
     filling_ = was;
 }
+
+namespace {
+// A pale tint of series colour i (#rrggbb), so black text stays readable on it.
+QString pale_series_color(int i) {
+    const QColor c = series_color(i);
+    auto pale = [](int v) { return 255 - (255 - v) * 35 / 100; };
+    return QColor(pale(c.red()), pale(c.green()), pale(c.blue())).name();
+}
+}  // namespace
 
 void SetupPanel::show_tagged_preview() {
     preview_->clear();
@@ -1111,12 +1157,8 @@ void SetupPanel::show_tagged_preview() {
             }
             const std::string type = is_entity_tag(t) ? t.substr(2) : t;
             auto it = colour.emplace(type, (int)colour.size()).first;
-            // A pale tint of the series colour, so black text stays readable on it.
-            const QColor c = series_color(it->second);
-            auto pale = [](int v) { return 255 - (255 - v) * 35 / 100; };
-            const QColor bg(pale(c.red()), pale(c.green()), pale(c.blue()));
             html += QString("%1<span style='background-color:%2'>%3<sub>%4</sub></span>")
-                        .arg(i ? " " : "", bg.name(), w, html_escape(q(t)));
+                        .arg(i ? " " : "", pale_series_color(it->second), w, html_escape(q(t)));
         }
         auto* label = new QLabel("<span style='white-space:pre'>" + html + "</span>");
         label->setTextFormat(Qt::RichText);
@@ -1131,9 +1173,7 @@ void SetupPanel::show_qa_preview() {
     preview_->setColumnCount(2);
     preview_->setHorizontalHeaderLabels({"question", "context (the first answer highlighted)"});
     preview_->setRowCount((int)preview_qa_.size());
-    const QColor c = series_color(0);
-    auto pale = [](int v) { return 255 - (255 - v) * 35 / 100; };
-    const QString bg = QColor(pale(c.red()), pale(c.green()), pale(c.blue())).name();
+    const QString bg = pale_series_color(0);
     for (int r = 0; r < (int)preview_qa_.size(); ++r) {
         const QaPreview& p = preview_qa_[(size_t)r];
         auto* qi = new QTableWidgetItem(q(p.question));
@@ -1156,7 +1196,59 @@ void SetupPanel::show_qa_preview() {
     preview_->resizeColumnToContents(0);
 }
 
+void SetupPanel::show_choice_preview() {
+    preview_->clear();
+    preview_->setRowCount(0);
+    preview_->setColumnCount(2);
+    preview_->setHorizontalHeaderLabels({"context", "choices (the right one highlighted)"});
+    preview_->setRowCount((int)preview_choice_.size());
+    const QString bg = pale_series_color(0);
+    for (int r = 0; r < (int)preview_choice_.size(); ++r) {
+        const ChoiceExample& e = preview_choice_[(size_t)r];
+        auto* ci = new QTableWidgetItem(q(e.context));
+        ci->setToolTip(q(e.id) + ": " + q(e.context).left(2000));
+        preview_->setItem(r, 0, ci);
+        QString html, plain;
+        for (size_t i = 0; i < e.choices.size(); ++i) {
+            const QString t = QString("%1. %2").arg(i + 1).arg(html_escape(q(e.choices[i])));
+            html += (i ? "&nbsp;&nbsp; " : "") +
+                    ((int64_t)i == e.label ? QString("<span style='background-color:%1'><b>%2</b></span>").arg(bg, t) : t);
+            plain += QString("%1%2. %3\n").arg((int64_t)i == e.label ? "✔ " : "").arg(i + 1).arg(q(e.choices[i]));
+        }
+        auto* label = new QLabel("<span style='white-space:pre'>" + html + "</span>");
+        label->setTextFormat(Qt::RichText);
+        label->setToolTip(plain.left(2000));
+        preview_->setCellWidget(r, 1, label);
+    }
+    preview_->resizeColumnToContents(0);
+    if (preview_->columnWidth(0) > 240) preview_->setColumnWidth(0, 240);
+}
+
 void SetupPanel::show_data_summary() {
+    if (task_->currentData().toString() == "choice") {
+        show_choice_preview();
+        if (!data_) {
+            data_info_->setText("<span style='color:#d62728'>✖ " + html_escape(q(data_error_)) + "</span>");
+            return;
+        }
+        const DataSummary& d = *data_;
+        QString text = QString("%1 training questions, %2 validation (%3); %4 layout, %5 choices")
+                           .arg(d.train_rows)
+                           .arg(d.valid_rows)
+                           .arg(d.valid_file.empty() ? QString("split off") : html_escape(QFileInfo(q(d.valid_file)).fileName()))
+                           .arg(q(d.choice_layout))
+                           .arg(d.min_choices == d.max_choices ? QString::number(d.max_choices)
+                                                               : QString("%1 to %2").arg(d.min_choices).arg(d.max_choices));
+        QStringList right;
+        for (size_t i = 0; i < d.train_counts.size(); ++i) right << QString::number(d.train_counts[i]);
+        text += "<br>Right answer by position (train): " + right.join(" / ");
+        if (d.skipped_rows)
+            text += QString("<br><span style='color:#e08a00'>⚠ %1 bad questions skipped (first: %2)</span>")
+                        .arg(d.skipped_rows)
+                        .arg(html_escape(q(d.first_skipped)));
+        data_info_->setText(text);
+        return;
+    }
     if (task_->currentData().toString() == "qa") {
         show_qa_preview();
         if (!data_) {
@@ -1323,6 +1415,7 @@ void SetupPanel::validate() {
             errors << QString("Task: this model is a causal LM; %1 needs an encoder for now")
                           .arg(s.task == "token-cls" ? "token classification"
                                : s.task == "qa"      ? "extractive QA"
+                               : s.task == "choice"  ? "multiple choice"
                                                      : "sequence classification");
         if (m.max_positions > 0 && s.method.uses_prompt_len() && s.train.max_len + s.method.prefix.prompt_len > usable)
             errors << QString("Max length %1 + prompt length %2 = %3 exceeds the %4 positions of this model%5: the real "
@@ -1336,7 +1429,7 @@ void SetupPanel::validate() {
                           .arg(std::max<int64_t>(0, usable - s.train.max_len));
     }
     if (data_) {
-        if (data_->label_names.size() < 2 && s.task != "causal-lm" && s.task != "qa")
+        if (data_->label_names.size() < 2 && s.task != "causal-lm" && s.task != "qa" && s.task != "choice")
             errors << QString("Data: needs at least two %1 (found %2)")
                           .arg(s.task == "token-cls" ? "tags" : "labels")
                           .arg(data_->label_names.size());
@@ -1345,6 +1438,8 @@ void SetupPanel::validate() {
                         "sentences of tagged words";
         if (s.task == "seq-cls" && data_is_qa_)
             warnings << "The training file holds SQuAD questions: extractive QA reads it as questions on contexts";
+        if (s.task == "seq-cls" && data_is_choice_)
+            warnings << "The training file holds multiple-choice questions: multiple choice reads each one's choices";
         if (data_->valid_rows == 0) {
             warnings << "No validation rows: no evaluation metrics, early stopping or best-state selection";
             if (s.train.early_stopping_patience > 0) errors << "Early stopping needs validation data";
@@ -1389,9 +1484,9 @@ void SetupPanel::browse_data(QLineEdit* edit) {
 
 void SetupPanel::show_task_rows() {
     const QString task = task_->currentData().toString();
-    const bool causal = task == "causal-lm", tagging = task == "token-cls", qa = task == "qa";
+    const bool causal = task == "causal-lm", tagging = task == "token-cls", qa = task == "qa", choice = task == "choice";
     data_form_->setRowVisible(template_, causal);
-    data_form_->setRowVisible(columns_row_, !tagging && !qa);
+    data_form_->setRowVisible(columns_row_, !tagging && !qa && !choice);
     data_form_->setRowVisible(tag_row_, tagging);
     data_form_->setRowVisible(qa_row_, qa);
     label_col_name_->setText(causal ? "target" : "label");
@@ -1404,6 +1499,7 @@ void SetupPanel::show_task_rows() {
         if (k == "perplexity") return t == "causal-lm";
         if (k == "entity_f1" || k == "tag_accuracy") return t == "token-cls";
         if (k == "qa_f1") return t == "qa";
+        if (k == "accuracy") return t == "seq-cls" || t == "choice";
         return t == "seq-cls";
     };
     auto* items = qobject_cast<QStandardItemModel*>(metric_->model());
@@ -1417,16 +1513,17 @@ void SetupPanel::show_task_rows() {
         for (int i = 0; i < method_->count(); ++i)
             if (auto* it = mitems->item(i)) {
                 const QString m = method_->itemData(i).toString();
-                const bool ok = causal ? m == "ptv2" : (tagging || qa) ? (m == "ptv2" || m == "head") : true;
+                const bool ok = causal ? m == "ptv2" : (tagging || qa || choice) ? (m == "ptv2" || m == "head") : true;
                 it->setEnabled(ok);
                 it->setToolTip(ok ? QString()
                                : causal ? "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)"
                                : qa     ? "Not for extractive QA yet: P-Tuning v2 or the head alone"
+                               : choice ? "Not for multiple choice yet: P-Tuning v2 or the head alone"
                                         : "Not for token classification yet: P-Tuning v2 or the head alone");
             }
     }
     const QString m = method_->currentData().toString();
-    if ((causal && m != "ptv2") || ((tagging || qa) && m != "ptv2" && m != "head"))
+    if ((causal && m != "ptv2") || ((tagging || qa || choice) && m != "ptv2" && m != "head"))
         method_->setCurrentIndex(method_->findData(QString("ptv2")));
     const QString cur = metric_->currentData().toString();
     if (!fits(cur, task))
@@ -1453,6 +1550,7 @@ void SetupPanel::offer_tasks() {
         task_->setCurrentIndex(task_->findData(model_->causal_lm ? QString("causal-lm")
                                                : data_is_tagged_ ? QString("token-cls")
                                                : data_is_qa_     ? QString("qa")
+                                               : data_is_choice_ ? QString("choice")
                                                                  : QString("seq-cls")));
 }
 

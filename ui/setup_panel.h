@@ -71,7 +71,8 @@ private:
     void show_task_rows();          // the chosen task's fields (a causal LM's template), its metrics, the label/target name
     void offer_tasks();             // the tasks the chosen model supports (an encoder: classification; a decoder: causal LM)
     void show_tagged_preview();     // sentences with their tags coloured by entity type
-    void show_qa_preview();         // questions with their contexts, the answer span highlighted
+    void show_qa_preview();
+    void show_choice_preview();         // questions with their contexts, the answer span highlighted
     void validate();
     void show_model_summary();
     void show_data_summary();
@@ -191,6 +192,9 @@ private:
     bool data_is_tagged_ = false;          // the training file holds tagged words (CoNLL, JSONL tokens)
     std::vector<QaPreview> preview_qa_;    // questions, contexts and their first answers
     bool data_is_qa_ = false;              // the training file holds SQuAD questions
+    std::vector<ChoiceExample> preview_choice_;   // questions with their choices
+    bool data_is_choice_ = false;
+    QComboBox* preset_ = nullptr;          // reproduction presets (experiments/presets.h)          // the training file holds multiple-choice questions (COPA, SWAG, ...)
     std::vector<std::string> preview_cols_;
     std::optional<ParamCounts> counts_;
     QStringList errors_, warnings_;

@@ -133,6 +133,10 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
             notes_.push_back("the checkpoint has no pooler (pooler.dense): initialised at random and frozen, as "
                              "transformers does for BertForSequenceClassification; ptune's adapter keeps it");
         }
+    } else if (c.arch == Arch::Roberta) {
+        // RobertaModel's pooler: unused by the sequence head, read by *ForMultipleChoice (see ensure_pooler).
+        at::Tensor w = find("pooler.dense.weight"), b = find("pooler.dense.bias");
+        if (w.defined() && b.defined()) pooler_ = lin("pooler.dense", H, H);
     }
     // The classification head: taken from the checkpoint when it is there with the right label count.
     int64_t ckpt_labels = -1;
@@ -242,6 +246,24 @@ std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::backbone_para
         v.push_back({p + "pooler.dense.bias", pooler_.bias});
     }
     return v;
+}
+
+void EncoderClassifier::ensure_pooler() {
+    if (pooler_.weight.defined()) return;
+    if (cfg_.arch != Arch::Roberta)
+        throw Error(cfg_.arch_name() + " has no pooler: its multiple-choice head (transformers' SequenceSummary) is not "
+                    "supported yet; use a BERT or RoBERTa model");
+    const int64_t H = cfg_.hidden_size;
+    at::manual_seed(0x9e3779b97f4a7c15ULL);   // the same fixed seed as BERT's missing pooler
+    pooler_ = {(at::randn({H, H}) * cfg_.initializer_range).to(device_), at::zeros({H}).to(device_)};
+    pooler_from_checkpoint_ = false;
+    notes_.push_back("the checkpoint has no pooler (pooler.dense): initialised at random from a fixed seed and frozen, "
+                     "as transformers does for RobertaForMultipleChoice");
+}
+
+at::Tensor EncoderClassifier::pool(const at::Tensor& hidden) const {
+    if (!pooler_.weight.defined()) throw Error("the " + cfg_.arch_name() + " model has no pooler (ensure_pooler)");
+    return at::tanh(pooler_(hidden.select(1, 0).to(pooler_.weight.scalar_type())));
 }
 
 std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::pooler_parameters() const {

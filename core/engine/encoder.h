@@ -130,6 +130,14 @@ public:
     // BERT's pooler; pooler_from_checkpoint() is false when the checkpoint had none and it was drawn at random.
     bool pooler_from_checkpoint() const { return pooler_from_checkpoint_; }
     std::vector<std::pair<std::string, at::Tensor>> pooler_parameters() const;
+    // The pooler output tanh(pooler.dense(h[:, 0])) [B, H] of last hidden states [B, n, H], as BertModel and
+    // RobertaModel give it to *ForMultipleChoice. BERT always has one; RoBERTa has the checkpoint's, or after
+    // ensure_pooler() one drawn from a fixed seed (frozen, with a note); ELECTRA has none (ensure_pooler throws).
+    void ensure_pooler();
+    // Overrides the config's hidden_dropout_prob (training-time dropout on hidden states; the head's too where the
+    // config sets no classifier_dropout), as transformers does with a config edited before loading.
+    void set_hidden_dropout(double p) { cfg_.hidden_dropout = p; }
+    at::Tensor pool(const at::Tensor& hidden) const;
     void set_pooler_tensor(const std::string& name, const at::Tensor& value);
     // Every backbone tensor (frozen unless set_backbone_trainable), under transformers' names.
     std::vector<std::pair<std::string, at::Tensor>> backbone_parameters() const;

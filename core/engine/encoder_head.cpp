@@ -1,6 +1,7 @@
 #include "core/engine/encoder_head.h"
 
 #include <filesystem>
+#include <numeric>
 
 #include "core/engine/peft_io.h"
 #include "core/engine/tensor_io.h"
@@ -49,6 +50,13 @@ void EncoderHead::set_head_tensor(const std::string& n, const at::Tensor& value)
 
 at::Tensor EncoderHead::head_logits(const std::vector<std::vector<int64_t>>& ids,
                                     const std::vector<std::vector<int64_t>>& type_ids, bool training) const {
+    at::Tensor h = encode_rows(ids, type_ids, training);
+    if (dropout_ > 0) h = at::dropout(h, dropout_, training);
+    return head_(h);
+}
+
+at::Tensor EncoderHead::encode_rows(const std::vector<std::vector<int64_t>>& ids,
+                                    const std::vector<std::vector<int64_t>>& type_ids, bool training) const {
     Batch b = make_batch(ids, pad_id_, type_ids);
     const int64_t n = b.input_ids.size(1);
     b.input_ids = b.input_ids.to(device_);
@@ -62,9 +70,22 @@ at::Tensor EncoderHead::head_logits(const std::vector<std::vector<int64_t>>& ids
     }
     at::Tensor h = model_.encode(b, a, training);
     if (h.size(1) > n) h = h.narrow(1, h.size(1) - n, n);   // virtual tokens come first
-    h = h.to(at::kFloat);
-    if (dropout_ > 0) h = at::dropout(h, dropout_, training);
-    return head_(h);
+    return h.to(at::kFloat);
+}
+
+double EncoderHead::mean_loss(size_t n,
+                              const std::function<at::Tensor(const std::vector<size_t>&, size_t, size_t)>& batch_loss) const {
+    if (n == 0) return 0;
+    at::NoGradGuard g;
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t{0});
+    const size_t bs = (size_t)opt_.batch_size;
+    double sum = 0;
+    for (size_t b = 0; b < n; b += bs) {
+        const size_t e = std::min(n, b + bs);
+        sum += batch_loss(order, b, e).item<double>() * (double)(e - b);
+    }
+    return sum / (double)n;
 }
 
 LoopHooks EncoderHead::hooks() {
@@ -141,7 +162,8 @@ void write_head_adapter(const std::string& dir, const HeadAdapterKind& kind, con
         for (auto& [n, t] : prompt->parameters()) tensors.push_back({"prompt." + n, t.detach().to(at::kCPU)});
     save_tensors((fs::path(dir) / "ptune_adapter.safetensors").string(), tensors);
 
-    const bool peft = prompt && (int64_t)prompt->layers().size() == cfg.num_layers;
+    const bool peft =
+        !kind.peft_task_type.empty() && prompt && (int64_t)prompt->layers().size() == cfg.num_layers;
     if (!peft) {
         for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"})
             fs::remove(fs::path(dir) / f);
@@ -169,7 +191,7 @@ bool is_head_adapter_dir(const std::string& dir, const HeadAdapterKind& kind) {
             return c.is_object() && c.value("task", std::string()) == kind.task;
         }
         const fs::path q = fs::path(dir) / "adapter_config.json";
-        if (fs::exists(q)) {
+        if (!kind.peft_task_type.empty() && fs::exists(q)) {
             json c = read_json_file(q.string());
             return c.is_object() && c.value("task_type", std::string()) == kind.peft_task_type;
         }
@@ -208,6 +230,9 @@ HeadAdapter read_head_adapter(const std::string& dir, const HeadAdapterKind& kin
         for (auto& [n, t] : tensors)
             if (n.rfind("head.", 0) == 0) out.head[n.substr(5)] = t;
         out.base_model = get_field_or<std::string>(c, "base_model", "", where);
+    } else if (kind.peft_task_type.empty()) {
+        throw Error(dir + ": no ptune_adapter.json; a " + kind.title + " adapter is saved in ptune's format only (PEFT "
+                    "has no task type for it)");
     } else {
         PeftAdapter a = PeftAdapter::load(dir);
         out.where = a.dir + "/adapter_config.json";

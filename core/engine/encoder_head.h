@@ -10,6 +10,7 @@
 // every layer (prompt_embeddings [P, 2 L H] and base_model.<head>.weight/bias, modules_to_save naming the head).
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,14 @@ protected:
     // The head's outputs [B, n, outputs] for rows of token ids (padded to the longest; type ids may be empty).
     at::Tensor head_logits(const std::vector<std::vector<int64_t>>& ids,
                            const std::vector<std::vector<int64_t>>& type_ids, bool training) const;
+    // The encoder's last hidden states [B, n, H] (fp32) of the real tokens of those rows, the prefix or method
+    // applied; and the head (without dropout) on states [..., H]. A task that pools the states uses these.
+    at::Tensor encode_rows(const std::vector<std::vector<int64_t>>& ids,
+                           const std::vector<std::vector<int64_t>>& type_ids, bool training) const;
+    at::Tensor apply_head(const at::Tensor& x) const { return head_(x); }
+    // The mean over rows 0..n-1 (in order, batches of the batch size, no gradients) of batch_loss(order, begin,
+    // end), each batch's mean loss weighted by its rows: the evaluation loss of tasks whose loss is a mean over rows.
+    double mean_loss(size_t n, const std::function<at::Tensor(const std::vector<size_t>&, size_t, size_t)>& batch_loss) const;
     // The loop's trainable tensors, snapshot and restore; the task fills rows, batch_loss and evaluate.
     LoopHooks hooks();
     TrainResult run(const LoopHooks& h) { return run_training_loop(h, opt_, device_, events_, cancel_, best_state_); }
@@ -69,7 +78,7 @@ private:
 // How a task's adapter is named on disk.
 struct HeadAdapterKind {
     std::string task;             // ptune_adapter.json's "task": "token-cls", "qa"
-    std::string peft_task_type;   // "TOKEN_CLS", "QUESTION_ANS"
+    std::string peft_task_type;   // "TOKEN_CLS", "QUESTION_ANS"; "" where PEFT has no task type (no PEFT files)
     std::string title;            // in messages: "token classification"
     std::vector<std::string> peft_modules;   // modules_to_save as PEFT's model class sets it
 };

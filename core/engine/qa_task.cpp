@@ -109,19 +109,10 @@ std::vector<QaAnswerPrediction> QaTrainer::predict(const QaData& d) const {
 
 std::map<std::string, double> QaTrainer::evaluate(const QaData& d) const {
     if (d.size() == 0) return {};
-    double loss_sum = 0;
-    {
-        at::NoGradGuard g;
-        std::vector<size_t> order(d.size());
-        std::iota(order.begin(), order.end(), size_t{0});
-        const size_t bs = (size_t)opt_.batch_size;
-        for (size_t b = 0; b < d.size(); b += bs) {
-            const size_t e = std::min(d.size(), b + bs);
-            loss_sum += batch_loss(d, order, b, e, false).item<double>() * (double)(e - b);
-        }
-    }
     std::map<std::string, double> m = qa_metrics(score_qa(d.examples, predict(d)), d.examples.version2);
-    m["loss"] = loss_sum / (double)d.size();
+    m["loss"] = mean_loss(d.size(), [&](const std::vector<size_t>& order, size_t b, size_t e) {
+        return batch_loss(d, order, b, e, false);
+    });
     return m;
 }
 

@@ -1,5 +1,7 @@
 #include "core/engine/train_options.h"
 
+#include <cmath>
+
 #include "core/io/error.h"
 
 namespace ptune {
@@ -13,6 +15,8 @@ void TrainOptions::validate() const {
     if (schedule != "constant" && schedule != "linear") throw bad("schedule", "\"" + schedule + "\": use constant or linear");
     if (warmup_steps < 0) throw bad("warmup", "must not be negative");
     if (max_grad_norm < 0) throw bad("max_grad_norm", "must not be negative (0 turns clipping off)");
+    if (hidden_dropout >= 1 || std::isnan(hidden_dropout))
+        throw bad("hidden_dropout", "must be below 1 (a probability; negative: the model config's)");
     if (batch_size < 1) throw bad("batch_size", "must be at least 1");
     if (max_len < 2) throw bad("max_len", "must be at least 2");
     if (steps < 0 || epochs < 0 || (steps == 0 && epochs == 0)) throw bad("steps/epochs", "give a positive number of steps or epochs");

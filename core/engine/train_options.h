@@ -12,6 +12,9 @@ struct TrainOptions {
     std::string schedule = "linear";   // constant | linear (both with warm-up)
     int64_t warmup_steps = 0;
     double max_grad_norm = 1.0;        // 0: no clipping
+    // The encoder's dropout on hidden states while training (config.json's hidden_dropout_prob, and the head's where
+    // the config sets no classifier_dropout), as the P-Tuning v2 scripts' --hidden_dropout_prob; < 0: the config's.
+    double hidden_dropout = -1;
     int64_t batch_size = 16;
     int64_t max_len = 128;
     int64_t epochs = 3;                // used when steps == 0
