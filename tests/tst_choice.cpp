@@ -106,6 +106,12 @@ private Q_SLOTS:
         QVERIFY(!looks_like_choice_data(kFixtures + "/ner/train.conll"));
         QVERIFY(!looks_like_choice_data(kFixtures + "/data/pairs.jsonl"));
 
+        ChoiceDataset sv = load_choice(kFixtures + "/choice/swag-valid.jsonl");
+        QCOMPARE(sv.layout, std::string("swag"));
+        QCOMPARE(sv.examples.size(), size_t(100));
+        QCOMPARE(sv.min_choices(), size_t(4));
+        QCOMPARE(sv.max_choices(), size_t(4));
+        QVERIFY(sv.examples[0].choices[0].rfind("so ", 0) == 0);   // "<sent2> <ending>"
         // The fixture: every question has its label.
         ChoiceDataset f = load_choice(kFixtures + "/choice/train.jsonl");
         QCOMPARE(f.examples.size(), size_t(800));
