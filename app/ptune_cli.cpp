@@ -164,7 +164,8 @@ json run_json(const RunRecord& r) {
             {"total_params", r.total_params},
             {"train_device", r.train_device},
             {"peak_mem_bytes", r.peak_mem_bytes},
-            {"step_ms", r.step_ms}};
+            {"step_ms", r.step_ms},
+            {"environment", r.environment.empty() ? json::object() : json::parse(r.environment, nullptr, false)}};
 }
 
 json stat_json(const Stat& s) {
@@ -284,15 +285,16 @@ void predict_token_cls(const std::string& dir, const std::string& adapter_dir, c
     auto tok = Tokenizer::from_dir(dir);
     TokenClsAdapter a = load_token_cls_adapter(adapter_dir, cfg);
     for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
-    const int64_t P = a.prompt ? a.prompt->prompt_len() : 0;
+    const int64_t P = a.positions_taken();
     if (max_len <= 0) max_len = std::min<int64_t>(512, cfg.max_position_embeddings - cfg.position_offset() - P);
     cfg.check_fits(max_len, P);
     auto model = EncoderClassifier::load(dir, 2, 0);
+    a.apply_backbone(*model);
     TrainOptions o;
     o.batch_size = (int)batch_size;
     o.max_len = max_len;
     o.device = device;
-    TokenClsTrainer t(*model, a.prompt.get(), nullptr, (int64_t)a.label_names.size(), o, tok->pad_id());
+    TokenClsTrainer t(*model, a.prompt.get(), a.delta.get(), (int64_t)a.label_names.size(), o, tok->pad_id());
     for (auto& [n, v] : a.head) t.set_head_tensor(n, v);
     TaggedDataset d;
     if (!data.empty()) {
@@ -353,11 +355,12 @@ void predict_qa(const std::string& dir, const std::string& adapter_dir, const st
     auto tok = Tokenizer::from_dir(dir);
     QaAdapter a = load_qa_adapter(adapter_dir, cfg);
     for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
-    const int64_t P = a.prompt ? a.prompt->prompt_len() : 0;
+    const int64_t P = a.positions_taken();
     if (max_len > 0) a.features.max_len = max_len;
     a.features.max_len = std::min<int64_t>(a.features.max_len, cfg.max_position_embeddings - cfg.position_offset() - P);
     cfg.check_fits(a.features.max_len, P);
     auto model = EncoderClassifier::load(dir, 2, 0);
+    a.apply_backbone(*model);
     TrainOptions o;
     o.batch_size = (int)batch_size;
     o.max_len = a.features.max_len;
@@ -366,7 +369,7 @@ void predict_qa(const std::string& dir, const std::string& adapter_dir, const st
     a.decode.version2 = a.decode.version2 || d.version2;
     d.version2 = a.decode.version2;
     if (null_threshold) a.decode.null_threshold = *null_threshold;
-    QaTrainer t(*model, a.prompt.get(), nullptr, o, a.decode, tok->pad_id());
+    QaTrainer t(*model, a.prompt.get(), a.delta.get(), o, a.decode, tok->pad_id());
     for (auto& [n, v] : a.head) t.set_head_tensor(n, v);
     QaData qd = prepare_qa(std::move(d), *tok, a.features);
     if (qd.features.windowed_examples > 0)
@@ -415,11 +418,12 @@ void predict_choice(const std::string& dir, const std::string& adapter_dir, cons
     auto tok = Tokenizer::from_dir(dir);
     ChoiceAdapter a = load_choice_adapter(adapter_dir, cfg);
     for (auto& n : a.notes) std::cerr << "note: " << n << "\n";
-    const int64_t P = a.prompt ? a.prompt->prompt_len() : 0;
+    const int64_t P = a.positions_taken();
     if (max_len > 0) a.max_len = max_len;
     a.max_len = std::min<int64_t>(a.max_len, cfg.max_position_embeddings - cfg.position_offset() - P);
     cfg.check_fits(a.max_len, P);
     auto model = EncoderClassifier::load(dir, 2, 0);
+    a.apply_backbone(*model);
     TrainOptions o;
     o.batch_size = (int)batch_size;
     o.max_len = a.max_len;
@@ -427,7 +431,7 @@ void predict_choice(const std::string& dir, const std::string& adapter_dir, cons
     ChoiceOptions copt;
     copt.allow_unlabelled = true;
     ChoiceDataset d = load_choice(data, copt);
-    ChoiceTrainer t(*model, a.prompt.get(), nullptr, o, tok->pad_id());
+    ChoiceTrainer t(*model, a.prompt.get(), a.delta.get(), o, tok->pad_id());
     if (!model->pooler_from_checkpoint())
         for (const std::string& n : model->load_notes())
             if (n.find("pooler") != std::string::npos) std::cerr << "note: " << n << "\n";

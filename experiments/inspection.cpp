@@ -85,11 +85,12 @@ TaggingInspection inspect_tagging_run(const Store& store, int64_t run_id, const 
     if (d.sentences.empty()) throw Error("run " + std::to_string(run_id) + " held out no validation sentences");
 
     auto model = EncoderClassifier::load(model_dir, 2, 0);
+    a.apply_backbone(*model);
     TrainOptions o = spec.train;
     o.device = "cpu";
     o.steps = 0;
     o.epochs = 1;
-    TokenClsTrainer t(*model, a.prompt.get(), nullptr, (int64_t)a.label_names.size(), o, tok->pad_id(), nullptr, cancel);
+    TokenClsTrainer t(*model, a.prompt.get(), a.delta.get(), (int64_t)a.label_names.size(), o, tok->pad_id(), nullptr, cancel);
     for (auto& [n, v] : a.head) t.set_head_tensor(n, v);
     TokenClsData td = tokenize_tagged(d, *tok, spec.train.max_len, spec.data.label_all_subtokens);
     if (cancel && cancel->is_set()) throw Error("cancelled");
@@ -168,11 +169,12 @@ QaInspection inspect_qa_run(const Store& store, int64_t run_id, const CancelFlag
     out.version2 = d.version2;
 
     auto model = EncoderClassifier::load(model_dir, 2, 0);
+    a.apply_backbone(*model);
     TrainOptions o = spec.train;
     o.device = "cpu";
     o.steps = 0;
     o.epochs = 1;
-    QaTrainer t(*model, a.prompt.get(), nullptr, o, a.decode, tok->pad_id(), nullptr, cancel);
+    QaTrainer t(*model, a.prompt.get(), a.delta.get(), o, a.decode, tok->pad_id(), nullptr, cancel);
     for (auto& [n, v] : a.head) t.set_head_tensor(n, v);
     QaData qd = prepare_qa(std::move(d), *tok, a.features);
     if (cancel && cancel->is_set()) throw Error("cancelled");

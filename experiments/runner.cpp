@@ -8,6 +8,7 @@
 #include <optional>
 #include <filesystem>
 #include <set>
+#include <sys/utsname.h>
 
 #include "core/engine/builtin.h"
 #include "core/engine/causal_lm_task.h"
@@ -18,6 +19,7 @@
 #include "core/engine/decoder.h"
 #include "core/engine/methods.h"
 #include "core/engine/deep_prompt.h"
+#include "core/engine/devices.h"
 #include "core/engine/encoder.h"
 #include "core/engine/memory.h"
 #include "core/engine/peft_io.h"
@@ -281,16 +283,7 @@ void apply_method_start(const MethodStart& st, const ExperimentSpec& spec, Delta
         apply_method_adapter(model, a);   // the head, and full fine-tuning's backbone
     } else {
         PeftDelta d = peft_delta_from(PeftAdapter::load(st.dir), model.config());
-        if (d.input_prompt.defined()) have["prompt_embeddings"] = d.input_prompt;
-        for (size_t l = 0; l < d.layers.size(); ++l)
-            for (int si = 0; si < kSites; ++si) {
-                const LinearDelta& x = d.layers[l][(size_t)si];
-                const std::string base = "layer." + std::to_string(l) + "." + site_name((Site)si);
-                if (x.lora_A.defined()) have[base + ".lora_A.weight"] = x.lora_A;
-                if (x.lora_B.defined()) have[base + ".lora_B.weight"] = x.lora_B;
-                if (x.ia3_out.defined()) have[base + ".ia3_out"] = x.ia3_out;
-                if (x.ia3_in.defined()) have[base + ".ia3_in"] = x.ia3_in;
-            }
+        have = delta_parameters_of(d);
         if (with_head && !d.head.empty()) apply_head(model, d.head);
     }
     if (!delta) return;
@@ -387,54 +380,81 @@ TrainResult train_causal_lm(const ExperimentSpec& spec, const std::string& model
     return res;
 }
 
-// What the encoder-head tasks (token-cls, qa) share around their trainers.
-// The run's init adapter must be of the run's method: a prefix for ptv2, the head alone for head.
-void check_init_method(const ExperimentSpec& spec, bool init_has_prompt) {
-    if (init_has_prompt != (spec.method.name == "ptv2"))
-        throw Error(spec.method.init_adapter + ": the adapter is " + (init_has_prompt ? "a prefix" : "a head alone") +
-                    "; the run's method is " + spec.method.name);
+// What the encoder-head tasks (token-cls, qa, choice) share around their trainers.
+// The run's init adapter must be of the run's method (a prefix with or without its MLP for ptv2).
+void check_init_method(const ExperimentSpec& spec, const HeadAdapter& init) {
+    const std::string m = init.method == "prefix-mlp" ? "ptv2" : init.method;
+    if (m != spec.method.name)
+        throw Error((init.where.empty() ? spec.method.init_adapter : init.where) + ": the adapter's method is " +
+                    init.method + "; the run's method is " + spec.method.name);
 }
 
-// The init adapter's prefix, else a new one for ptv2, else none (the head alone); checked against the positions.
-std::unique_ptr<DeepPrompt> head_task_prompt(const ExperimentSpec& spec, ModelConfig& cfg,
-                                             std::unique_ptr<DeepPrompt> from_init) {
-    std::unique_ptr<DeepPrompt> prompt = std::move(from_init);
-    if (!prompt && spec.method.name == "ptv2")
-        prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
-    cfg.check_fits(spec.train.max_len, prompt ? prompt->prompt_len() : 0);
-    return prompt;
+// The virtual tokens the run puts before the real ones (the init adapter's, else the spec's), checked against the
+// model's positions before the model is loaded.
+void check_head_task_fits(const ExperimentSpec& spec, const ModelConfig& cfg, const HeadAdapter* init) {
+    cfg.check_fits(spec.train.max_len, init ? init->positions_taken()
+                                            : spec.method.uses_prompt_len() ? spec.method.prefix.prompt_len : 0);
+}
+
+// What trains besides the head: the init adapter's prefix or method tensors (its options with them) and, for full
+// fine-tuning, its backbone; else new ones as the spec says. Full fine-tuning makes the backbone trainable.
+struct HeadTaskParts {
+    std::unique_ptr<DeepPrompt> prompt;
+    std::unique_ptr<DeltaMethod> delta;
+    DeltaOptions options;
+};
+HeadTaskParts head_task_parts(const ExperimentSpec& spec, const ModelConfig& cfg, EncoderClassifier& model,
+                              const Tokenizer& tok, HeadAdapter* init) {
+    HeadTaskParts p;
+    const std::string& m = spec.method.name;
+    p.options = spec.method.delta;
+    if (init) {
+        p.prompt = std::move(init->prompt);
+        p.delta = std::move(init->delta);
+        if (p.delta) p.options = init->options;
+        init->apply_backbone(model);
+    } else if (m == "ptv2") {
+        p.prompt = std::make_unique<DeepPrompt>(cfg, spec.method.prefix, spec.train.seed);
+    } else if (m != "full" && m != "head") {
+        std::vector<int64_t> text_ids;
+        if (m == "prompt" && spec.method.delta.prompt_init == "text")
+            text_ids = tok.encode(spec.method.delta.prompt_init_text, std::nullopt, false, 0).ids;
+        p.delta = make_method(m, model, spec.method.prefix.prompt_len, spec.method.delta, text_ids, spec.train.seed);
+    }
+    if (m == "full") model.set_backbone_trainable(true);
+    return p;
 }
 
 // The init adapter's head into the trainer; the run's parameter counts into its record.
 void start_head_task(const ExperimentSpec& spec, const std::map<std::string, at::Tensor>* init_head,
-                     const DeepPrompt* prompt, EncoderHead& trainer, const EncoderClassifier& model, Store& store,
-                     int64_t run_id, const std::function<void(const std::string&)>& message) {
+                     EncoderHead& trainer, const EncoderClassifier& model, Store& store, int64_t run_id,
+                     const std::function<void(const std::string&)>& message) {
+    const DeepPrompt* prompt = trainer.prompt();
+    const DeltaMethod* delta = trainer.method();
     if (init_head) {
         for (auto& [n, t] : *init_head) trainer.set_head_tensor(n, t);
-        message("started from " + spec.method.init_adapter + (prompt ? " (prefix and head)" : " (head)"));
+        const std::string m = trainer.method_name();
+        message("started from " + spec.method.init_adapter +
+                (prompt ? " (prefix and head)" : delta ? " (its " + m + " tensors and head)" : m == "full" ? " (backbone and head)" : " (head)"));
     }
     RunRecord rec = *store.run(run_id);
-    rec.prompt_len = prompt ? (int)prompt->prompt_len() : 0;
-    rec.layers = prompt ? prompt->options().layers.text : "";
-    rec.trainable_params = (prompt ? prompt->param_count() : 0) + trainer.head_param_count();
-    rec.total_params = rec.trainable_params + model.backbone_param_count();
+    rec.prompt_len = prompt ? (int)prompt->prompt_len() : delta ? (int)delta->virtual_tokens() : 0;
+    rec.layers = prompt ? prompt->options().layers.text : is_mergeable(spec.method.name) ? "all" : "";
+    rec.trainable_params = trainer.trainable_param_count();
+    rec.total_params = (prompt ? prompt->param_count() : 0) + (delta ? delta->param_count() : 0) +
+                       trainer.head_param_count() + model.backbone_param_count();
     store.update_run(rec);
 }
 
 // After the adapter is written: its artifacts, and why there are no PEFT files when there are none.
-void record_head_task_adapter(const std::string& adapter_dir, const DeepPrompt* prompt, Store& store, RunOutcome& out,
-                              const std::function<void(const std::string&)>& message, const char* no_peft_task = nullptr) {
+void record_head_task_adapter(const std::string& adapter_dir, const std::string& why_no_peft, Store& store,
+                              RunOutcome& out, const std::function<void(const std::string&)>& message) {
     store.add_artifact(out.run_id, {"ptune_adapter", adapter_dir, now_s()});
     if (fs::exists(fs::path(adapter_dir) / "adapter_config.json")) {
         store.add_artifact(out.run_id, {"peft_adapter", adapter_dir, now_s()});
         out.peft_exported = true;
-    } else if (no_peft_task) {
-        message(std::string("no PEFT files: PEFT has no task type for ") + no_peft_task +
-                " (ptune's format keeps the prompt and the head)");
-    } else if (prompt) {
-        message("no PEFT files: the prefix is not in every layer (PEFT's PREFIX_TUNING puts one in each)");
     } else {
-        message("no PEFT files: PEFT has no adapter type for a head trained alone (ptune's format keeps it)");
+        message("no PEFT files: " + why_no_peft + " (ptune's format keeps the run)");
     }
 }
 
@@ -450,8 +470,9 @@ TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model
     if (!spec.method.init_adapter.empty()) {
         init = load_token_cls_adapter(spec.method.init_adapter, cfg);
         for (auto& n : init->notes) message(n);
-        check_init_method(spec, init->prompt != nullptr);
+        check_init_method(spec, *init);
     }
+    check_head_task_fits(spec, cfg, init ? &*init : nullptr);
     TaggedOptions topt = tagged_options(spec.data);
     if (init) topt.label_names = init->label_names;
     const DataFiles files = resolve_data(spec.data);
@@ -498,12 +519,13 @@ TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model
             " words), " + std::to_string(valid.sentences.size()) + " validation; " + std::to_string(labels.size()) +
             " tags, scheme " + tag_scheme_name(train.scheme));
 
-    std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
     auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
     if (spec.train.hidden_dropout >= 0) model->set_hidden_dropout(spec.train.hidden_dropout);
     for (auto& w : model->load_warnings()) message("warning: " + w);
-    TokenClsTrainer trainer(*model, prompt.get(), nullptr, (int64_t)labels.size(), spec.train, tok->pad_id(), &sink, cancel);
-    start_head_task(spec, init ? &init->head : nullptr, prompt.get(), trainer, *model, store, out.run_id, message);
+    HeadTaskParts parts = head_task_parts(spec, cfg, *model, *tok, init ? &*init : nullptr);
+    TokenClsTrainer trainer(*model, parts.prompt.get(), parts.delta.get(), (int64_t)labels.size(), spec.train,
+                            tok->pad_id(), &sink, cancel);
+    start_head_task(spec, init ? &init->head : nullptr, trainer, *model, store, out.run_id, message);
 
     TokenClsData ttrain = tokenize_tagged(train, *tok, spec.train.max_len, spec.data.label_all_subtokens);
     TokenClsData tvalid = tokenize_tagged(valid, *tok, spec.train.max_len, spec.data.label_all_subtokens);
@@ -516,9 +538,10 @@ TrainResult train_token_cls(const ExperimentSpec& spec, const std::string& model
     TrainResult res = trainer.train(ttrain, have_valid ? &tvalid : nullptr);
     sink.flush();
     if (res.status == "failed" && !res.usable) throw Error(res.error);
-    export_token_cls(adapter_dir, prompt.get(), trainer, cfg, labels, train.scheme,
-                     spec.model == "builtin" ? "builtin" : model_dir);
-    record_head_task_adapter(adapter_dir, prompt.get(), store, out, message);
+    std::string why_no_peft;
+    export_token_cls(adapter_dir, trainer, parts.options, labels, train.scheme,
+                     spec.model == "builtin" ? "builtin" : model_dir, &why_no_peft);
+    record_head_task_adapter(adapter_dir, why_no_peft, store, out, message);
     return res;
 }
 
@@ -534,8 +557,9 @@ TrainResult train_qa(const ExperimentSpec& spec, const std::string& model_dir, c
     if (!spec.method.init_adapter.empty()) {
         init = load_qa_adapter(spec.method.init_adapter, cfg);
         for (auto& n : init->notes) message(n);
-        check_init_method(spec, init->prompt != nullptr);
+        check_init_method(spec, *init);
     }
+    check_head_task_fits(spec, cfg, init ? &*init : nullptr);
     QaOptions qopt;
     qopt.on_bad_row = spec.data.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
     qopt.max_examples = spec.data.max_rows;
@@ -565,17 +589,17 @@ TrainResult train_qa(const ExperimentSpec& spec, const std::string& model_dir, c
                       " training questions without an answer)"
                 : "; SQuAD 1.1"));
 
-    std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
     auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
     if (spec.train.hidden_dropout >= 0) model->set_hidden_dropout(spec.train.hidden_dropout);
     for (auto& w : model->load_warnings()) message("warning: " + w);
+    HeadTaskParts parts = head_task_parts(spec, cfg, *model, *tok, init ? &*init : nullptr);
     QaDecodeOptions dec;
     dec.n_best = spec.data.n_best;
     dec.max_answer_len = spec.data.max_answer_len;
     dec.version2 = v2;
     dec.null_threshold = spec.data.null_threshold;
-    QaTrainer trainer(*model, prompt.get(), nullptr, spec.train, dec, tok->pad_id(), &sink, cancel);
-    start_head_task(spec, init ? &init->head : nullptr, prompt.get(), trainer, *model, store, out.run_id, message);
+    QaTrainer trainer(*model, parts.prompt.get(), parts.delta.get(), spec.train, dec, tok->pad_id(), &sink, cancel);
+    start_head_task(spec, init ? &init->head : nullptr, trainer, *model, store, out.run_id, message);
 
     QaFeatureOptions fopt;
     fopt.max_len = spec.train.max_len;
@@ -597,8 +621,9 @@ TrainResult train_qa(const ExperimentSpec& spec, const std::string& model_dir, c
     TrainResult res = trainer.train(qtrain, qvalid.size() > 0 ? &qvalid : nullptr);
     sink.flush();
     if (res.status == "failed" && !res.usable) throw Error(res.error);
-    export_qa(adapter_dir, prompt.get(), trainer, cfg, fopt, spec.model == "builtin" ? "builtin" : model_dir);
-    record_head_task_adapter(adapter_dir, prompt.get(), store, out, message);
+    std::string why_no_peft;
+    export_qa(adapter_dir, trainer, parts.options, fopt, spec.model == "builtin" ? "builtin" : model_dir, &why_no_peft);
+    record_head_task_adapter(adapter_dir, why_no_peft, store, out, message);
     return res;
 }
 
@@ -613,8 +638,9 @@ TrainResult train_choice(const ExperimentSpec& spec, const std::string& model_di
     if (!spec.method.init_adapter.empty()) {
         init = load_choice_adapter(spec.method.init_adapter, cfg);
         for (auto& n : init->notes) message(n);
-        check_init_method(spec, init->prompt != nullptr);
+        check_init_method(spec, *init);
     }
+    check_head_task_fits(spec, cfg, init ? &*init : nullptr);
     ChoiceOptions copt;
     copt.on_bad_row = spec.data.on_bad_row == "skip" ? OnBadRow::Skip : OnBadRow::Stop;
     copt.max_examples = spec.data.max_rows;
@@ -640,15 +666,15 @@ TrainResult train_choice(const ExperimentSpec& spec, const std::string& model_di
             (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)) + " choices), " +
             std::to_string(valid.examples.size()) + " validation");
 
-    std::unique_ptr<DeepPrompt> prompt = head_task_prompt(spec, cfg, init ? std::move(init->prompt) : nullptr);
     auto model = EncoderClassifier::load(model_dir, 2, spec.train.seed);   // its sequence head is not used
     if (spec.train.hidden_dropout >= 0) model->set_hidden_dropout(spec.train.hidden_dropout);
     for (auto& w : model->load_warnings()) message("warning: " + w);
-    ChoiceTrainer trainer(*model, prompt.get(), nullptr, spec.train, tok->pad_id(), &sink, cancel);
+    HeadTaskParts parts = head_task_parts(spec, cfg, *model, *tok, init ? &*init : nullptr);
+    ChoiceTrainer trainer(*model, parts.prompt.get(), parts.delta.get(), spec.train, tok->pad_id(), &sink, cancel);
     if (!model->pooler_from_checkpoint())
         for (const std::string& n : model->load_notes())
             if (n.find("pooler") != std::string::npos) message(n);
-    start_head_task(spec, init ? &init->head : nullptr, prompt.get(), trainer, *model, store, out.run_id, message);
+    start_head_task(spec, init ? &init->head : nullptr, trainer, *model, store, out.run_id, message);
 
     ChoiceData ctrain = prepare_choice(std::move(train), *tok, spec.train.max_len);
     ChoiceData cvalid = prepare_choice(std::move(valid), *tok, spec.train.max_len);
@@ -660,9 +686,10 @@ TrainResult train_choice(const ExperimentSpec& spec, const std::string& model_di
     TrainResult res = trainer.train(ctrain, cvalid.size() > 0 ? &cvalid : nullptr);
     sink.flush();
     if (res.status == "failed" && !res.usable) throw Error(res.error);
-    export_choice(adapter_dir, prompt.get(), trainer, cfg, spec.train.max_len,
-                  spec.model == "builtin" ? "builtin" : model_dir);
-    record_head_task_adapter(adapter_dir, prompt.get(), store, out, message, "multiple choice");
+    std::string why_no_peft;
+    export_choice(adapter_dir, trainer, parts.options, spec.train.max_len,
+                  spec.model == "builtin" ? "builtin" : model_dir, &why_no_peft);
+    record_head_task_adapter(adapter_dir, why_no_peft, store, out, message);
     return res;
 }
 
@@ -1045,6 +1072,26 @@ static void measure_after_training(const ExperimentSpec& spec, Store& store, int
     }
 }
 
+#ifndef PTUNE_VERSION
+#define PTUNE_VERSION "dev"
+#endif
+
+// Where a run runs, recorded with it: ptune's and LibTorch's versions, the device, the threads, the system and
+// the preset the spec came from.
+static json run_environment(const ExperimentSpec& spec) {
+    const RuntimeInfo rt = runtime_info();
+    json e = {{"ptune", PTUNE_VERSION},
+              {"libtorch", rt.libtorch_version},
+              {"device", resolve_device(spec.train.device).str()},
+              {"threads", at::get_num_threads()},
+              {"hardware_threads", rt.cpu_threads},
+              {"cuda_devices", rt.cuda_devices}};
+    struct utsname u {};
+    if (uname(&u) == 0) e["system"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+    if (!spec.preset.empty()) e["preset"] = spec.preset;
+    return e;
+}
+
 RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* obs, const CancelFlag* cancel,
                        int64_t run_id) {
     const ExperimentSpec spec = with_absolute_paths(spec0);
@@ -1065,6 +1112,7 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
         memory.emplace();
         spec.validate();
         set_threads(spec.train.threads);
+        store.set_environment(out.run_id, run_environment(spec).dump());
         const std::string model_dir = resolve_model_dir(spec.model);
         if (spec.task == "causal-lm" || spec.task == "token-cls" || spec.task == "qa" || spec.task == "choice") {
             const std::string adapter_dir = adapter_dir_for(store, spec, out.run_id);
@@ -1344,11 +1392,12 @@ void export_run(Store& store, int64_t run_id, const std::string& format, const s
             if (format == "peft") {
                 if (!fs::exists(fs::path(adapter) / "adapter_config.json"))
                     throw Error("run " + std::to_string(run_id) + ": " +
-                                (spec.task == "choice" ? std::string("PEFT has no multiple-choice task type")
-                                 : spec.method.name != "ptv2"
-                                     ? std::string("PEFT has no adapter type for a head trained alone")
-                                     : std::string("its prefix is not in every layer (PEFT's PREFIX_TUNING puts one in "
-                                                   "each)")) +
+                                (spec.task == "choice"             ? std::string("PEFT has no multiple-choice task type")
+                                 : spec.method.name == "head"      ? std::string("PEFT has no adapter type for a head trained alone")
+                                 : spec.method.name == "full"      ? std::string("PEFT's adapters hold a method's own weights, and full fine-tuning changed every weight")
+                                 : spec.method.name == "adapter"   ? std::string("PEFT has no bottleneck adapters (they are AdapterHub's)")
+                                 : spec.method.name == "ptv2"      ? std::string("its prefix is not in every layer (PEFT's PREFIX_TUNING puts one in each)")
+                                                                   : std::string("training wrote no PEFT files for it")) +
                                 "; export in ptune's format (--format ptune)");
                 files = {"adapter_config.json", "adapter_model.safetensors"};
                 if (fs::exists(fs::path(adapter) / "ptune_labels.json")) files.push_back("ptune_labels.json");

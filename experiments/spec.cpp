@@ -284,12 +284,6 @@ void refuse_column_fields(const DataSpec& data, const std::string& why) {
         if (!v->empty()) throw Error(std::string("data.") + field + ": " + why);
 }
 
-// The methods the encoder-head tasks train so far.
-void head_task_method(const std::string& method, const std::string& title, const std::string& task) {
-    if (method != "ptv2" && method != "head")
-        throw Error("method.name: \"" + method + "\" for " + title + " is not supported yet (task " + task +
-                    " trains P-Tuning v2 / prefix tuning: ptv2, or the head alone: head)");
-}
 }  // namespace
 
 void ExperimentSpec::validate() const {
@@ -339,7 +333,6 @@ void ExperimentSpec::validate() const {
         if (!data.prompt_template.empty() && data.prompt_template.find("{text}") == std::string::npos)
             throw Error("data.template: \"" + data.prompt_template + "\" has no {text} (where each row's text goes)");
     } else if (task == "token-cls") {
-        head_task_method(method.name, "token classification", "token-cls");
         if (train.metric != "entity_f1" && train.metric != "tag_accuracy" && train.metric != "loss")
             throw Error("train.metric: \"" + train.metric + "\": token classification is judged by entity_f1 (entity "
                         "F1 as seqeval computes it), tag_accuracy (words' tags) or loss");
@@ -350,7 +343,6 @@ void ExperimentSpec::validate() const {
         if (!parse_tag_scheme(data.tag_scheme))
             throw Error("data.tag_scheme: \"" + data.tag_scheme + "\": use auto, iob2 (bio), iob1, iobes or none");
     } else if (task == "qa") {
-        head_task_method(method.name, "extractive QA", "qa");
         if (train.metric != "qa_f1" && train.metric != "exact_match" && train.metric != "loss")
             throw Error("train.metric: \"" + train.metric + "\": extractive QA is judged by qa_f1 or exact_match (the "
                         "official SQuAD scripts' F1 and EM) or loss");
@@ -364,7 +356,6 @@ void ExperimentSpec::validate() const {
         if (data.max_answer_len < 1) throw Error("data.max_answer_len: must be at least 1");
         if (!std::isfinite(data.null_threshold)) throw Error("data.null_threshold: must be a number");
     } else if (task == "choice") {
-        head_task_method(method.name, "multiple choice", "choice");
         if (train.metric != "accuracy" && train.metric != "loss")
             throw Error("train.metric: \"" + train.metric + "\": multiple choice is judged by accuracy or loss");
         if (data.train == "builtin")

@@ -232,20 +232,24 @@ CREATE INDEX samples_run_step ON samples(run_id, step, idx);
     R"sql(
 ALTER TABLE latency ADD COLUMN phase TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4 -> 5: where a run ran (versions, device, threads, system), so that a result can be reproduced.
+    R"sql(
+ALTER TABLE runs ADD COLUMN environment TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == Store::kSchemaVersion,
               "one migration step per schema version");
 
 // Every setter of user_version below uses a literal from this table: PRAGMA takes no bound parameters.
 const char* const kSetVersion[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 2", "PRAGMA user_version = 3",
-                                   "PRAGMA user_version = 4"};
+                                   "PRAGMA user_version = 4", "PRAGMA user_version = 5"};
 static_assert(sizeof(kSetVersion) / sizeof(kSetVersion[0]) == Store::kSchemaVersion,
               "one user_version statement per schema version");
 
 constexpr const char* kRunColumns =
     "id, name, status, status_reason, spec_json, model, dataset, method, prompt_len, layers, seed, suite, tags, "
     "notes, created_at, started_at, finished_at, final_metrics_json, best_metrics_json, best_step, "
-    "trainable_params, total_params, owner_pid, owner_host, train_device, peak_mem_bytes, step_ms";
+    "trainable_params, total_params, owner_pid, owner_host, train_device, peak_mem_bytes, step_ms, environment";
 
 RunRecord read_run(const Stmt& s) {
     RunRecord r;
@@ -276,6 +280,7 @@ RunRecord read_run(const Stmt& s) {
     r.train_device = s.text(24);
     r.peak_mem_bytes = s.i64(25);
     r.step_ms = s.f64(26);
+    r.environment = s.text(27);
     return r;
 }
 
@@ -495,6 +500,14 @@ void Store::set_train_stats(int64_t id, const std::string& device, int64_t peak_
     s->bind(2, device);
     s->bind(3, peak_mem_bytes);
     s->bind(4, step_ms);
+    s->run();
+    if (sqlite3_changes(db_) == 0) throw Error(path_ + ": no run with id " + std::to_string(id));
+}
+
+void Store::set_environment(int64_t id, const std::string& environment_json) {
+    Use s(cache_->get("UPDATE runs SET environment = ?2 WHERE id = ?1"));
+    s->bind(1, id);
+    s->bind(2, environment_json);
     s->run();
     if (sqlite3_changes(db_) == 0) throw Error(path_ + ": no run with id " + std::to_string(id));
 }

@@ -48,6 +48,9 @@ struct RunRecord {
     std::string train_device;
     int64_t peak_mem_bytes = 0;
     double step_ms = 0;
+    // Where it ran (set_environment when it starts; empty for runs of older stores): a JSON object with the ptune
+    // and LibTorch versions, the device, the threads, the operating system and the preset, if any.
+    std::string environment;
 };
 
 struct MetricPoint {
@@ -91,7 +94,7 @@ struct ArtifactRow {
 
 class Store {
 public:
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
 
     explicit Store(const std::string& path);  // creates or migrates; throws ptune::Error naming the file
     ~Store();
@@ -109,6 +112,7 @@ public:
                     int64_t best_step);
     void update_run(const RunRecord& r);        // name, tags, notes, params counts
     void set_train_stats(int64_t id, const std::string& device, int64_t peak_mem_bytes, double step_ms);
+    void set_environment(int64_t id, const std::string& environment_json);
     void delete_run(int64_t id);                // the run and all its rows
     std::optional<RunRecord> run(int64_t id) const;
     std::vector<RunRecord> runs() const;        // all, newest first; no series loaded

@@ -310,7 +310,7 @@ private Q_SLOTS:
         const std::string dir = tmp.path().toStdString() + "/adapter";
         fs::create_directories(dir);
         std::ofstream(dir + "/adapter_config.json") << "{}";   // a former run's PEFT files are removed
-        export_choice(dir, &prompt, t, model->config(), 64, "builtin");
+        export_choice(dir, t, DeltaOptions{}, 64, "builtin");
         QVERIFY(!fs::exists(dir + "/adapter_config.json"));
         QVERIFY(!fs::exists(dir + "/adapter_model.safetensors"));
         const json c = read_json_file(dir + "/ptune_adapter.json");

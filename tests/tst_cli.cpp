@@ -224,6 +224,14 @@ private Q_SLOTS:
         auto runs = list.lines();
         QCOMPARE(runs.size(), size_t(1));
         QCOMPARE(runs[0]["status"].get<std::string>(), std::string("completed"));
+        // Where it ran, as `ptune --version` names the versions.
+        const json env = runs[0]["environment"];
+        const std::string version = run_cli({"--version"}).out;
+        QVERIFY2(version.find("ptune " + env["ptune"].get<std::string>() + ", LibTorch " + env["libtorch"].get<std::string>()) !=
+                     std::string::npos, (version + env.dump()).c_str());
+        QCOMPARE(env["device"].get<std::string>(), std::string("cpu"));
+        QVERIFY(env["threads"].get<int>() >= 1 && env["hardware_threads"].get<int>() >= env["threads"].get<int>());
+        QVERIFY(env["system"].get<std::string>().rfind("Linux ", 0) == 0);
         const int id = runs[0]["id"].get<int>();
         Result show = run_cli({"runs", "show", QString::number(id), "--db", q(db)});
         QCOMPARE(show.code, 0);
@@ -342,10 +350,26 @@ private Q_SLOTS:
         QCOMPARE(tl["words"].size(), size_t(5));
         QCOMPARE(tl["tags"].size(), size_t(5));
 
-        // What token classification does not do yet says so; a sequence-classification option is refused.
-        Result bad = run_cli({"train", "--train", q(fixture("ner/train.conll")), "--method", "lora", "--steps", "1", "--db", q(db)});
-        QCOMPARE(bad.code, 1);
-        QVERIFY2(bad.err.find("\"lora\" for token classification is not supported yet") != std::string::npos, bad.err.c_str());
+        // Another method on the task: LoRA writes PEFT's LORA adapter with task_type TOKEN_CLS (the head in
+        // modules_to_save), and predict with it scores what the run reported.
+        const std::string lout = dir() + "/ner-lora";
+        Result lr = run_cli({"train", "--train", q(fixture("ner/train.conll")), "--valid", q(fixture("ner/valid.conll")),
+                             "--method", "lora", "--lr", "1e-2", "--batch-size", "16", "--epochs", "2", "--max-len", "64",
+                             "--threads", "1", "--db", q(db), "--out", q(lout)});
+        QVERIFY2(lr.code == 0, lr.err.c_str());
+        const json ls = json::parse(lr.out);
+        QVERIFY(ls["peft"].get<bool>());
+        const json lc = read_json_file(lout + "/adapter_config.json");
+        QCOMPARE(lc["peft_type"].get<std::string>(), std::string("LORA"));
+        QCOMPARE(lc["task_type"].get<std::string>(), std::string("TOKEN_CLS"));
+        QCOMPARE(lc["modules_to_save"], json::array({"classifier", "score"}));
+        QCOMPARE(read_json_file(lout + "/ptune_adapter.json")["method"].get<std::string>(), std::string("lora"));
+        Result lp = run_cli({"predict", "--adapter", q(lout), "--data", q(fixture("ner/valid.conll")), "--out",
+                             q(dir() + "/pred-lora.conll"), "--max-len", "64", "--threads", "1"});
+        QVERIFY2(lp.code == 0, lp.err.c_str());
+        QCOMPARE(json::parse(lp.out)["entity_f1"].get<double>(), ls["best_metrics"]["entity_f1"].get<double>());
+
+        // A sequence-classification option is refused.
         Result col = run_cli({"train", "--task", "token-cls", "--train", q(fixture("ner/train.conll")), "--label-column", "1",
                               "--steps", "1", "--db", q(db)});
         QCOMPARE(col.code, 1);
@@ -407,10 +431,21 @@ private Q_SLOTS:
         QVERIFY2(exp.err.find("PEFT has no multiple-choice task type; export in ptune's format (--format ptune)") !=
                      std::string::npos, exp.err.c_str());
 
-        Result bad = run_cli({"train", "--train", q(fixture("choice/train.jsonl")), "--method", "lora", "--steps", "1",
-                              "--db", q(db)});
-        QCOMPARE(bad.code, 1);
-        QVERIFY2(bad.err.find("\"lora\" for multiple choice is not supported yet") != std::string::npos, bad.err.c_str());
+        // Full fine-tuning on the task: the adapter keeps every encoder weight, and predict scores what the run did.
+        const std::string fout = dir() + "/choice-full";
+        Result fr = run_cli({"train", "--train", q(fixture("choice/train.jsonl")), "--valid", q(fixture("choice/valid.jsonl")),
+                             "--method", "full", "--lr", "1e-3", "--epochs", "1", "--max-len", "64", "--threads", "1",
+                             "--db", q(db), "--out", q(fout)});
+        QVERIFY2(fr.code == 0, fr.err.c_str());
+        QVERIFY2(fr.err.find("no PEFT files: PEFT has no task type for multiple choice") != std::string::npos, fr.err.c_str());
+        const json fsum = json::parse(fr.out);
+        QCOMPARE(read_json_file(fout + "/ptune_adapter.json")["method"].get<std::string>(), std::string("full"));
+        Result fp = run_cli({"predict", "--adapter", q(fout), "--data", q(fixture("choice/valid.jsonl")), "--out",
+                             q(dir() + "/choice-full.jsonl"), "--threads", "1"});
+        QVERIFY2(fp.code == 0, fp.err.c_str());
+        QVERIFY2(std::abs(json::parse(fp.out)["accuracy"].get<double>() - fsum["best_metrics"]["accuracy"].get<double>()) < 1e-9,
+                 fp.out.c_str());
+
         const std::string broken = dir() + "/broken-choice.jsonl";
         std::ofstream(broken) << "{\"premise\": \"p\", \"choice1\": \"a\", \"choice2\": \"b\", \"question\": \"effect\", \"label\": 0}\n"
                                  "{\"premise\": \"p\", \"choice1\": \"a\", \"choice2\": \"b\", \"question\": \"effect\", \"label\": 5}\n";
@@ -513,11 +548,25 @@ private Q_SLOTS:
         for (auto it = odds.begin(); it != odds.end(); ++it)   // "" exactly where the odds exceed the threshold
             QCOMPARE(a2[it.key()].get<std::string>().empty(), it.value().get<double>() > 1.5);
 
-        // What QA does not do yet says so; a wrong answer start is named.
-        Result bad = run_cli({"train", "--train", q(fixture("qa/train.json")), "--method", "lora", "--steps", "1",
-                              "--db", q(db)});
-        QCOMPARE(bad.code, 1);
-        QVERIFY2(bad.err.find("\"lora\" for extractive QA is not supported yet") != std::string::npos, bad.err.c_str());
+        // Prompt tuning on the task: PEFT's PROMPT_TUNING adapter with task_type QUESTION_ANS (PEFT's logits have
+        // the virtual tokens first; the real tokens' are these), and predict scores what the run reported.
+        const std::string pout = dir() + "/qa-prompt";
+        Result pr = run_cli({"train", "--train", q(fixture("qa/train.json")), "--valid", q(fixture("qa/valid.json")),
+                             "--method", "prompt", "--prompt-len", "4", "--lr", "3e-2", "--batch-size", "16", "--epochs",
+                             "2", "--max-len", "48", "--threads", "1", "--db", q(db), "--out", q(pout)});
+        QVERIFY2(pr.code == 0, pr.err.c_str());
+        const json ps = json::parse(pr.out);
+        const json ppc = read_json_file(pout + "/adapter_config.json");
+        QCOMPARE(ppc["peft_type"].get<std::string>(), std::string("PROMPT_TUNING"));
+        QCOMPARE(ppc["task_type"].get<std::string>(), std::string("QUESTION_ANS"));
+        QCOMPARE(ppc["num_virtual_tokens"].get<int>(), 4);
+        QCOMPARE(ppc["modules_to_save"], json::array({"qa_outputs"}));
+        Result pp = run_cli({"predict", "--adapter", q(pout), "--data", q(fixture("qa/valid.json")), "--out",
+                             q(dir() + "/qa-prompt-pred/predictions.json"), "--threads", "1"});
+        QVERIFY2(pp.code == 0, pp.err.c_str());
+        QVERIFY(std::abs(json::parse(pp.out)["scores"]["f1"].get<double>() - 100 * ps["best_metrics"]["qa_f1"].get<double>()) < 1e-9);
+
+        // A wrong answer start is named.
         const std::string broken = dir() + "/broken.json";
         {
             json b = read_json_file(fixture("qa/valid.json"));

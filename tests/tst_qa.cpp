@@ -275,6 +275,16 @@ private Q_SLOTS:
         tiny.max_len = 8;
         QVERIFY(error_of([&] { make_qa_features(d, *tok, tiny); }).find("leaves no room for the context") !=
                 std::string::npos);
+        // A stride as long as a window (max_len 20 less the question's 5 and 3 special tokens: 12) would never move
+        // on: refused with what to change, not cut into one-token steps.
+        QaFeatureOptions wide = fo;
+        wide.doc_stride = 12;
+        const std::string e = error_of([&] { make_qa_features(d, *tok, wide); });
+        QVERIFY2(e.find("the context needs windows of 12 tokens (max_len 20 less the question's 5 and 3 special "
+                        "tokens), which cannot overlap by doc_stride 12; lower doc_stride (--doc-stride) below 12 or "
+                        "raise max_len") != std::string::npos, e.c_str());
+        wide.doc_stride = 11;   // one token further each window
+        QVERIFY(make_qa_features(d, *tok, wide).size() > f.size());
     }
 
     // postprocess_qa_predictions on hand-made logits. The feature is [CLS] q1..q7 [SEP] the plot was bad . [SEP]
@@ -418,7 +428,7 @@ private Q_SLOTS:
 
         QTemporaryDir tmp;
         const std::string dir = tmp.path().toStdString() + "/adapter";
-        export_qa(dir, &prompt, trainer, model->config(), fo, "builtin");
+        export_qa(dir, trainer, DeltaOptions{}, fo, "builtin");
         QVERIFY(is_qa_adapter_dir(dir));
         const json pc = read_json_file(dir + "/adapter_config.json");
         QCOMPARE(pc["task_type"].get<std::string>(), std::string("QUESTION_ANS"));

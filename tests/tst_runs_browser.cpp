@@ -352,6 +352,15 @@ private Q_SLOTS:
         QVERIFY2(t.contains("macro-F1 0.75"), qPrintable(t));
         QVERIFY2(t.contains("F1 (positive: spam) 0.5"), qPrintable(t));
         QVERIFY2(!t.contains("f1 0.75"), qPrintable(t));
+        QVERIFY2(!t.contains("Environment"), qPrintable(t));   // none recorded
+        // Where the run ran, in a line.
+        store.set_environment(id, json{{"ptune", "0.1.0"}, {"libtorch", "2.6.0"}, {"device", "cuda:0"}, {"threads", 4},
+                                       {"hardware_threads", 16}, {"system", "Linux 6.1.0 x86_64"},
+                                       {"preset", "conll03-roberta"}}.dump());
+        b.refresh_run(id);
+        const QString e = b.details_text();
+        QVERIFY2(e.contains("<b>Environment</b> ptune 0.1.0, LibTorch 2.6.0, cuda:0 (4 threads of 16), Linux 6.1.0 "
+                            "x86_64, preset conll03-roberta"), qPrintable(e));
     }
 
     void deleteRemovesRunsButNotARunningOne() {

@@ -577,7 +577,7 @@ private Q_SLOTS:
             QVERIFY(s.runs().empty());
         }
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("5"));
         std::set<std::string> tables;
         for (auto& row : raw.rows("SELECT name FROM sqlite_master WHERE type = 'table'")) tables.insert(row[0]);
         QCOMPARE(tables, (std::set<std::string>{"runs", "metrics", "prompt_norms", "latency", "artifacts", "samples",
@@ -589,12 +589,13 @@ private Q_SLOTS:
         QCOMPARE(idx[2][0], std::string("step"));
         std::set<std::string> run_cols;
         for (auto& row : raw.rows("SELECT name FROM pragma_table_info('runs')")) run_cols.insert(row[0]);
-        QCOMPARE(run_cols.size(), size_t(27));
+        QCOMPARE(run_cols.size(), size_t(28));
         QVERIFY(run_cols.count("owner_pid") && run_cols.count("owner_host") && run_cols.count("best_metrics_json"));
         QVERIFY(run_cols.count("train_device") && run_cols.count("peak_mem_bytes") && run_cols.count("step_ms"));
+        QVERIFY(run_cols.count("environment"));
         // Opening a current store again changes nothing.
         { Store s(path); }
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("5"));
     }
 
     // A store written by the first schema (no training costs) opens with its runs intact and gains the columns.
@@ -613,11 +614,12 @@ private Q_SLOTS:
             raw.exec("ALTER TABLE runs DROP COLUMN step_ms");
             raw.exec("DROP TABLE samples");
             raw.exec("ALTER TABLE latency DROP COLUMN phase");
+            raw.exec("ALTER TABLE runs DROP COLUMN environment");
             raw.exec("PRAGMA user_version = 1");
         }
         Store s(path);
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("5"));
         auto r = s.run(id);
         QVERIFY(r.has_value());
         QCOMPARE(r->name, sample_run().name);
@@ -631,6 +633,10 @@ private Q_SLOTS:
         QCOMPARE(r->step_ms, 4.25);
         QCOMPARE(error_of([&] { s.set_train_stats(id + 99, "cpu", 1, 1); }),
                  path + ": no run with id " + std::to_string(id + 99));
+        // The environment column came with the migration: empty for old runs, then as set.
+        QCOMPARE(r->environment, std::string(""));
+        s.set_environment(id, "{\"libtorch\":\"1.13.0\"}");
+        QCOMPARE(s.run(id)->environment, std::string("{\"libtorch\":\"1.13.0\"}"));
     }
 
     // A schema-2 store (before causal LMs' samples) gains the samples table; its rows round-trip and go with the run.
@@ -645,11 +651,12 @@ private Q_SLOTS:
             RawDb raw(path);
             raw.exec("DROP TABLE samples");
             raw.exec("ALTER TABLE latency DROP COLUMN phase");
+            raw.exec("ALTER TABLE runs DROP COLUMN environment");
             raw.exec("PRAGMA user_version = 2");
         }
         Store s(path);
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("5"));
         QVERIFY(s.samples(id).empty());
         s.add_samples(id, {{20, 1, "Review : b Sentiment : ", "negative", "box", "negative"},
                            {20, 0, "Review : a Sentiment : ", "positive", "plot", "négatif \xF0\x9F\x98\x80"}});
@@ -679,11 +686,12 @@ private Q_SLOTS:
             const std::string insert = "INSERT INTO latency (run_id, method, batch_size, seq_len, prompt_len, median_ms, "
                                        "p90_ms, device) VALUES (" + std::to_string(id) + ", 'ptv2', 1, 64, 8, 2.5, 3.0, 'cpu')";
             raw.exec(insert.c_str());
+            raw.exec("ALTER TABLE runs DROP COLUMN environment");
             raw.exec("PRAGMA user_version = 3");
         }
         Store s(path);
         RawDb raw(path);
-        QCOMPARE(raw.one("PRAGMA user_version"), std::string("4"));
+        QCOMPARE(raw.one("PRAGMA user_version"), std::string("5"));
         s.add_latency(id, {{"ptv2", 1, 64, 8, 7.5, 8.0, "cpu", "first_token"}, {"base", 1, 64, 0, 1.25, 1.5, "cpu", "per_token"}});
         auto rows = s.latency(id);
         QCOMPARE(rows.size(), size_t(3));

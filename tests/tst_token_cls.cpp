@@ -7,6 +7,7 @@
 #include <QtTest>
 
 #include "core/engine/builtin.h"
+#include "core/engine/peft_io.h"
 #include "core/engine/token_cls_task.h"
 #include "core/io/json_util.h"
 
@@ -87,6 +88,87 @@ private Q_SLOTS:
         QCOMPARE(t.gold[0].size(), words.size());
     }
 
+    // Every method trains on the task, and its adapter reads back computing the same: prompt tuning, P-tuning, LoRA,
+    // IA3, bottleneck adapters and full fine-tuning on the NER set (one epoch each). The validation loss falls;
+    // only the method's tensors and the head train (the backbone too for full). ptune's format gives back the same
+    // loss and tags; PEFT's (task_type TOKEN_CLS, for the methods PEFT has) too, P-tuning read as the prompts its
+    // encoder made; bottleneck adapters and full fine-tuning have no PEFT form and say why.
+    void everyMethodTrainsAndReadsBack() {
+        auto tok = Tokenizer::from_dir(builtin_dir() + "/model");
+        TaggedDataset train = load_tagged(kFixtures + "/ner/train.conll", {});
+        TaggedOptions vo;
+        vo.label_names = train.label_names;
+        TaggedDataset valid = load_tagged(kFixtures + "/ner/valid.conll", vo);
+        TokenClsData ttrain = tokenize_tagged(train, *tok, 64, false), tvalid = tokenize_tagged(valid, *tok, 64, false);
+        const int64_t tags = (int64_t)train.label_names.size();
+        QTemporaryDir tmp;
+        for (const std::string m : {"prompt", "ptuning", "lora", "ia3", "adapter", "full"}) {
+            auto model = EncoderClassifier::load(builtin_dir() + "/model", 2, 1);
+            std::unique_ptr<DeltaMethod> delta;
+            if (m == "full") model->set_backbone_trainable(true);
+            else delta = make_method(m, *model, 4, DeltaOptions{}, {}, 5);
+            std::map<std::string, at::Tensor> start;
+            if (delta)
+                for (auto& [n, t] : delta->parameters()) start[n] = t.detach().clone();
+            TrainOptions o;
+            o.lr = m == "full" ? 1e-3 : 1e-2;
+            o.batch_size = 16;
+            o.epochs = 1;
+            o.eval_every = 0;
+            o.metric = "loss";
+            o.seed = 3;
+            TokenClsTrainer trainer(*model, nullptr, delta.get(), tags, o, tok->pad_id());
+            QCOMPARE(trainer.method_name(), m);
+            const double before = trainer.evaluate(tvalid).at("loss");
+            TrainResult r = trainer.train(ttrain, &tvalid);
+            QCOMPARE(r.status, std::string("completed"));
+            const auto after = trainer.evaluate(tvalid);
+            qInfo("%s: loss %.4f -> %.4f", m.c_str(), before, after.at("loss"));
+            QVERIFY2(after.at("loss") < before * 0.8, m.c_str());
+            bool changed = false;
+            if (delta)
+                for (auto& [n, t] : delta->parameters()) changed = changed || !at::equal(t.detach(), start.at(n));
+            QVERIFY2(changed || m == "full", m.c_str());
+            for (auto& [n, t] : model->backbone_parameters()) QCOMPARE(t.requires_grad(), m == "full");
+            QCOMPARE(trainer.trainable_param_count(),
+                     (delta ? delta->param_count() : model->backbone_param_count()) + tags * 64 + tags);
+
+            const std::string dir = tmp.path().toStdString() + "/" + m;
+            std::string why;
+            export_token_cls(dir, trainer, DeltaOptions{}, train.label_names, train.scheme, "builtin", &why);
+            const bool peft = m != "adapter" && m != "full";
+            QCOMPARE(QFile::exists(QString::fromStdString(dir + "/adapter_config.json")), peft);
+            QVERIFY2(peft == why.empty(), why.c_str());
+            if (m == "adapter") QCOMPARE(why, std::string("PEFT has no bottleneck adapters (they are AdapterHub's)"));
+            const auto want = trainer.predict(tvalid);
+            auto score = [&](TokenClsAdapter& a) {
+                auto fresh = EncoderClassifier::load(builtin_dir() + "/model", 2, 1);
+                a.apply_backbone(*fresh);
+                TokenClsTrainer t2(*fresh, a.prompt.get(), a.delta.get(), (int64_t)a.label_names.size(), o, tok->pad_id());
+                for (auto& [n, v] : a.head) t2.set_head_tensor(n, v);
+                QVERIFY2(t2.predict(tvalid) == want, m.c_str());
+                QVERIFY2(std::abs(t2.evaluate(tvalid).at("loss") - after.at("loss")) < 1e-5, m.c_str());
+            };
+            TokenClsAdapter ours = load_token_cls_adapter(dir, model->config());
+            QCOMPARE(ours.method, m);
+            QCOMPARE(ours.label_names, train.label_names);
+            score(ours);
+            if (!peft) continue;
+            const json pc = read_json_file(dir + "/adapter_config.json");
+            QCOMPARE(pc["task_type"].get<std::string>(), std::string("TOKEN_CLS"));
+            QCOMPARE(pc["peft_type"].get<std::string>(), std::string(m == "prompt" ? "PROMPT_TUNING" : m == "ptuning" ? "P_TUNING"
+                                                                     : m == "lora" ? "LORA" : "IA3"));
+            PeftAdapter pa = PeftAdapter::load(dir);
+            const std::string head_key = delta->virtual_tokens() ? "base_model.classifier.weight" : "base_model.model.classifier.weight";
+            QVERIFY2(pa.tensors.count(head_key), head_key.c_str());
+            QFile::remove(QString::fromStdString(dir + "/ptune_adapter.json"));
+            TokenClsAdapter theirs = load_token_cls_adapter(dir, model->config());
+            QCOMPARE(theirs.method, std::string(m == "ptuning" ? "prompt" : m));
+            QCOMPARE(theirs.label_names, train.label_names);
+            score(theirs);
+        }
+    }
+
     // P-Tuning v2 (P = 8, every layer) on the built-in encoder learns the NER set: entity F1 (seqeval, default
     // mode) rises from near 0 with the fresh head to well above the all-"O" tagger's 0; loss falls.
     void prefixLearnsNer() {
@@ -135,7 +217,7 @@ private Q_SLOTS:
         // PeftModelForTokenClassification saves: the prefix and base_model.classifier.*, task_type TOKEN_CLS.
         QTemporaryDir tmp;
         const std::string dir = tmp.path().toStdString() + "/adapter";
-        export_token_cls(dir, &prompt, trainer, model->config(), train.label_names, train.scheme, "builtin");
+        export_token_cls(dir, trainer, DeltaOptions{}, train.label_names, train.scheme, "builtin");
         const json pc = read_json_file(dir + "/adapter_config.json");
         QCOMPARE(pc["task_type"].get<std::string>(), std::string("TOKEN_CLS"));
         QCOMPARE(pc["peft_type"].get<std::string>(), std::string("PREFIX_TUNING"));

@@ -447,6 +447,8 @@ private Q_SLOTS:
         QCOMPARE(train_entities, int64_t(428));
         QCOMPARE(valid_entities, int64_t(132));
         QVERIFY(child<QLabel>(s, "data_info")->text().contains("Entities (train / valid)"));
+        // The model's table names the head the task puts on top, not the checkpoint's sequence labels.
+        QTRY_VERIFY(child<QLabel>(s, "model_info")->text().contains("a new token head over the data's tags (classifier [tags, 64])"));
         type_into(child<QSpinBox>(s, "prompt_len"), 8);
         type_into(child<QSpinBox>(s, "batch_size"), 16);
         type_into(child<QSpinBox>(s, "length"), 12);   // epochs
@@ -533,8 +535,8 @@ private Q_SLOTS:
         QVERIFY(child<QLabel>(s, "data_info")->text().contains("800 training questions, 100 validation"));
         QComboBox* method = child<QComboBox>(s, "method");
         auto* items = qobject_cast<QStandardItemModel*>(method->model());
-        QVERIFY(!items->item(method->findData(QString("lora")))->isEnabled());
-        QVERIFY(items->item(method->findData(QString("head")))->isEnabled());
+        for (const char* m : {"ptv2", "prompt", "ptuning", "lora", "ia3", "adapter", "full", "head"})   // every method
+            QVERIFY2(items->item(method->findData(QString(m)))->isEnabled(), m);
         type_into(child<QSpinBox>(s, "prompt_len"), 8);
         type_into(child<QSpinBox>(s, "batch_size"), 16);
         type_into(child<QSpinBox>(s, "length"), 2);   // epochs

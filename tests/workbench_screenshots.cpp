@@ -114,6 +114,20 @@ int main(int argc, char** argv) {
         return true;
     };
 
+    // The ready-made methods suite from the form's experiment (every run measures its inference latency after
+    // training), then Compare's Methods page over it (shot <tag>); the suite's runs, none when it failed.
+    auto methods_suite_shot = [&](const std::vector<uint64_t>& seeds, const char* tag) {
+        const std::vector<int64_t> suite = w.start_suite("methods", seeds);
+        if (suite.empty()) std::fprintf(stderr, "could not start the methods suite (%s)\n", tag);
+        if (suite.empty() || !wait_until([&] { return !w.queue()->busy(); }, 1800000)) return std::vector<int64_t>{};
+        w.tabs()->setCurrentWidget(w.runs());
+        w.runs()->select_runs(suite);
+        Q_EMIT w.runs()->compare_requested(QList<qint64>(suite.begin(), suite.end()));
+        w.compare()->show_page(true);
+        shot(w, out, tag);
+        return suite;
+    };
+
     // Token classification: the project's small NER set (tests/fixtures/ner); the preview shows the sentences with
     // their tags, the Training view the entity F1 per evaluation.
     if (only.isEmpty() || only == "ner") {
@@ -130,6 +144,9 @@ int main(int argc, char** argv) {
         n.train.metric = "entity_f1";
         n.tags = {"screenshots"};
         if (!task_shots(n, "ner", "eval/entity_f1", true)) return 1;
+        // Every method on the same NER set: the ready-made methods suite from the form, one seed; Compare's Methods
+        // page over it.
+        if (methods_suite_shot({1}, "compare-methods-ner").empty()) return 1;
     }
     // Extractive QA: the project's SQuAD 2.0 set (tests/fixtures/qa); the preview shows questions with their answers
     // in the context, the Training view the SQuAD F1 per evaluation.
@@ -237,21 +254,11 @@ int main(int argc, char** argv) {
     w.compare()->show_page(false);
     shot(w, out, "compare");
 
-    // The method comparison: the ready-made methods suite on the built-in experiment, three seeds each, every run
-    // measuring its inference latency after training; then the Compare view's Methods page over the suite.
+    // The method comparison: the methods suite on the built-in experiment, three seeds each.
     w.setup()->set_spec(base);
     if (!wait_until([&] { return !w.setup()->checks_pending(); }, 20000)) return 1;
-    const std::vector<int64_t> suite = w.start_suite("methods", {1, 2, 3});
-    if (suite.empty()) {
-        std::fprintf(stderr, "could not start the methods suite\n");
-        return 1;
-    }
-    if (!wait_until([&] { return !w.queue()->busy(); }, 1800000)) return 1;
-    w.tabs()->setCurrentWidget(w.runs());
-    w.runs()->select_runs(suite);
-    Q_EMIT w.runs()->compare_requested(QList<qint64>(suite.begin(), suite.end()));
-    w.compare()->show_page(true);
-    shot(w, out, "compare-methods");
+    const std::vector<int64_t> suite = methods_suite_shot({1, 2, 3}, "compare-methods");
+    if (suite.empty()) return 1;
     w.compare()->methods_view()->set_bars(MethodsView::Bars::Overhead);
     w.compare()->methods_view()->set_scatter_x(MethodsView::ScatterX::Overhead);
     shot(w, out, "compare-methods-overhead");

@@ -37,6 +37,24 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 QString run_title(const RunRecord& r) { return QString("#%1 \u201c%2\u201d").arg(r.id).arg(qs(r.name)); }
 
+// "ptune 0.1.0, LibTorch 1.13.0, cpu (2 threads of 8), Linux 6.1.0 x86_64, preset conll03-roberta"; "" when the run
+// has no record (made by an older ptune).
+QString environment_text(const std::string& j) {
+    if (j.empty()) return {};
+    const json e = json::parse(j, nullptr, false);
+    if (!e.is_object()) return {};
+    auto str = [&](const char* k) { return e.contains(k) && e[k].is_string() ? qs(e[k].get<std::string>()) : QString(); };
+    auto num = [&](const char* k) { return e.contains(k) && e[k].is_number_integer() ? e[k].get<int64_t>() : int64_t(0); };
+    QStringList parts;
+    if (!str("ptune").isEmpty()) parts << "ptune " + str("ptune");
+    if (!str("libtorch").isEmpty()) parts << "LibTorch " + str("libtorch");
+    if (!str("device").isEmpty())
+        parts << QString("%1 (%2 threads of %3)").arg(str("device")).arg(num("threads")).arg(num("hardware_threads"));
+    if (!str("system").isEmpty()) parts << str("system");
+    if (!str("preset").isEmpty()) parts << "preset " + str("preset");
+    return parts.join(", ");
+}
+
 }  // namespace
 
 // Text filter (every word must occur in the row's FilterRole text) and status filter; sorts by SortRole.
@@ -435,6 +453,7 @@ void RunsBrowser::show_details(int64_t id) {
                                  .arg(100.0 * double(r->trainable_params) / double(r->total_params), 0, 'g', 3));
     add(tr("Duration"), RunsModel::format_duration(duration_s(*r)));
     if (!r->suite.empty()) add(tr("Suite"), qs(r->suite));
+    add(tr("Environment"), environment_text(r->environment));
     detail_info_->setText(info.join("<br>"));
     // A refresh of the same run (a live run's row every few seconds) keeps edits the user has not applied.
     const bool unapplied = same_run && revert_->isEnabled();

@@ -973,7 +973,27 @@ void SetupPanel::show_model_summary() {
         strip_->set_layer_count(0);
         return;
     }
+    show_model_info();
     const ModelSummary& m = *model_;
+    const bool was = filling_;
+    filling_ = true;
+    strip_->set_layer_count((int)m.layers);
+    const QString task_before = task_->currentData().toString();
+    offer_tasks();
+    const bool task_moved = task_->currentData().toString() != task_before;
+    filling_ = was;
+    apply_layers_text();
+    // The task the model allows reads the data its own way (tagged words or rows).
+    if (task_moved) {
+        show_task_rows();
+        data_changed();
+    }
+}
+
+void SetupPanel::show_model_info() {
+    if (!model_) return;
+    const ModelSummary& m = *model_;
+    const QString task = task_->currentData().toString();
     QString labels = m.labels.empty() ? "none named" : QString::number(m.labels.size());
     if (!m.labels.empty() && m.labels.size() <= 6) {
         QStringList l;
@@ -999,22 +1019,12 @@ void SetupPanel::show_model_summary() {
             .arg(positions)
             .arg(m.position_offset ? QString(" (%1 usable)").arg(usable) : QString())
             .arg(QLocale().toString((qlonglong)m.vocab), html_escape(q(m.tokenizer)),
-                 m.causal_lm ? QString("next-token prediction over the vocabulary: it generates each row's target")
-                             : html_escape(labels))
-            .arg(m.causal_lm ? QString("Output") : QString("Labels")));
-    const bool was = filling_;
-    filling_ = true;
-    strip_->set_layer_count((int)m.layers);
-    const QString task_before = task_->currentData().toString();
-    offer_tasks();
-    const bool task_moved = task_->currentData().toString() != task_before;
-    filling_ = was;
-    apply_layers_text();
-    // The task the model allows reads the data its own way (tagged words or rows).
-    if (task_moved) {
-        show_task_rows();
-        data_changed();
-    }
+                 m.causal_lm            ? QString("next-token prediction over the vocabulary: it generates each row's target")
+                : task == "token-cls" ? QString("a new token head over the data's tags (classifier [tags, %1])").arg(m.hidden)
+                : task == "qa"        ? QString("a new span head for answer starts and ends (qa_outputs [2, %1])").arg(m.hidden)
+                : task == "choice"    ? QString("a new head scoring each (context, choice) pair on the pooler (classifier [1, %1])").arg(m.hidden)
+                                      : html_escape(labels))
+            .arg(m.causal_lm ? QString("Output") : task == "seq-cls" ? QString("Labels") : QString("Head")));
 }
 
 void SetupPanel::data_changed() {
@@ -1484,6 +1494,7 @@ void SetupPanel::browse_data(QLineEdit* edit) {
 
 void SetupPanel::show_task_rows() {
     const QString task = task_->currentData().toString();
+    show_model_info();
     const bool causal = task == "causal-lm", tagging = task == "token-cls", qa = task == "qa", choice = task == "choice";
     data_form_->setRowVisible(template_, causal);
     data_form_->setRowVisible(columns_row_, !tagging && !qa && !choice);
@@ -1507,23 +1518,17 @@ void SetupPanel::show_task_rows() {
         const QString k = metric_->itemData(i).toString();
         if (auto* it = items ? items->item(i) : nullptr) it->setEnabled(fits(k, task));
     }
-    // Methods: a causal LM trains P-Tuning v2 / prefix tuning; token classification P-Tuning v2 or the head alone
-    // (the other methods on these tasks are not there yet).
+    // Methods: a causal LM trains P-Tuning v2 / prefix tuning; the encoder tasks train every method.
     if (auto* mitems = qobject_cast<QStandardItemModel*>(method_->model())) {
         for (int i = 0; i < method_->count(); ++i)
             if (auto* it = mitems->item(i)) {
-                const QString m = method_->itemData(i).toString();
-                const bool ok = causal ? m == "ptv2" : (tagging || qa || choice) ? (m == "ptv2" || m == "head") : true;
+                const bool ok = !causal || method_->itemData(i).toString() == "ptv2";
                 it->setEnabled(ok);
                 it->setToolTip(ok ? QString()
-                               : causal ? "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)"
-                               : qa     ? "Not for extractive QA yet: P-Tuning v2 or the head alone"
-                               : choice ? "Not for multiple choice yet: P-Tuning v2 or the head alone"
-                                        : "Not for token classification yet: P-Tuning v2 or the head alone");
+                                  : "Not on causal LMs yet: they train P-Tuning v2 (prefix tuning with the MLP option)");
             }
     }
-    const QString m = method_->currentData().toString();
-    if ((causal && m != "ptv2") || ((tagging || qa || choice) && m != "ptv2" && m != "head"))
+    if (causal && method_->currentData().toString() != "ptv2")
         method_->setCurrentIndex(method_->findData(QString("ptv2")));
     const QString cur = metric_->currentData().toString();
     if (!fits(cur, task))

@@ -75,6 +75,7 @@ private:
     void show_choice_preview();         // questions with their contexts, the answer span highlighted
     void validate();
     void show_model_summary();
+    void show_model_info();         // the model's table; its last row says what the chosen task puts on top
     void show_data_summary();
     void update_counts();
     void fill_columns(const std::vector<std::string>& cols);

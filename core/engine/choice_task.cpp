@@ -142,22 +142,18 @@ namespace {
 const HeadAdapterKind kChoiceKind{"choice", "", "multiple choice", {"classifier"}};
 }  // namespace
 
-void export_choice(const std::string& dir, const DeepPrompt* prompt, const ChoiceTrainer& trainer,
-                   const ModelConfig& cfg, int64_t max_len, const std::string& base_model) {
-    write_head_adapter(dir, kChoiceKind, prompt, trainer, cfg, json{{"max_len", max_len}}, base_model);
+void export_choice(const std::string& dir, const ChoiceTrainer& trainer, const DeltaOptions& options, int64_t max_len,
+                   const std::string& base_model, std::string* why_no_peft) {
+    write_head_adapter(dir, kChoiceKind, trainer, options, json{{"max_len", max_len}}, base_model, nullptr, why_no_peft);
 }
 
 bool is_choice_adapter_dir(const std::string& dir) { return is_head_adapter_dir(dir, kChoiceKind); }
 
 ChoiceAdapter load_choice_adapter(const std::string& dir, const ModelConfig& cfg) {
-    HeadAdapter h = read_head_adapter(dir, kChoiceKind, cfg, "classifier", 1);
     ChoiceAdapter out;
-    out.prompt = std::move(h.prompt);
-    out.head = std::move(h.head);
-    out.base_model = h.base_model;
-    out.notes = std::move(h.notes);
-    out.max_len = get_field_or<int64_t>(h.config, "max_len", out.max_len, h.where);
-    if (out.max_len < 1) throw Error(h.where + ": field \"max_len\" must be at least 1");
+    static_cast<HeadAdapter&>(out) = read_head_adapter(dir, kChoiceKind, cfg, "classifier", 1);
+    out.max_len = get_field_or<int64_t>(out.config, "max_len", out.max_len, out.where);
+    if (out.max_len < 1) throw Error(out.where + ": field \"max_len\" must be at least 1");
     return out;
 }
 

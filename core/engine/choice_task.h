@@ -64,17 +64,14 @@ private:
 // The accuracy of predictions against their labels (unlabelled ones left out); NaN when none is labelled.
 double choice_accuracy(const std::vector<ChoicePrediction>& p);
 
-struct ChoiceAdapter {
-    std::unique_ptr<DeepPrompt> prompt;       // null: the head alone
-    std::map<std::string, at::Tensor> head;   // "classifier.weight" [1, H], "classifier.bias" [1]
+// The method's part (see HeadAdapter) and the head ("classifier.weight" [1, H], "classifier.bias" [1]).
+struct ChoiceAdapter : HeadAdapter {
     int64_t max_len = 128;
-    std::string base_model;
-    std::vector<std::string> notes;
 };
 
-// ptune_adapter.json ("task": "choice", the method, the prompt's options, max_len) and ptune_adapter.safetensors.
-void export_choice(const std::string& dir, const DeepPrompt* prompt, const ChoiceTrainer& trainer,
-                   const ModelConfig& cfg, int64_t max_len, const std::string& base_model);
+// ptune_adapter.json ("task": "choice", the method and its options, max_len) and ptune_adapter.safetensors.
+void export_choice(const std::string& dir, const ChoiceTrainer& trainer, const DeltaOptions& options, int64_t max_len,
+                   const std::string& base_model, std::string* why_no_peft = nullptr);
 bool is_choice_adapter_dir(const std::string& dir);
 ChoiceAdapter load_choice_adapter(const std::string& dir, const ModelConfig& cfg);
 

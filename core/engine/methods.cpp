@@ -142,6 +142,11 @@ public:
 
 class PromptTuning : public DeltaMethod {
 public:
+    // The shape alone (random values), for tensors read from a file.
+    PromptTuning(const ModelConfig& cfg, int64_t P) {
+        if (P < 1) throw Error("prompt tuning: prompt length must be at least 1");
+        prompts_ = trainable(at::zeros({P, cfg.embedding_size > 0 ? cfg.embedding_size : cfg.hidden_size}));
+    }
     PromptTuning(const EncoderClassifier& model, const PromptTuningOptions& opt, uint64_t seed) {
         const int64_t P = opt.prompt_len;
         if (P < 1) throw Error("prompt tuning: prompt length must be at least 1");
@@ -268,16 +273,18 @@ Site site_from_module(const std::string& name) {
     throw Error("module \"" + name + "\": use query, key, value, attention.output.dense, intermediate.dense or output.dense");
 }
 
-std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderClassifier& model, int64_t prompt_len,
-                                         const DeltaOptions& d, const std::vector<int64_t>& text_ids, uint64_t seed) {
+namespace {
+std::unique_ptr<DeltaMethod> make_method_of(const std::string& name, const ModelConfig& cfg, const EncoderClassifier* model,
+                                            int64_t prompt_len, const DeltaOptions& d, const std::vector<int64_t>& text_ids,
+                                            uint64_t seed) {
     d.validate(name);
-    const ModelConfig& cfg = model.config();
+    if (name == "prompt" && !model) return std::make_unique<PromptTuning>(cfg, prompt_len);
     if (name == "prompt") {
         PromptTuningOptions o;
         o.prompt_len = prompt_len;
         o.init = d.prompt_init == "vocab" ? PromptInit2::SampleVocab : d.prompt_init == "text" ? PromptInit2::Text : PromptInit2::Random;
         o.init_token_ids = text_ids;
-        return make_prompt_tuning(model, o, seed);
+        return make_prompt_tuning(*model, o, seed);
     }
     if (name == "ptuning") {
         PTuningOptions o;
@@ -321,6 +328,19 @@ std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderC
         return make_adapter(cfg, o, seed);
     }
     throw Error("method \"" + name + "\" has no method object (ptv2 uses DeepPrompt; full and head none)");
+}
+}  // namespace
+
+std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderClassifier& model, int64_t prompt_len,
+                                         const DeltaOptions& d, const std::vector<int64_t>& text_ids, uint64_t seed) {
+    return make_method_of(name, model.config(), &model, prompt_len, d, text_ids, seed);
+}
+
+std::unique_ptr<DeltaMethod> make_method_shape(const std::string& name, const ModelConfig& cfg, int64_t prompt_len,
+                                               const DeltaOptions& d) {
+    DeltaOptions o = d;
+    if (o.prompt_init == "text") o.prompt_init = "random";
+    return make_method_of(name, cfg, nullptr, prompt_len, o, {}, 0);
 }
 
 namespace fs = std::filesystem;

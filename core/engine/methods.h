@@ -98,6 +98,9 @@ Site site_from_module(const std::string& name);
 std::unique_ptr<DeltaMethod> make_method(const std::string& name, const EncoderClassifier& model, int64_t prompt_len,
                                          const DeltaOptions& options, const std::vector<int64_t>& text_ids, uint64_t seed);
 
+// The same method with its tensors' shapes only (values to be read from a file): needs the configuration alone.
+std::unique_ptr<DeltaMethod> make_method_shape(const std::string& name, const ModelConfig& cfg, int64_t prompt_len,
+                                               const DeltaOptions& options);
 
 // A trained run of a method other than P-Tuning v2, in ptune's format: ptune_adapter.json
 // {"format": "ptune-method", "method", "prompt_len", "options", "label_names", "base_model"} and

@@ -67,6 +67,21 @@ void PeftDelta::to(const at::Device& device) {
                 if (t->defined()) *t = t->to(device);
 }
 
+std::map<std::string, at::Tensor> delta_parameters_of(const PeftDelta& d) {
+    std::map<std::string, at::Tensor> have;
+    if (d.input_prompt.defined()) have["prompt_embeddings"] = d.input_prompt;
+    for (size_t l = 0; l < d.layers.size(); ++l)
+        for (int si = 0; si < kSites; ++si) {
+            const LinearDelta& x = d.layers[l][(size_t)si];
+            const std::string base = "layer." + std::to_string(l) + "." + site_name((Site)si);
+            if (x.lora_A.defined()) have[base + ".lora_A.weight"] = x.lora_A;
+            if (x.lora_B.defined()) have[base + ".lora_B.weight"] = x.lora_B;
+            if (x.ia3_out.defined()) have[base + ".ia3_out"] = x.ia3_out;
+            if (x.ia3_in.defined()) have[base + ".ia3_in"] = x.ia3_in;
+        }
+    return have;
+}
+
 bool is_peft_delta_dir(const std::string& dir) {
     const fs::path cfg = fs::path(dir) / "adapter_config.json";
     if (!fs::exists(cfg)) return false;
@@ -418,7 +433,8 @@ bool peft_can_express(const std::string& method) {
 }
 
 PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const DeltaMethod& delta,
-                        const EncoderClassifier& model, const std::string& tokenizer_dir) {
+                        const EncoderClassifier& model, const std::string& tokenizer_dir, const std::string& task_type,
+                        const std::vector<std::string>& modules_to_save) {
     if (!peft_can_express(method)) {
         if (method == "adapter")
             throw Error("cannot export bottleneck adapters as a PEFT adapter: PEFT has no bottleneck adapters "
@@ -427,10 +443,16 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
                     "and this run has none" + std::string(method == "full" ? " (it changed every weight of the model)" : "") +
                     ". Export in ptune's format instead (--format ptune).");
     }
-    if (!model.pooler_from_checkpoint())
+    if (task_type == "SEQ_CLS" && !model.pooler_from_checkpoint())
         throw Error(std::string("cannot export as a PEFT adapter: ") + kRandomPoolerNoPeft +
                     ". Export in ptune's format instead (--format ptune).");
     const ModelConfig& cfg = model.config();
+    auto common = [&](const std::string& peft_type) {
+        json c = peft_common(peft_type, "");
+        c["task_type"] = task_type;
+        c["modules_to_save"] = modules_to_save;
+        return c;
+    };
     const int64_t E = cfg.embedding_size > 0 ? cfg.embedding_size : cfg.hidden_size;
     at::NoGradGuard g;
     const Adaptation a = delta.adaptation(false);
@@ -440,7 +462,7 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
         d.peft_type = method == "prompt" ? "PROMPT_TUNING" : "P_TUNING";
         d.input_prompt = cpu(a.input_prompt);
         const int64_t P = d.input_prompt.size(0);
-        json c = peft_common(d.peft_type, "");
+        json c = common(d.peft_type);
         c.update({{"num_virtual_tokens", P},
                   {"token_dim", E},
                   {"num_transformer_submodules", 1},
@@ -482,7 +504,7 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
             if (l == 0 && !x.empty()) sites.push_back((Site)s);
             if (l == 0 && x.ia3_in.defined()) ff.push_back((Site)s);
         }
-    json c = peft_common(d.peft_type, "");
+    json c = common(d.peft_type);
     c["fan_in_fan_out"] = false;
     if (method == "lora") {
         c.update({{"layers_to_transform", nullptr},
@@ -507,8 +529,20 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
 
 void export_peft_delta(const std::string& dir, const PeftDelta& d, const EncoderClassifier& model,
                        const std::string& base_model) {
+    std::vector<std::pair<std::string, at::Tensor>> head;
+    for (auto& [n, t] : model.head_parameters()) head.push_back({n, t});
+    export_peft_delta(dir, d, head, model.config(), base_model);
+}
+
+void export_peft_delta(const std::string& dir, const PeftDelta& d,
+                       const std::vector<std::pair<std::string, at::Tensor>>& head, const ModelConfig& cfg,
+                       const std::string& base_model) {
     if (d.config.empty()) throw Error("export_peft_delta: the adapter has no PEFT configuration to write");
-    const ModelConfig& cfg = model.config();
+    auto save_head = [&head](const std::string& prefix) {
+        std::vector<std::pair<std::string, at::Tensor>> v;
+        for (auto& [n, t] : head) v.push_back({prefix + n, t.detach().to(at::kCPU).to(at::kFloat).contiguous()});
+        return v;
+    };
     fs::create_directories(dir);
     json c = d.config;
     if (!base_model.empty()) c["base_model_name_or_path"] = base_model == "builtin" ? json(nullptr) : json(base_model);
@@ -516,11 +550,11 @@ void export_peft_delta(const std::string& dir, const PeftDelta& d, const Encoder
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     if (d.input_prompt.defined()) {
         // Prompt learning: PEFT names the head under base_model. and the prompts at the top level.
-        tensors = head_for_save(model, "base_model.");
+        tensors = save_head("base_model.");
         tensors.push_back({"prompt_embeddings", d.input_prompt.detach().to(at::kCPU).to(at::kFloat).contiguous()});
     } else {
         // LoRA / IA3 wrap the whole model: base_model.model.<model's own names>.
-        tensors = head_for_save(model, "base_model.model.");
+        tensors = save_head("base_model.model.");
         const std::string root = "base_model.model." + cfg.weight_prefix() + "encoder.layer.";
         for (size_t l = 0; l < d.layers.size(); ++l)
             for (int s = 0; s < kSites; ++s) {

@@ -56,6 +56,9 @@ struct PeftDelta {
     int64_t virtual_tokens() const { return input_prompt.defined() ? input_prompt.size(0) : 0; }
     void to(const at::Device& device);
 };
+// The adapter's tensors under the names DeltaMethod::parameters() gives them ("prompt_embeddings",
+// "layer.<l>.<module>.lora_A.weight", ".lora_B.weight", ".ia3_out", ".ia3_in"), to load into a method.
+std::map<std::string, at::Tensor> delta_parameters_of(const PeftDelta& d);
 // Whether `dir` holds a PEFT adapter of a type peft_delta_from reads (not PREFIX_TUNING: load_prompt_adapter).
 bool is_peft_delta_dir(const std::string& dir);
 // Reads the adapter for `cfg`, checking every tensor's layer, module and shape against the model. LoRA:
@@ -69,6 +72,10 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg);
 // back identical to the imported file's.
 void export_peft_delta(const std::string& dir, const PeftDelta& d, const EncoderClassifier& model,
                        const std::string& base_model = "");
+// The same with the head given by its tensors under the model's names (a task head outside the model).
+void export_peft_delta(const std::string& dir, const PeftDelta& d,
+                       const std::vector<std::pair<std::string, at::Tensor>>& head, const ModelConfig& cfg,
+                       const std::string& base_model);
 
 class DeltaMethod;
 struct DeltaOptions;
@@ -80,8 +87,12 @@ struct DeltaOptions;
 // trained). `tokenizer_dir` is recorded for PROMPT_TUNING's text initialisation (PEFT requires it). Throws
 // ptune::Error saying why for what PEFT cannot express (bottleneck adapters, full fine-tuning, the linear probe,
 // a model whose pooler ptune drew at random).
+// `task_type` and `modules_to_save` as PEFT's model class for the task sets them (TOKEN_CLS: classifier and score;
+// QUESTION_ANS: qa_outputs); the pooler matters (and a random one is refused) for SEQ_CLS only.
 PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& options, const DeltaMethod& delta,
-                        const EncoderClassifier& model, const std::string& tokenizer_dir);
+                        const EncoderClassifier& model, const std::string& tokenizer_dir,
+                        const std::string& task_type = "SEQ_CLS",
+                        const std::vector<std::string>& modules_to_save = {"classifier", "score"});
 // Whether PEFT can express a trained run of this method (peft_delta_of would not refuse it for its method).
 bool peft_can_express(const std::string& method);
 // PEFT's module list or pattern for these encoder sites: {"target_modules": ..., "feedforward_modules": ...}

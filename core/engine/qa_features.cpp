@@ -93,8 +93,16 @@ QaFeatures make_qa_features(const QaDataset& d, const Tokenizer& tok, const QaFe
             throw Error(ex.where + ": the question takes " + std::to_string(q.ids.size()) + " tokens and the special "
                         "tokens " + std::to_string(specials) + ", which leaves no room for the context in max_len " +
                         std::to_string(opt.max_len) + " (raise max_len or lower max_question_len)");
-        const int64_t stride = std::max<int64_t>(0, std::min(opt.doc_stride, room - 1));
         const int64_t n = static_cast<int64_t>(ctx.ids.size());
+        // Windows overlap by doc_stride tokens, so each starts room - doc_stride tokens after the last: a stride
+        // not below the room would never move on (the tokenizers library refuses it too).
+        if (n > room && opt.doc_stride >= room)
+            throw Error(ex.where + ": the context needs windows of " + std::to_string(room) + " tokens (max_len " +
+                        std::to_string(opt.max_len) + " less the question's " + std::to_string(q.ids.size()) +
+                        " and " + std::to_string(specials) + " special tokens), which cannot overlap by doc_stride " +
+                        std::to_string(opt.doc_stride) + "; lower doc_stride (--doc-stride) below " +
+                        std::to_string(room) + " or raise max_len");
+        const int64_t stride = std::max<int64_t>(0, opt.doc_stride);
         int64_t windows = 0;
         for (int64_t start = 0;;) {
             const int64_t len = std::min(room, n - start);

@@ -120,8 +120,8 @@ namespace {
 const HeadAdapterKind kQaKind{"qa", "QUESTION_ANS", "extractive question answering", {"qa_outputs"}};
 }  // namespace
 
-void export_qa(const std::string& dir, const DeepPrompt* prompt, const QaTrainer& trainer, const ModelConfig& cfg,
-               const QaFeatureOptions& features, const std::string& base_model) {
+void export_qa(const std::string& dir, const QaTrainer& trainer, const DeltaOptions& options,
+               const QaFeatureOptions& features, const std::string& base_model, std::string* why_no_peft) {
     const QaDecodeOptions& d = trainer.decode_options();
     const json extra = {{"max_len", features.max_len},
                         {"doc_stride", features.doc_stride},
@@ -130,18 +130,15 @@ void export_qa(const std::string& dir, const DeepPrompt* prompt, const QaTrainer
                         {"max_answer_len", d.max_answer_len},
                         {"version_2_with_negative", d.version2},
                         {"null_score_diff_threshold", d.null_threshold}};
-    write_head_adapter(dir, kQaKind, prompt, trainer, cfg, extra, base_model);
+    write_head_adapter(dir, kQaKind, trainer, options, extra, base_model, nullptr, why_no_peft);
 }
 
 bool is_qa_adapter_dir(const std::string& dir) { return is_head_adapter_dir(dir, kQaKind); }
 
 QaAdapter load_qa_adapter(const std::string& dir, const ModelConfig& cfg) {
-    HeadAdapter h = read_head_adapter(dir, kQaKind, cfg, "qa_outputs", 2);
     QaAdapter out;
-    out.prompt = std::move(h.prompt);
-    out.head = std::move(h.head);
-    out.base_model = h.base_model;
-    out.notes = std::move(h.notes);
+    static_cast<HeadAdapter&>(out) = read_head_adapter(dir, kQaKind, cfg, "qa_outputs", 2);
+    const HeadAdapter& h = out;
     if (!h.config.is_null()) {
         const json& c = h.config;
         out.features.max_len = get_field_or<int64_t>(c, "max_len", out.features.max_len, h.where);

@@ -57,22 +57,20 @@ private:
     QaDecodeOptions decode_;
 };
 
-// A trained QA adapter: a P-Tuning v2 prefix (or none: the head alone) and the span head.
-struct QaAdapter {
-    std::unique_ptr<DeepPrompt> prompt;
-    std::map<std::string, at::Tensor> head;   // "qa_outputs.weight" [2, H], "qa_outputs.bias"
+// A trained QA adapter: the method's part (see HeadAdapter), the span head ("qa_outputs.weight" [2, H],
+// "qa_outputs.bias") and the options it was trained with.
+struct QaAdapter : HeadAdapter {
     QaFeatureOptions features;                // as trained (max_len, doc_stride, max_question_len)
     QaDecodeOptions decode;                   // n_best, max_answer_len, version2, null_threshold
-    std::string base_model;
-    std::vector<std::string> notes;
 };
 
-// ptune's format always (ptune_adapter.json with "task": "qa", the method, the prompt's options, the feature and
-// decoding options; ptune_adapter.safetensors), and PEFT's PREFIX_TUNING adapter with task_type QUESTION_ANS beside
-// it when the prefix is in every layer (what PeftModelForQuestionAnswering saves: prompt_embeddings [P, 2 L H] and
-// base_model.qa_outputs.weight/bias, modules_to_save ["qa_outputs"]).
-void export_qa(const std::string& dir, const DeepPrompt* prompt, const QaTrainer& trainer, const ModelConfig& cfg,
-               const QaFeatureOptions& features, const std::string& base_model);
+// ptune's format always (ptune_adapter.json with "task": "qa", the method and its options, the feature and
+// decoding options; ptune_adapter.safetensors), and PEFT's adapter with task_type QUESTION_ANS beside it where PEFT
+// can express the run (PREFIX_TUNING with the prefix in every layer: prompt_embeddings [P, 2 L H] and
+// base_model.qa_outputs.weight/bias, as PeftModelForQuestionAnswering saves it; PROMPT_TUNING, P_TUNING, LORA,
+// IA3; modules_to_save ["qa_outputs"]).
+void export_qa(const std::string& dir, const QaTrainer& trainer, const DeltaOptions& options,
+               const QaFeatureOptions& features, const std::string& base_model, std::string* why_no_peft = nullptr);
 bool is_qa_adapter_dir(const std::string& dir);
 // Either format; a PEFT adapter takes the default feature options and SQuAD 1.1 decoding (the caller sets
 // version2 from the data).

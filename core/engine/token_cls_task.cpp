@@ -203,24 +203,21 @@ namespace {
 const HeadAdapterKind kTokenClsKind{"token-cls", "TOKEN_CLS", "token classification", {"classifier", "score"}};
 }  // namespace
 
-void export_token_cls(const std::string& dir, const DeepPrompt* prompt, const TokenClsTrainer& trainer,
-                      const ModelConfig& cfg, const std::vector<std::string>& label_names, TagScheme scheme,
-                      const std::string& base_model) {
+void export_token_cls(const std::string& dir, const TokenClsTrainer& trainer, const DeltaOptions& options,
+                      const std::vector<std::string>& label_names, TagScheme scheme, const std::string& base_model,
+                      std::string* why_no_peft) {
     const json extra = {{"num_labels", (int64_t)label_names.size()},
                         {"labels", label_names},
                         {"tag_scheme", tag_scheme_name(scheme)}};
-    write_head_adapter(dir, kTokenClsKind, prompt, trainer, cfg, extra, base_model, &label_names);
+    write_head_adapter(dir, kTokenClsKind, trainer, options, extra, base_model, &label_names, why_no_peft);
 }
 
 bool is_token_cls_adapter_dir(const std::string& dir) { return is_head_adapter_dir(dir, kTokenClsKind); }
 
 TokenClsAdapter load_token_cls_adapter(const std::string& dir, const ModelConfig& cfg) {
-    HeadAdapter h = read_head_adapter(dir, kTokenClsKind, cfg, "classifier", 0);
     TokenClsAdapter out;
-    out.prompt = std::move(h.prompt);
-    out.head = std::move(h.head);
-    out.base_model = h.base_model;
-    out.notes = std::move(h.notes);
+    static_cast<HeadAdapter&>(out) = read_head_adapter(dir, kTokenClsKind, cfg, "classifier", 0);
+    const HeadAdapter& h = out;
     if (!h.config.is_null()) {
         out.label_names = get_field<std::vector<std::string>>(h.config, "labels", h.where);
         const auto scheme = parse_tag_scheme(get_field_or<std::string>(h.config, "tag_scheme", "iob2", h.where));

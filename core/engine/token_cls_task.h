@@ -73,26 +73,24 @@ private:
                       at::Tensor* labels) const;
 };
 
-// A trained token-classification adapter: a P-Tuning v2 prefix (or none: the head alone) and the token head.
-struct TokenClsAdapter {
-    std::unique_ptr<DeepPrompt> prompt;
-    std::map<std::string, at::Tensor> head;   // "classifier.weight" [tags, H], "classifier.bias"
+// A trained token-classification adapter: the method's part (see HeadAdapter), the token head ("classifier.weight"
+// [tags, H], "classifier.bias"), the tag names and scheme.
+struct TokenClsAdapter : HeadAdapter {
     std::vector<std::string> label_names;
     TagScheme scheme = TagScheme::IOB2;
-    std::string base_model;
-    std::vector<std::string> notes;
 };
 
-// Writes ptune's format always (ptune_adapter.json with "task": "token-cls", the method "ptv2" or "head", the
-// prompt's options, the tag names and scheme; ptune_adapter.safetensors with prompt.* and head.classifier.*), and
-// PEFT's PREFIX_TUNING adapter with task_type TOKEN_CLS beside it when the prefix is in every layer (what
-// PeftModelForTokenClassification saves: prompt_embeddings [P, 2 L H] and base_model.classifier.weight/bias, with
-// modules_to_save ["classifier", "score"]), plus ptune_labels.json. transformers' *ForTokenClassification models
-// have no pooler, so a checkpoint without one is no obstacle. Without a PEFT form, PEFT files a former run left in
-// `dir` are removed (they would load other prompts).
-void export_token_cls(const std::string& dir, const DeepPrompt* prompt, const TokenClsTrainer& trainer,
-                      const ModelConfig& cfg, const std::vector<std::string>& label_names, TagScheme scheme,
-                      const std::string& base_model);
+// Writes ptune's format always (ptune_adapter.json with "task": "token-cls", the method and its options, the tag
+// names and scheme; ptune_adapter.safetensors with the method's tensors and head.classifier.*), and PEFT's adapter
+// with task_type TOKEN_CLS beside it where PEFT can express the run (PREFIX_TUNING with the prefix in every layer:
+// prompt_embeddings [P, 2 L H] and base_model.classifier.weight/bias, as PeftModelForTokenClassification saves it;
+// PROMPT_TUNING, P_TUNING, LORA, IA3; modules_to_save ["classifier", "score"]), plus ptune_labels.json.
+// transformers' *ForTokenClassification models have no pooler, so a checkpoint without one is no obstacle. Without
+// a PEFT form, PEFT files a former run left in `dir` are removed (they would load other prompts); `why_no_peft`
+// gets the reason.
+void export_token_cls(const std::string& dir, const TokenClsTrainer& trainer, const DeltaOptions& options,
+                      const std::vector<std::string>& label_names, TagScheme scheme, const std::string& base_model,
+                      std::string* why_no_peft = nullptr);
 // Whether `dir` holds a token-classification adapter (ptune_adapter.json with task token-cls, or PEFT's
 // adapter_config.json with task_type TOKEN_CLS); false when it cannot tell.
 bool is_token_cls_adapter_dir(const std::string& dir);
