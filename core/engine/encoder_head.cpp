@@ -239,16 +239,7 @@ int64_t HeadAdapter::positions_taken() const {
 }
 
 void HeadAdapter::apply_backbone(EncoderClassifier& model) const {
-    if (backbone.empty()) return;
-    at::NoGradGuard g;
-    std::map<std::string, at::Tensor> own;
-    for (auto& [n, t] : model.backbone_parameters()) own[n] = t;
-    for (auto& [n, t] : backbone) {
-        auto it = own.find(n);
-        if (it == own.end() || it->second.sizes() != t.sizes())
-            throw Error(where + ": full fine-tuning adapter: tensor backbone." + n + " does not fit the model");
-        it->second.copy_(t.to(it->second.device()).to(it->second.scalar_type()));
-    }
+    load_backbone(model, backbone, where + ": full fine-tuning adapter");
 }
 
 namespace {

@@ -385,10 +385,8 @@ MethodAdapter load_method_adapter(const std::string& dir, const EncoderClassifie
     a.base_model = get_field_or<std::string>(c, "base_model", "", where);
     auto tensors = load_all(file);
     if (a.method != "full" && a.method != "head") {
-        // The method's shapes come from its options; the values from the file (text init needs no ids here).
-        DeltaOptions o = a.options;
-        if (o.prompt_init == "text") o.prompt_init = "random";
-        a.delta = make_method(a.method, model, a.prompt_len, o, {}, 0);
+        // The method's shapes come from its options; the values from the file.
+        a.delta = make_method_shape(a.method, model.config(), a.prompt_len, a.options);
         for (auto& [n, t] : a.delta->parameters()) {
             auto it = tensors.find("method." + n);
             if (it == tensors.end()) throw Error(file + ": no tensor method." + n + " (the " + a.method + " adapter is incomplete)");
@@ -407,15 +405,19 @@ MethodAdapter load_method_adapter(const std::string& dir, const EncoderClassifie
 
 void apply_method_adapter(EncoderClassifier& model, const MethodAdapter& a) {
     for (auto& [n, t] : a.head) model.set_head_tensor(n, t);
-    if (!a.backbone.empty()) {
-        at::NoGradGuard g;
-        std::map<std::string, at::Tensor> own;
-        for (auto& [n, t] : model.backbone_parameters()) own[n] = t;
-        for (auto& [n, t] : a.backbone) {
-            auto it = own.find(n);
-            if (it == own.end() || it->second.sizes() != t.sizes()) throw Error("full fine-tuning adapter: tensor " + n + " does not fit the model");
-            it->second.copy_(t.to(it->second.device()).to(it->second.scalar_type()));
-        }
+    load_backbone(model, a.backbone, "full fine-tuning adapter");
+}
+
+void load_backbone(EncoderClassifier& model, const std::map<std::string, at::Tensor>& backbone, const std::string& where) {
+    if (backbone.empty()) return;
+    at::NoGradGuard g;
+    std::map<std::string, at::Tensor> own;
+    for (auto& [n, t] : model.backbone_parameters()) own[n] = t;
+    for (auto& [n, t] : backbone) {
+        auto it = own.find(n);
+        if (it == own.end() || it->second.sizes() != t.sizes())
+            throw Error(where + ": tensor " + n + " does not fit the model");
+        it->second.copy_(t.to(it->second.device()).to(it->second.scalar_type()));
     }
 }
 

@@ -124,5 +124,8 @@ struct MethodAdapter {
 MethodAdapter load_method_adapter(const std::string& dir, const EncoderClassifier& model);
 // Puts a loaded adapter's head and backbone tensors into the model.
 void apply_method_adapter(EncoderClassifier& model, const MethodAdapter& a);
+// Copies full fine-tuning's backbone tensors (transformers' names) into `model`; throws naming `where` for a tensor
+// the model does not have or of another shape.
+void load_backbone(EncoderClassifier& model, const std::map<std::string, at::Tensor>& backbone, const std::string& where);
 
 }  // namespace ptune
