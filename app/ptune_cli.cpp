@@ -604,7 +604,7 @@ int main(int argc, char** argv) {
     SPEC_OPT("--lora-dropout", method.delta.lora_dropout, "LoRA dropout");
     SPEC_FLAG("--rslora", method.delta.rslora, "LoRA scaling alpha / sqrt(r)");
     SPEC_OPT("--target-modules", method.delta.target_modules,
-             "LoRA/IA3 modules: query, key, value, attention.output.dense, intermediate.dense, output.dense")
+             "LoRA/IA3 modules: query, key, value, attention.output.dense, intermediate.dense, output.dense (or the model family's own names, e.g. DistilBERT's q_lin, v_lin, lin1, lin2)")
         ->delimiter(',');
     SPEC_OPT("--feedforward-modules", method.delta.feedforward_modules, "IA3 modules scaled at their input")
         ->delimiter(',');

@@ -780,7 +780,7 @@ ModelSummary summarize_model(const std::string& model) {
     s.vocab = c.vocab_size;
     s.max_positions = c.max_position_embeddings;
     s.position_offset = c.position_offset();
-    s.params = c.encoder_param_count(c.arch == Arch::Bert);
+    s.params = c.encoder_param_count(c.family->pooler() == EncoderFamily::Pooler::Always);
     s.kv_heads = c.num_heads;
     s.prefix_width = c.hidden_size;
     if (!generic_labels(c.id2label)) s.labels = c.id2label;
@@ -1001,14 +1001,14 @@ ParamCounts count_params(const ExperimentSpec& spec, int num_labels) {
     }
     ModelConfig c = ModelConfig::from_dir(dir);
     ParamCounts p;
-    p.backbone = c.encoder_param_count(c.arch == Arch::Bert);
+    p.backbone = c.encoder_param_count(c.family->pooler() == EncoderFamily::Pooler::Always);
     const int64_t H = c.hidden_size;
     // Token classification: one linear layer on every token; QA: one with two outputs (start, end); sequence
-    // classification: BERT's linear head, or RoBERTa's/ELECTRA's dense + out_proj.
+    // classification: BERT's linear head (on the pooler), or the family's dense + output layer.
     // Multiple choice: one output on the pooler (frozen, part of the backbone).
     p.head = spec.task == "qa" ? H * 2 + 2
              : spec.task == "choice" ? H + 1
-             : c.arch == Arch::Bert || spec.task == "token-cls" ? H * num_labels + num_labels
+             : c.family->head().dense.empty() || spec.task == "token-cls" ? H * num_labels + num_labels
                                                                 : (H * H + H) + (H * num_labels + num_labels);
     p.prompt = method_param_count(spec.method.name, spec.method.prefix, spec.method.delta, H, c.intermediate_size,
                                   (int)c.num_layers, c.embedding_size > 0 ? c.embedding_size : H, p.backbone);
@@ -1284,7 +1284,11 @@ RunOutcome Runner::run(const ExperimentSpec& spec0, Store& store, RunObserver* o
             export_ptune(dir, *prompt, *model, labels, spec.model);
             store.add_artifact(out.run_id, {"ptune_adapter", dir, now_s()});
         }
-        if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers && !model->pooler_from_checkpoint()) {
+        const std::string no_peft_prefix = cfg.family->peft_prefix_refusal();
+        if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers && !no_peft_prefix.empty()) {
+            message("no PEFT files written to " + dir + ": " + no_peft_prefix);
+            for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
+        } else if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers && !model->pooler_from_checkpoint()) {
             message(no_peft_files(dir));
             for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "ptune_labels.json"}) fs::remove(fs::path(dir) / f);
         } else if (prompt && (int64_t)prompt->layers().size() == cfg.num_layers) {

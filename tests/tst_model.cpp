@@ -10,6 +10,7 @@
 #include "core/engine/encoder.h"
 #include "core/engine/tensor_io.h"
 #include "core/io/json_util.h"
+#include "distilbert_fixture.h"
 
 using namespace ptune;
 namespace fs = std::filesystem;
@@ -187,6 +188,72 @@ private Q_SLOTS:
         auto hp = e->head_parameters();
         at::Tensor x = at::gelu(at::linear(he.select(1, 0), hp[0].second, hp[1].second));
         QVERIFY(at::allclose(e->forward(batch, nullptr, false), at::linear(x, hp[2].second, hp[3].second), 0, 1e-6));
+    }
+
+    // DistilBERT, a family that is one file: its checkpoint's names and config keys, no token types, its
+    // pre_classifier/ReLU head. Made from the reference BERT (distilbert_fixture.h), its last hidden states equal
+    // BERT's on every reference text, without and with a prefix (the real tokens' positions follow it in both).
+    void distilbertCheckpoint() {
+        QTemporaryDir tmp;
+        const std::string d = tmp.path().toStdString() + "/distilbert";
+        make_distilbert_from_bert(fixture("bert/model"), d);
+        auto m = EncoderClassifier::load(d);
+        auto b = EncoderClassifier::load(fixture("bert/model"));
+        const ModelConfig& c = m->config();
+        QCOMPARE(c.arch_name(), std::string("DistilBERT"));
+        QCOMPARE(c.hidden_size, int64_t(64));
+        QCOMPARE(c.num_layers, int64_t(2));
+        QCOMPARE(c.intermediate_size, int64_t(128));
+        QCOMPARE(c.type_vocab_size, int64_t(0));
+        QCOMPARE(c.classifier_dropout.value_or(-1), 0.2);
+        QVERIFY(m->head_from_checkpoint());
+        QCOMPARE(m->num_labels(), int64_t(2));
+        json exp = read_json_file(fixture("bert/expected.json"));
+        at::NoGradGuard g;
+        PrefixKV prefix;
+        prefix.length = 3;
+        at::manual_seed(5);
+        for (int l = 0; l < 2; ++l) {
+            prefix.key.push_back(at::randn({1, 4, 3, 16}));
+            prefix.value.push_back(at::randn({1, 4, 3, 16}));
+        }
+        double worst = 0;
+        for (const auto& ids : exp["input_ids"]) {
+            Batch batch = make_batch({ids.get<std::vector<int64_t>>()}, 0);
+            worst = std::max(worst, (m->encode(batch, nullptr, false) - b->encode(batch, nullptr, false)).abs().max().item<double>());
+            if (ids.size() + 3 <= 128)   // the position table holds the prefix and the text
+                worst = std::max(worst, (m->encode(batch, &prefix, false) - b->encode(batch, &prefix, false)).abs().max().item<double>());
+        }
+        QVERIFY2(worst < 1e-5, std::to_string(worst).c_str());
+        // The head: classifier(dropout(relu(pre_classifier(h[CLS])))), no pooler.
+        Batch batch = make_batch({exp["input_ids"][3].get<std::vector<int64_t>>()}, 0);
+        auto hp = m->head_parameters();
+        QCOMPARE(hp[0].first, std::string("pre_classifier.weight"));
+        QCOMPARE(hp[2].first, std::string("classifier.weight"));
+        at::Tensor x = at::relu(at::linear(m->encode(batch, nullptr, false).select(1, 0), hp[0].second, hp[1].second));
+        QVERIFY(at::allclose(m->forward(batch, nullptr, false), at::linear(x, hp[2].second, hp[3].second), 0, 1e-6));
+        QVERIFY(m->pooler_parameters().empty());
+        try {
+            m->ensure_pooler();
+            QFAIL("DistilBERT has no pooler for multiple choice");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("DistilBERT") != std::string::npos, e.what());
+        }
+        // The backbone's tensors under the checkpoint's own names (a full fine-tuning adapter stores them).
+        auto stored = load_all(d + "/model.safetensors");
+        auto backbone = m->backbone_parameters();
+        QCOMPARE(backbone.size() + 4, stored.size());
+        for (auto& [n, t] : backbone) QVERIFY2(stored.count(n), n.c_str());
+        // Its config's own keys are named when missing.
+        json cj = read_json_file(d + "/config.json");
+        cj.erase("n_heads");
+        write_json_file(d + "/config.json", cj);
+        try {
+            ModelConfig::from_dir(d);
+            QFAIL("a DistilBERT config without n_heads must be refused");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("n_heads") != std::string::npos, e.what());
+        }
     }
 
     void missingTensorIsNamed() {

@@ -17,6 +17,7 @@
 #include "core/engine/tensor_io.h"
 #include "experiments/compare.h"
 #include "experiments/runner.h"
+#include "distilbert_fixture.h"
 
 using namespace ptune;
 namespace fs = std::filesystem;
@@ -707,6 +708,81 @@ private Q_SLOTS:
                     QVERIFY2(m.find("no pooler") != std::string::npos, m.c_str());
                 }
             QCOMPARE(said, 1);
+        }
+    }
+
+    // A DistilBERT model trains with P-Tuning v2, LoRA and full fine-tuning. Its adapters use its own names: PEFT's
+    // LORA lists q_lin/lin2 (given by those names) and keeps pre_classifier, and reads back to the trained logits; the full fine-tuning
+    // adapter stores the checkpoint's names; a prefix gets no PEFT files (transformers' DistilBERT takes no
+    // past_key_values), and the run and the export say so.
+    void distilbertRunsAndExports() {
+        const std::string d = tmp.path().toStdString() + "/distilbert";
+        make_distilbert_from_bert(fixture("bert/model"), d);
+        Store store(db());
+        for (const char* method : {"ptv2", "lora", "full"}) {
+            const std::string m = method;
+            ExperimentSpec spec;
+            spec.model = d;
+            spec.data.train = fixture("data.tsv");
+            spec.method.name = m;
+            spec.method.prefix.prompt_len = 4;
+            spec.train.steps = 8;
+            spec.train.epochs = 0;
+            spec.train.batch_size = 8;
+            spec.train.max_len = 24;
+            spec.train.lr = m == "full" ? 1e-3 : 1e-2;
+            if (m == "lora") spec.method.delta.target_modules = {"q_lin", "ffn.lin2"};   // DistilBERT's own names
+            spec.out_dir = tmp.path().toStdString() + "/distilbert-" + m;
+            Obs obs;
+            RunOutcome o = Runner().run(spec, store, &obs);
+            QVERIFY2(o.status == "completed", o.reason.c_str());
+            QCOMPARE(int(store.metrics(o.run_id, "train/loss").size()), 8);
+            QCOMPARE(store.run(o.run_id)->trainable_params, count_params(spec, 2).trainable());
+            if (m == "ptv2") {
+                QVERIFY(!o.peft_exported);
+                QVERIFY(!fs::exists(o.adapter_dir + "/adapter_config.json"));
+                bool said = false;
+                for (auto& msg : obs.messages)
+                    said |= msg.find("no PEFT files written to " + o.adapter_dir) != std::string::npos &&
+                            msg.find("past_key_values") != std::string::npos;
+                QVERIFY(said);
+                try {
+                    export_run(store, o.run_id, "peft", tmp.path().toStdString() + "/distilbert-peft");
+                    QFAIL("a DistilBERT prefix has no PEFT form");
+                } catch (const Error& e) {
+                    QVERIFY2(std::string(e.what()).find("DistilBERT") != std::string::npos, e.what());
+                }
+                continue;
+            }
+            auto model = EncoderClassifier::load(d, 2, 0);
+            MethodAdapter a = load_method_adapter(o.adapter_dir, *model);
+            apply_method_adapter(*model, a);
+            auto tok = Tokenizer::from_dir(d);
+            std::vector<std::vector<int64_t>> ids;
+            for (const char* t : {"return the value of x", "an ordinary sentence about nothing", "returns a list"})
+                ids.push_back(tok->encode(t, std::nullopt, true, 24).ids);
+            at::NoGradGuard g;
+            Batch b = make_batch(ids, tok->pad_id());
+            at::Tensor want = model->forward(b, a.delta ? a.delta->adaptation(false) : Adaptation{}, false);
+            if (m == "full") {
+                auto stored = load_all(o.adapter_dir + "/ptune_adapter.safetensors");
+                QVERIFY(stored.count("backbone.distilbert.transformer.layer.0.attention.q_lin.weight"));
+                QVERIFY(stored.count("backbone.distilbert.transformer.layer.1.ffn.lin2.weight"));
+                auto base = EncoderClassifier::load(d, 2, 0);
+                QVERIFY(!at::allclose(base->forward(b, Adaptation{}, false), want));
+                continue;
+            }
+            QVERIFY(o.peft_exported);
+            PeftAdapter pa = PeftAdapter::load(o.adapter_dir);
+            QCOMPARE(pa.config["target_modules"], json({"q_lin", "lin2"}));
+            QCOMPARE(pa.config["modules_to_save"], json({"pre_classifier", "classifier", "score"}));
+            QVERIFY(pa.tensors.count("base_model.model.distilbert.transformer.layer.1.ffn.lin2.lora_B.weight"));
+            QVERIFY(pa.tensors.count("base_model.model.pre_classifier.weight"));
+            PeftDelta pd = peft_delta_from(pa, model->config());
+            auto fresh = EncoderClassifier::load(d, 2, 0);
+            apply_head(*fresh, pd.head);
+            const double diff = (fresh->forward(b, pd.adaptation(), false) - want).abs().max().item<double>();
+            QVERIFY2(diff < 1e-6, std::to_string(diff).c_str());
         }
     }
 

@@ -375,7 +375,7 @@ void SetupPanel::build_ui() {
     targets_ = new QLineEdit;
     targets_->setObjectName("target_modules");
     targets_->setPlaceholderText("default (LoRA: query, value; IA³: key, value, attention.output.dense, output.dense)");
-    targets_->setToolTip("Comma separated: query, key, value, attention.output.dense, intermediate.dense, output.dense");
+    targets_->setToolTip("Comma separated: query, key, value, attention.output.dense, intermediate.dense, output.dense (or the family's own names, e.g. DistilBERT's q_lin, v_lin)");
     pf->addRow("Modules:", targets_);
     adapter_size_ = ispin(0, 1 << 16);
     adapter_size_->setObjectName("adapter_size");

@@ -79,7 +79,7 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
     const int64_t H = c.hidden_size, E = c.embedding_size, I = c.intermediate_size;
     word_emb_ = need("embeddings.word_embeddings.weight", {c.vocab_size, E});
     pos_emb_ = need("embeddings.position_embeddings.weight", {c.max_position_embeddings, E});
-    type_emb_ = need("embeddings.token_type_embeddings.weight", {c.type_vocab_size, E});
+    if (c.type_vocab_size > 0) type_emb_ = need("embeddings.token_type_embeddings.weight", {c.type_vocab_size, E});
     emb_norm_ = {need("embeddings.LayerNorm.weight", {E}), need("embeddings.LayerNorm.bias", {E}), c.layer_norm_eps};
     if (E != H) {
         emb_project_ = {need("embeddings_project.weight", {H, E}), need("embeddings_project.bias", {H})};
@@ -90,18 +90,20 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
     auto ln = [&](const std::string& n, int64_t d) {
         return LayerNorm{need(n + ".weight", {d}), need(n + ".bias", {d}), c.layer_norm_eps};
     };
+    const EncoderFamily& fam = *c.family;
     layers_.clear();
     for (int64_t l = 0; l < c.num_layers; ++l) {
-        std::string p = "encoder.layer." + std::to_string(l) + ".";
+        const std::string p = fam.layers_path() + std::to_string(l) + ".";
+        auto m = [&](const char* bert_module) { return p + fam.layer_module(bert_module); };
         EncoderLayer L;
-        L.query = lin(p + "attention.self.query", H, H);
-        L.key = lin(p + "attention.self.key", H, H);
-        L.value = lin(p + "attention.self.value", H, H);
-        L.attn_out = lin(p + "attention.output.dense", H, H);
-        L.attn_norm = ln(p + "attention.output.LayerNorm", H);
-        L.intermediate = lin(p + "intermediate.dense", I, H);
-        L.output = lin(p + "output.dense", H, I);
-        L.out_norm = ln(p + "output.LayerNorm", H);
+        L.query = lin(m("attention.self.query"), H, H);
+        L.key = lin(m("attention.self.key"), H, H);
+        L.value = lin(m("attention.self.value"), H, H);
+        L.attn_out = lin(m("attention.output.dense"), H, H);
+        L.attn_norm = ln(m("attention.output.LayerNorm"), H);
+        L.intermediate = lin(m("intermediate.dense"), I, H);
+        L.output = lin(m("output.dense"), H, I);
+        L.out_norm = ln(m("output.LayerNorm"), H);
         layers_.push_back(std::move(L));
     }
     // An untrained save (every weight zero) loads like any checkpoint: say so. Cheap: stops at the first weight
@@ -120,7 +122,7 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
         warnings_.push_back(source + ": every weight matrix of the encoder's " + std::to_string(c.num_layers) +
                             " layers is exactly zero (an untrained or unfinished save?): training or predicting with "
                             "it will not give meaningful results");
-    if (c.arch == Arch::Bert) {
+    if (fam.pooler() == EncoderFamily::Pooler::Always) {
         at::Tensor w = find("pooler.dense.weight"), b = find("pooler.dense.bias");
         if (w.defined() && b.defined()) {
             pooler_ = lin("pooler.dense", H, H);
@@ -133,14 +135,14 @@ void EncoderClassifier::init_from(const std::map<std::string, at::Tensor>*, cons
             notes_.push_back("the checkpoint has no pooler (pooler.dense): initialised at random and frozen, as "
                              "transformers does for BertForSequenceClassification; ptune's adapter keeps it");
         }
-    } else if (c.arch == Arch::Roberta) {
+    } else if (fam.pooler() == EncoderFamily::Pooler::IfStored) {
         // RobertaModel's pooler: unused by the sequence head, read by *ForMultipleChoice (see ensure_pooler).
         at::Tensor w = find("pooler.dense.weight"), b = find("pooler.dense.bias");
         if (w.defined() && b.defined()) pooler_ = lin("pooler.dense", H, H);
     }
     // The classification head: taken from the checkpoint when it is there with the right label count.
     int64_t ckpt_labels = -1;
-    at::Tensor head_out_w = lookup(c.arch == Arch::Bert ? "classifier.weight" : "classifier.out_proj.weight");
+    at::Tensor head_out_w = lookup(fam.head().out + ".weight");
     if (head_out_w.defined() && head_out_w.dim() == 2) ckpt_labels = head_out_w.size(0);
     num_labels_ = num_labels > 0 ? num_labels
                                  : (!c.id2label.empty() ? (int64_t)c.id2label.size() : (ckpt_labels > 0 ? ckpt_labels : 2));
@@ -173,7 +175,7 @@ void EncoderClassifier::reset_head(uint64_t seed) {
     at::manual_seed(seed);
     auto opts = at::TensorOptions().dtype(at::kFloat).device(device_);
     auto trainable = [](at::Tensor t) { return t.set_requires_grad(true); };
-    if (c.arch == Arch::Bert) {
+    if (c.family->head().dense.empty()) {
         classifier_ = {trainable(at::randn({num_labels_, H}, opts) * c.initializer_range), trainable(at::zeros({num_labels_}, opts))};
         cls_dense_ = {};
     } else {
@@ -190,11 +192,12 @@ void EncoderClassifier::reset_head(uint64_t seed) {
 }
 
 std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::head_parameters() const {
-    if (cfg_.arch == Arch::Bert) return {{"classifier.weight", classifier_.weight}, {"classifier.bias", classifier_.bias}};
-    return {{"classifier.dense.weight", cls_dense_.weight},
-            {"classifier.dense.bias", cls_dense_.bias},
-            {"classifier.out_proj.weight", classifier_.weight},
-            {"classifier.out_proj.bias", classifier_.bias}};
+    const EncoderHeadSpec h = cfg_.family->head();
+    if (h.dense.empty()) return {{h.out + ".weight", classifier_.weight}, {h.out + ".bias", classifier_.bias}};
+    return {{h.dense + ".weight", cls_dense_.weight},
+            {h.dense + ".bias", cls_dense_.bias},
+            {h.out + ".weight", classifier_.weight},
+            {h.out + ".bias", classifier_.bias}};
 }
 
 void EncoderClassifier::set_head_tensor(const std::string& name, const at::Tensor& value) {
@@ -216,7 +219,7 @@ std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::backbone_para
     const std::string p = cfg_.weight_prefix();
     v.push_back({p + "embeddings.word_embeddings.weight", word_emb_});
     v.push_back({p + "embeddings.position_embeddings.weight", pos_emb_});
-    v.push_back({p + "embeddings.token_type_embeddings.weight", type_emb_});
+    if (type_emb_.defined()) v.push_back({p + "embeddings.token_type_embeddings.weight", type_emb_});
     v.push_back({p + "embeddings.LayerNorm.weight", emb_norm_.weight});
     v.push_back({p + "embeddings.LayerNorm.bias", emb_norm_.bias});
     if (emb_project_.weight.defined()) {
@@ -225,21 +228,20 @@ std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::backbone_para
     }
     for (size_t l = 0; l < layers_.size(); ++l) {
         const auto& L = layers_[l];
-        std::string q = p + "encoder.layer." + std::to_string(l) + ".";
-        auto add = [&](const std::string& n, const Linear& x) {
-            v.push_back({q + n + ".weight", x.weight});
-            v.push_back({q + n + ".bias", x.bias});
+        const EncoderFamily& fam = *cfg_.family;
+        const std::string q = p + fam.layers_path() + std::to_string(l) + ".";
+        auto add = [&](const char* bert_module, const at::Tensor& w, const at::Tensor& b) {
+            v.push_back({q + fam.layer_module(bert_module) + ".weight", w});
+            v.push_back({q + fam.layer_module(bert_module) + ".bias", b});
         };
-        add("attention.self.query", L.query);
-        add("attention.self.key", L.key);
-        add("attention.self.value", L.value);
-        add("attention.output.dense", L.attn_out);
-        v.push_back({q + "attention.output.LayerNorm.weight", L.attn_norm.weight});
-        v.push_back({q + "attention.output.LayerNorm.bias", L.attn_norm.bias});
-        add("intermediate.dense", L.intermediate);
-        add("output.dense", L.output);
-        v.push_back({q + "output.LayerNorm.weight", L.out_norm.weight});
-        v.push_back({q + "output.LayerNorm.bias", L.out_norm.bias});
+        add("attention.self.query", L.query.weight, L.query.bias);
+        add("attention.self.key", L.key.weight, L.key.bias);
+        add("attention.self.value", L.value.weight, L.value.bias);
+        add("attention.output.dense", L.attn_out.weight, L.attn_out.bias);
+        add("attention.output.LayerNorm", L.attn_norm.weight, L.attn_norm.bias);
+        add("intermediate.dense", L.intermediate.weight, L.intermediate.bias);
+        add("output.dense", L.output.weight, L.output.bias);
+        add("output.LayerNorm", L.out_norm.weight, L.out_norm.bias);
     }
     if (pooler_.weight.defined()) {
         v.push_back({p + "pooler.dense.weight", pooler_.weight});
@@ -250,9 +252,10 @@ std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::backbone_para
 
 void EncoderClassifier::ensure_pooler() {
     if (pooler_.weight.defined()) return;
-    if (cfg_.arch != Arch::Roberta)
-        throw Error(cfg_.arch_name() + " has no pooler: its multiple-choice head (transformers' SequenceSummary) is not "
-                    "supported yet; use a BERT or RoBERTa model");
+    if (cfg_.family->pooler() != EncoderFamily::Pooler::IfStored)
+        throw Error(cfg_.arch_name() + " has no pooler: its multiple-choice head (transformers' " +
+                    (cfg_.arch_name() == "ELECTRA" ? "SequenceSummary" : "pre_classifier on [CLS]") +
+                    ") is not supported yet; use a BERT or RoBERTa model");
     const int64_t H = cfg_.hidden_size;
     at::manual_seed(0x9e3779b97f4a7c15ULL);   // the same fixed seed as BERT's missing pooler
     pooler_ = {(at::randn({H, H}) * cfg_.initializer_range).to(device_), at::zeros({H}).to(device_)};
@@ -392,13 +395,14 @@ at::Tensor EncoderClassifier::embed(const Batch& b, int64_t P, const at::Tensor&
     const int64_t B = ids.size(0), n = ids.size(1);
     const int64_t Pv = input_prompt.defined() ? input_prompt.size(0) : 0;
     at::Tensor words = at::embedding(word_emb_, ids);
-    at::Tensor types = b.token_type_ids.defined() ? b.token_type_ids : at::zeros_like(ids);
+    at::Tensor types;
+    if (type_emb_.defined()) types = b.token_type_ids.defined() ? b.token_type_ids : at::zeros_like(ids);
     if (Pv > 0) {
         words = at::cat({input_prompt.to(words.scalar_type()).unsqueeze(0).expand({B, Pv, input_prompt.size(1)}), words}, 1);
-        types = at::cat({at::zeros({B, Pv}, types.options()), types}, 1);
+        if (types.defined()) types = at::cat({at::zeros({B, Pv}, types.options()), types}, 1);
     }
     at::Tensor pos;
-    if (cfg_.arch == Arch::Roberta) {
+    if (cfg_.family->padding_idx_positions()) {
         if (Pv > 0) {
             // create_position_ids_from_inputs_embeds: without input ids every position counts, pads included.
             pos = at::arange(cfg_.pad_token_id + 1 + P, cfg_.pad_token_id + 1 + P + Pv + n, ids.options())
@@ -412,7 +416,8 @@ at::Tensor EncoderClassifier::embed(const Batch& b, int64_t P, const at::Tensor&
     } else {
         pos = at::arange(P, P + Pv + n, ids.options()).unsqueeze(0).expand({B, Pv + n});
     }
-    at::Tensor x = words + at::embedding(type_emb_, types) + at::embedding(pos_emb_, pos);
+    at::Tensor x = words + at::embedding(pos_emb_, pos);
+    if (types.defined()) x = x + at::embedding(type_emb_, types);
     x = emb_norm_(x);
     x = at::dropout(x, cfg_.hidden_dropout, training);
     if (emb_project_.weight.defined()) x = emb_project_(x);
@@ -466,7 +471,8 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool 
         // Bottleneck adapters sit after a sublayer's dropout, before its residual connection.
         auto adapter = [&](Site s, const at::Tensor& y) { return d ? (*d)[(size_t)s].adapt(y) : y; };
         at::Tensor a = lin(Site::AttnOut, L.attn_out, ctx);
-        a = adapter(Site::AttnOut, at::dropout(a, cfg_.hidden_dropout, training));
+        if (cfg_.family->attention_output_dropout()) a = at::dropout(a, cfg_.hidden_dropout, training);
+        a = adapter(Site::AttnOut, a);
         x = L.attn_norm(a + x);
         at::Tensor h = act(lin(Site::Intermediate, L.intermediate, x));
         h = lin(Site::Output, L.output, h);
@@ -479,13 +485,14 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool 
 at::Tensor EncoderClassifier::head(const at::Tensor& hidden, bool training) const {
     const double p = cfg_.classifier_dropout.value_or(cfg_.hidden_dropout);
     at::Tensor first = hidden.select(1, 0);
-    if (cfg_.arch == Arch::Bert) {
+    const EncoderHeadSpec h = cfg_.family->head();
+    if (h.on_pooler) {
         at::Tensor pooled = at::tanh(pooler_(first));
         return classifier_(at::dropout(pooled, p, training));
     }
-    at::Tensor x = at::dropout(first, p, training);
+    at::Tensor x = h.dropout_before_dense ? at::dropout(first, p, training) : first;
     x = cls_dense_(x);
-    x = cfg_.arch == Arch::Electra ? at::gelu(x) : at::tanh(x);  // ElectraClassificationHead: gelu
+    x = h.activation == "gelu" ? at::gelu(x) : h.activation == "relu" ? at::relu(x) : at::tanh(x);
     x = at::dropout(x, p, training);
     return classifier_(x);
 }

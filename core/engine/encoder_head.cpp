@@ -203,6 +203,8 @@ void write_head_adapter(const std::string& dir, const HeadAdapterKind& kind, con
         why = "PEFT has no task type for " + kind.title;
     else if (prompt && (int64_t)prompt->layers().size() != cfg.num_layers)
         why = "the prefix is not in every layer (PEFT's PREFIX_TUNING puts one in each)";
+    else if (prompt && !cfg.family->peft_prefix_refusal().empty())
+        why = cfg.family->peft_prefix_refusal();
     else if (!prompt && !(delta && peft_can_express(method)))
         why = method == "adapter" ? "PEFT has no bottleneck adapters (they are AdapterHub's)"
               : method == "full"  ? "PEFT's adapters hold a method's own weights, and full fine-tuning changed every weight"

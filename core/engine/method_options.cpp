@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/engine/encoder_family.h"
 #include "core/io/error.h"
 
 namespace ptune {
@@ -11,30 +12,56 @@ const std::vector<std::string>& method_names() {
     return k;
 }
 
+namespace {
+const std::vector<std::string> kModules{"query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"};
+}  // namespace
+
+std::string canonical_module(const std::string& name) {
+    if (std::find(kModules.begin(), kModules.end(), name) != kModules.end()) return name;
+    // BERT's full paths and every family's own names (full, or the last part where the family has it once).
+    static const char* const kPaths[] = {"attention.self.query", "attention.self.key", "attention.self.value",
+                                         "attention.output.dense", "intermediate.dense", "output.dense"};
+    for (size_t i = 0; i < 6; ++i) {
+        if (name == kPaths[i]) return kModules[i];
+        for (const EncoderFamily* f : encoder_families()) {
+            const std::string own = f->layer_module(kPaths[i]);
+            if (own == kPaths[i]) continue;
+            if (name == own || name == own.substr(own.rfind('.') + 1)) return kModules[i];
+        }
+    }
+    return "";
+}
+
 bool is_method_name(const std::string& name) {
     const auto& k = method_names();
     return std::find(k.begin(), k.end(), name) != k.end();
 }
 
 namespace {
-const std::vector<std::string> kModules{"query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"};
 
 void check_modules(const std::vector<std::string>& m, const std::string& field) {
     for (const auto& x : m)
-        if (std::find(kModules.begin(), kModules.end(), x) == kModules.end())
+        if (canonical_module(x).empty())
             throw Error("method." + field + ": \"" + x +
-                        "\": use query, key, value, attention.output.dense, intermediate.dense or output.dense");
+                        "\": use query, key, value, attention.output.dense, intermediate.dense or output.dense "
+                        "(or a family's own names, such as DistilBERT's q_lin, v_lin, out_lin, lin1, lin2)");
+}
+
+std::vector<std::string> canonical(const std::vector<std::string>& m) {
+    std::vector<std::string> v;
+    for (const auto& x : m) v.push_back(canonical_module(x).empty() ? x : canonical_module(x));
+    return v;
 }
 
 std::vector<std::string> lora_targets(const DeltaOptions& d) {
-    return d.target_modules.empty() ? std::vector<std::string>{"query", "value"} : d.target_modules;
+    return d.target_modules.empty() ? std::vector<std::string>{"query", "value"} : canonical(d.target_modules);
 }
 std::vector<std::string> ia3_targets(const DeltaOptions& d) {
     return d.target_modules.empty() ? std::vector<std::string>{"key", "value", "attention.output.dense", "output.dense"}
-                                    : d.target_modules;
+                                    : canonical(d.target_modules);
 }
 std::vector<std::string> ia3_ff(const DeltaOptions& d) {
-    if (!d.feedforward_modules.empty()) return d.feedforward_modules;
+    if (!d.feedforward_modules.empty()) return canonical(d.feedforward_modules);
     std::vector<std::string> out;
     for (const auto& t : ia3_targets(d))
         if (t == "attention.output.dense" || t == "output.dense") out.push_back(t);

@@ -13,6 +13,10 @@ namespace ptune {
 
 const std::vector<std::string>& method_names();   // in the order above
 bool is_method_name(const std::string& name);
+// The name ptune uses for an encoder layer's linear module (query, key, value, attention.output.dense,
+// intermediate.dense, output.dense) given that name, BERT's full path ("attention.self.query") or a family's own
+// ("q_lin", "attention.q_lin", "lin1", ...); "" for a name no family has.
+std::string canonical_module(const std::string& name);
 // The methods with a prompt length P (ptv2, prompt, ptuning), and those that fold into the weights (lora, ia3).
 // Inline: the torch-free store (experiments/compare.cpp) uses them without linking the engine.
 inline bool has_prompt_len(const std::string& m) { return m == "ptv2" || m == "prompt" || m == "ptuning"; }

@@ -264,13 +264,14 @@ std::unique_ptr<DeltaMethod> make_ptuning(const ModelConfig& cfg, const PTuningO
     return std::make_unique<PTuning>(cfg, opt, seed);
 }
 
-Site site_from_module(const std::string& name) {
+Site site_from_module(const std::string& given) {
+    const std::string name = canonical_module(given);
     for (int s = 0; s < kSites; ++s)
         if (name == site_name((Site)s)) return (Site)s;
     if (name == "query") return Site::Query;
     if (name == "key") return Site::Key;
     if (name == "value") return Site::Value;
-    throw Error("module \"" + name + "\": use query, key, value, attention.output.dense, intermediate.dense or output.dense");
+    throw Error("module \"" + given + "\": use query, key, value, attention.output.dense, intermediate.dense or output.dense");
 }
 
 namespace {

@@ -17,24 +17,6 @@ void ModelConfig::check_fits(int64_t max_len, int64_t prompt_len) const {
     }
 }
 
-std::string ModelConfig::arch_name() const {
-    switch (arch) {
-        case Arch::Bert: return "BERT";
-        case Arch::Roberta: return "RoBERTa";
-        case Arch::Electra: return "ELECTRA";
-    }
-    return "?";
-}
-
-std::string ModelConfig::weight_prefix() const {
-    switch (arch) {
-        case Arch::Bert: return "bert.";
-        case Arch::Roberta: return "roberta.";
-        case Arch::Electra: return "electra.";
-    }
-    return "";
-}
-
 int64_t ModelConfig::encoder_param_count(bool with_pooler) const {
     int64_t E = embedding_size, H = hidden_size, I = intermediate_size;
     int64_t n = (vocab_size + max_position_embeddings + type_vocab_size) * E + 2 * E;
@@ -66,44 +48,14 @@ ModelConfig ModelConfig::from_json_file(const std::string& path) {
     if (!j.is_object()) throw Error(path + ": expected a JSON object");
     ModelConfig c;
     c.model_type = get_field<std::string>(j, "model_type", path);
-    if (c.model_type == "bert") {
-        c.arch = Arch::Bert;
-    } else if (c.model_type == "roberta" || c.model_type == "xlm-roberta") {
-        c.arch = Arch::Roberta;
-    } else if (c.model_type == "electra") {
-        c.arch = Arch::Electra;
-    } else {
-        throw Error(path + ": model_type \"" + c.model_type +
-                    "\" is not supported (ptune trains encoders: bert, roberta, xlm-roberta, electra)");
-    }
-    c.vocab_size = get_field<int64_t>(j, "vocab_size", path);
-    c.hidden_size = get_field<int64_t>(j, "hidden_size", path);
-    c.embedding_size = get_field_or<int64_t>(j, "embedding_size", c.hidden_size, path);
-    c.num_layers = get_field<int64_t>(j, "num_hidden_layers", path);
-    c.num_heads = get_field<int64_t>(j, "num_attention_heads", path);
-    c.intermediate_size = get_field<int64_t>(j, "intermediate_size", path);
-    c.max_position_embeddings = get_field<int64_t>(j, "max_position_embeddings", path);
-    c.type_vocab_size = get_field_or<int64_t>(j, "type_vocab_size", 2, path);
-    c.pad_token_id = get_field_or<int64_t>(j, "pad_token_id", c.arch == Arch::Roberta ? 1 : 0, path);
-    c.layer_norm_eps = get_field_or<double>(j, "layer_norm_eps", 1e-12, path);
-    c.hidden_dropout = get_field_or<double>(j, "hidden_dropout_prob", 0.1, path);
-    c.attention_dropout = get_field_or<double>(j, "attention_probs_dropout_prob", 0.1, path);
-    if (j.contains("classifier_dropout") && !j["classifier_dropout"].is_null())
-        c.classifier_dropout = get_field<double>(j, "classifier_dropout", path);
-    c.initializer_range = get_field_or<double>(j, "initializer_range", 0.02, path);
-    c.hidden_act = get_field_or<std::string>(j, "hidden_act", "gelu", path);
+    c.family = find_encoder_family(c.model_type);
+    if (!c.family)
+        throw Error(path + ": model_type \"" + c.model_type + "\" is not supported (ptune trains encoders: " +
+                    encoder_model_types() + ")");
+    c.family->read_config(j, path, c);
     if (c.hidden_act != "gelu" && c.hidden_act != "gelu_new" && c.hidden_act != "gelu_pytorch_tanh" &&
         c.hidden_act != "relu" && c.hidden_act != "gelu_fast" && c.hidden_act != "tanh") {
         throw Error(path + ": hidden_act \"" + c.hidden_act + "\" is not supported (gelu, gelu_new, relu, tanh)");
-    }
-    if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 ||
-        c.intermediate_size <= 0 || c.max_position_embeddings <= 0) {
-        throw Error(path + ": sizes must be positive (vocab_size, hidden_size, num_hidden_layers, "
-                           "num_attention_heads, intermediate_size, max_position_embeddings)");
-    }
-    if (c.hidden_size % c.num_heads != 0) {
-        throw Error(path + ": hidden_size " + std::to_string(c.hidden_size) + " is not a multiple of num_attention_heads " +
-                    std::to_string(c.num_heads));
     }
     if (j.contains("id2label") && j["id2label"].is_object()) {
         const auto& m = j["id2label"];
@@ -124,6 +76,39 @@ ModelConfig ModelConfig::from_json_file(const std::string& path) {
         for (int64_t i = 0; i < n; ++i) c.id2label.push_back("LABEL_" + std::to_string(i));
     }
     return c;
+}
+
+void EncoderFamily::read_config(const json& j, const std::string& path, ModelConfig& c) const {
+    c.vocab_size = get_field<int64_t>(j, "vocab_size", path);
+    c.hidden_size = get_field<int64_t>(j, "hidden_size", path);
+    c.embedding_size = get_field_or<int64_t>(j, "embedding_size", c.hidden_size, path);
+    c.num_layers = get_field<int64_t>(j, "num_hidden_layers", path);
+    c.num_heads = get_field<int64_t>(j, "num_attention_heads", path);
+    c.intermediate_size = get_field<int64_t>(j, "intermediate_size", path);
+    c.max_position_embeddings = get_field<int64_t>(j, "max_position_embeddings", path);
+    c.type_vocab_size = get_field_or<int64_t>(j, "type_vocab_size", 2, path);
+    c.pad_token_id = get_field_or<int64_t>(j, "pad_token_id", padding_idx_positions() ? 1 : 0, path);
+    c.layer_norm_eps = get_field_or<double>(j, "layer_norm_eps", 1e-12, path);
+    c.hidden_dropout = get_field_or<double>(j, "hidden_dropout_prob", 0.1, path);
+    c.attention_dropout = get_field_or<double>(j, "attention_probs_dropout_prob", 0.1, path);
+    if (j.contains("classifier_dropout") && !j["classifier_dropout"].is_null())
+        c.classifier_dropout = get_field<double>(j, "classifier_dropout", path);
+    c.initializer_range = get_field_or<double>(j, "initializer_range", 0.02, path);
+    c.hidden_act = get_field_or<std::string>(j, "hidden_act", "gelu", path);
+    check_sizes(c, path, "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size");
+}
+
+void check_sizes(const ModelConfig& c, const std::string& path, const char* hidden, const char* layers,
+                 const char* heads, const char* intermediate) {
+    if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 ||
+        c.intermediate_size <= 0 || c.max_position_embeddings <= 0 || c.embedding_size <= 0 || c.type_vocab_size < 0) {
+        throw Error(path + ": sizes must be positive (vocab_size, " + hidden + ", " + layers + ", " + heads + ", " +
+                    intermediate + ", max_position_embeddings)");
+    }
+    if (c.hidden_size % c.num_heads != 0) {
+        throw Error(path + ": " + hidden + " " + std::to_string(c.hidden_size) + " is not a multiple of " + heads + " " +
+                    std::to_string(c.num_heads));
+    }
 }
 
 }  // namespace ptune

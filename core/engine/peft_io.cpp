@@ -46,7 +46,9 @@ std::map<std::string, at::Tensor> PeftAdapter::head_tensors() const {
             auto pos = k.find(infix);
             if (pos != std::string::npos) k.erase(pos, std::string(infix).size());
         }
-        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0 || k.rfind("qa_outputs.", 0) == 0) out[k] = t;
+        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0 || k.rfind("qa_outputs.", 0) == 0 ||
+            k.rfind("pre_classifier.", 0) == 0)
+            out[k] = t;
     }
     return out;
 }
@@ -144,7 +146,8 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
         if (s == Site::Output) return {I, H};
         return {H, H};
     };
-    const std::string layer_tag = "encoder.layer.";
+    const EncoderFamily& fam = *cfg.family;
+    const std::string layer_tag = fam.layers_path();
     for (const auto& [name, t] : a.tensors) {
         std::string k = name;
         for (const char* p : {"base_model.model.", "base_model."})
@@ -152,7 +155,8 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
                 k = k.substr(std::string(p).size());
                 break;
             }
-        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0) continue;   // the head, read above
+        if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0 || k.rfind("pre_classifier.", 0) == 0)
+            continue;   // the head, read above
         const auto lp = k.find(layer_tag);
         if (lp == std::string::npos)
             throw Error(file + ": tensor " + name + " is not in an encoder layer (only the encoder's linear layers are supported)");
@@ -170,7 +174,7 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
         const std::string module = rest.substr(0, rest.size() - suffix.size());
         int site = -1;
         for (int s = 0; s < kSites; ++s)
-            if (module == site_name((Site)s)) site = s;
+            if (module == fam.layer_module(site_name((Site)s))) site = s;
         if (site < 0) throw Error(file + ": tensor " + name + ": module " + module + " is not one of the encoder's linear layers");
         LinearDelta& ld = d.layers[(size_t)layer][(size_t)site];
         const auto [in, out] = in_out((Site)site);
@@ -261,6 +265,19 @@ const char* const kRandomPoolerNoPeft =
     "the base checkpoint has no pooler, so ptune drew one at random (and keeps it in its own format); transformers "
     "would draw another when loading the model, and a PEFT adapter would compute something else";
 
+std::vector<std::string> peft_seq_cls_modules(const ModelConfig& cfg) {
+    std::vector<std::string> v;
+    const EncoderHeadSpec h = cfg.family->head();
+    for (const std::string& stem : {h.dense, h.out}) {
+        const std::string module = stem.substr(0, stem.find('.'));
+        if (!module.empty() && module != "classifier" && std::find(v.begin(), v.end(), module) == v.end())
+            v.push_back(module);
+    }
+    v.push_back("classifier");
+    v.push_back("score");
+    return v;
+}
+
 json peft_prefix_config(const ModelConfig& cfg, const PrefixOptions& o, const std::string& task_type,
                         const std::string& base_model) {
     return {
@@ -280,7 +297,7 @@ json peft_prefix_config(const ModelConfig& cfg, const PrefixOptions& o, const st
         // that PEFT loads it as plain prompts in inference and in training mode alike (with projection and
         // is_trainable=True PEFT would build the MLP and refuse the tensor's shape).
         {"prefix_projection", false},
-        {"modules_to_save", {"classifier", "score"}},
+        {"modules_to_save", peft_seq_cls_modules(cfg)},
         {"init_weights", nullptr},
     };
 }
@@ -295,6 +312,8 @@ void export_peft(const std::string& dir, const DeepPrompt& prompt, const Encoder
                     "still takes attention weight, so the adapter would compute something else. Export in "
                     "ptune's format instead (--format ptune).");
     }
+    if (const std::string why = cfg.family->peft_prefix_refusal(); !why.empty())
+        throw Error("cannot export as a PEFT adapter: " + why + ". Export in ptune's format instead (--format ptune).");
     if (!model.pooler_from_checkpoint()) {
         throw Error(std::string("cannot export as a PEFT adapter: ") + kRandomPoolerNoPeft +
                     ". Export in ptune's format instead (--format ptune).");
@@ -354,15 +373,23 @@ void write_peft_labels(const std::string& dir, const std::vector<std::string>& l
 
 namespace {
 
-// The name PEFT's lists use for a site: the short names PEFT's defaults use for BERT's attention projections,
-// the full module path for the others.
-std::string peft_site_name(Site s) {
-    switch (s) {
-        case Site::Query: return "query";
-        case Site::Key: return "key";
-        case Site::Value: return "value";
-        default: return site_name(s);
+// The name PEFT's lists use for a site: the module's last name where no other linear layer of the layer ends with
+// it (BERT's "query", DistilBERT's "q_lin"), else its path in the layer ("attention.output.dense").
+std::string peft_site_name(Site s, const EncoderFamily& fam) {
+    const std::string full = fam.layer_module(site_name(s));
+    const std::string last = full.substr(full.rfind('.') + 1);
+    for (int i = 0; i < kSites; ++i) {
+        if ((Site)i == s) continue;
+        const std::string other = fam.layer_module(site_name((Site)i));
+        if (other.substr(other.rfind('.') + 1) == last) return full;
     }
+    return last;
+}
+
+std::string regex_escape(const std::string& n) {
+    std::string esc;
+    for (char c : n) esc += c == '.' ? std::string("\\.") : std::string(1, c);
+    return esc;
 }
 
 bool ends_with(const std::string& s, const std::string& t) {
@@ -372,10 +399,10 @@ bool ends_with(const std::string& s, const std::string& t) {
 // What PEFT's list matching selects among an encoder layer's linear layers: target_modules entries match a
 // module key equal to them or ending in "." + entry (check_target_module_exists); IA3's feedforward_modules
 // entries match a key that ends with them, dot or not (_check_target_module_feedforward).
-std::set<Site> peft_list_matches(const std::vector<std::string>& names, bool dot_boundary) {
+std::set<Site> peft_list_matches(const std::vector<std::string>& names, bool dot_boundary, const EncoderFamily& fam) {
     std::set<Site> out;
     for (int i = 0; i < kSites; ++i) {
-        const std::string key = std::string("bert.encoder.layer.0.") + site_name((Site)i);
+        const std::string key = fam.weight_prefix() + fam.layers_path() + "0." + fam.layer_module(site_name((Site)i));
         for (const auto& t : names)
             if (key == t || ends_with(key, dot_boundary ? "." + t : t)) out.insert((Site)i);
     }
@@ -384,22 +411,21 @@ std::set<Site> peft_list_matches(const std::vector<std::string>& names, bool dot
 
 // A list naming exactly `sites` under PEFT's matching (`within`: the modules a feedforward list is checked
 // against), or a regular expression (PEFT fullmatches a string against the module key) when no list does.
-json peft_modules(const std::vector<Site>& sites, bool dot_boundary, const std::set<Site>& within) {
+json peft_modules(const std::vector<Site>& sites, bool dot_boundary, const std::set<Site>& within,
+                  const EncoderFamily& fam) {
     std::vector<std::string> names;
     for (int i = 0; i < kSites; ++i)
-        if (std::find(sites.begin(), sites.end(), (Site)i) != sites.end()) names.push_back(peft_site_name((Site)i));
+        if (std::find(sites.begin(), sites.end(), (Site)i) != sites.end()) names.push_back(peft_site_name((Site)i, fam));
     std::set<Site> want(sites.begin(), sites.end()), got;
-    for (Site s : peft_list_matches(names, dot_boundary))
+    for (Site s : peft_list_matches(names, dot_boundary, fam))
         if (within.count(s)) got.insert(s);
     if (got == want) return names;
     std::string alt;
     for (int i = 0; i < kSites; ++i) {
         if (!want.count((Site)i)) continue;
-        std::string n = site_name((Site)i), esc;
-        for (char c : n) esc += c == '.' ? std::string("\\.") : std::string(1, c);
-        alt += (alt.empty() ? "" : "|") + esc;
+        alt += (alt.empty() ? "" : "|") + regex_escape(fam.layer_module(site_name((Site)i)));
     }
-    return ".*encoder\\.layer\\.[0-9]+\\.(" + alt + ")";
+    return ".*" + regex_escape(fam.layers_path()) + "[0-9]+\\.(" + alt + ")";
 }
 
 std::set<Site> all_sites() {
@@ -422,9 +448,10 @@ json number_json(double v) { return v == std::floor(v) && std::fabs(v) < 1e15 ? 
 
 }  // namespace
 
-json peft_module_fields(const std::vector<Site>& sites, const std::vector<Site>* feedforward) {
-    json j = {{"target_modules", peft_modules(sites, true, all_sites())}};
-    if (feedforward) j["feedforward_modules"] = peft_modules(*feedforward, false, std::set<Site>(sites.begin(), sites.end()));
+json peft_module_fields(const std::vector<Site>& sites, const std::vector<Site>* feedforward, const EncoderFamily& fam) {
+    json j = {{"target_modules", peft_modules(sites, true, all_sites(), fam)}};
+    if (feedforward)
+        j["feedforward_modules"] = peft_modules(*feedforward, false, std::set<Site>(sites.begin(), sites.end()), fam);
     return j;
 }
 
@@ -450,7 +477,7 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
     auto common = [&](const std::string& peft_type) {
         json c = peft_common(peft_type, "");
         c["task_type"] = task_type;
-        c["modules_to_save"] = modules_to_save;
+        c["modules_to_save"] = modules_to_save.empty() ? peft_seq_cls_modules(cfg) : modules_to_save;
         return c;
     };
     const int64_t E = cfg.embedding_size > 0 ? cfg.embedding_size : cfg.hidden_size;
@@ -518,10 +545,10 @@ PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& o, const 
                   {"use_dora", false},
                   {"rank_pattern", json::object()},
                   {"alpha_pattern", json::object()}});
-        c.update(peft_module_fields(sites, nullptr));
+        c.update(peft_module_fields(sites, nullptr, *cfg.family));
     } else {
         c["init_ia3_weights"] = true;
-        c.update(peft_module_fields(sites, &ff));
+        c.update(peft_module_fields(sites, &ff, *cfg.family));
     }
     d.config = c;
     return d;
@@ -555,11 +582,11 @@ void export_peft_delta(const std::string& dir, const PeftDelta& d,
     } else {
         // LoRA / IA3 wrap the whole model: base_model.model.<model's own names>.
         tensors = save_head("base_model.model.");
-        const std::string root = "base_model.model." + cfg.weight_prefix() + "encoder.layer.";
+        const std::string root = "base_model.model." + cfg.weight_prefix() + cfg.family->layers_path();
         for (size_t l = 0; l < d.layers.size(); ++l)
             for (int s = 0; s < kSites; ++s) {
                 const LinearDelta& ld = d.layers[l][(size_t)s];
-                const std::string base = root + std::to_string(l) + "." + site_name((Site)s);
+                const std::string base = root + std::to_string(l) + "." + cfg.family->layer_module(site_name((Site)s));
                 auto cpu = [](const at::Tensor& t) { return t.detach().to(at::kCPU).to(at::kFloat).contiguous(); };
                 if (ld.lora_A.defined()) {
                     tensors.push_back({base + ".lora_A.weight", cpu(ld.lora_A)});

@@ -88,16 +88,21 @@ struct DeltaOptions;
 // ptune::Error saying why for what PEFT cannot express (bottleneck adapters, full fine-tuning, the linear probe,
 // a model whose pooler ptune drew at random).
 // `task_type` and `modules_to_save` as PEFT's model class for the task sets them (TOKEN_CLS: classifier and score;
-// QUESTION_ANS: qa_outputs); the pooler matters (and a random one is refused) for SEQ_CLS only.
+// QUESTION_ANS: qa_outputs; empty: SEQ_CLS's, peft_seq_cls_modules); the pooler matters (and a random one is refused)
+// for SEQ_CLS only.
 PeftDelta peft_delta_of(const std::string& method, const DeltaOptions& options, const DeltaMethod& delta,
                         const EncoderClassifier& model, const std::string& tokenizer_dir,
                         const std::string& task_type = "SEQ_CLS",
-                        const std::vector<std::string>& modules_to_save = {"classifier", "score"});
+                        const std::vector<std::string>& modules_to_save = {});
 // Whether PEFT can express a trained run of this method (peft_delta_of would not refuse it for its method).
 bool peft_can_express(const std::string& method);
 // PEFT's module list or pattern for these encoder sites: {"target_modules": ..., "feedforward_modules": ...}
 // (the second only when `feedforward` is given, for IA3). Exposed for tests.
-json peft_module_fields(const std::vector<Site>& sites, const std::vector<Site>* feedforward);
+json peft_module_fields(const std::vector<Site>& sites, const std::vector<Site>* feedforward,
+                        const EncoderFamily& family = bert_encoder_family());
+// PEFT's modules_to_save for a sequence-classification model of this family: its head's modules ("classifier",
+// DistilBERT's "pre_classifier") and PeftModelForSequenceClassification's own "classifier", "score".
+std::vector<std::string> peft_seq_cls_modules(const ModelConfig& cfg);
 
 // ptune_labels.json beside a PEFT adapter: the label names (PEFT's format has no place for them).
 void write_peft_labels(const std::string& dir, const std::vector<std::string>& label_names);
