@@ -513,10 +513,23 @@ void Store::set_environment(int64_t id, const std::string& environment_json) {
 }
 
 void Store::delete_run(int64_t id) {
+    // Checked and deleted in one write transaction, so that no process starts or finishes it in between.
+    Txn txn(db_, path_);
+    {
+        Use q(cache_->get("SELECT status, owner_pid, owner_host FROM runs WHERE id = ?1"));
+        q->bind(1, id);
+        if (!q->step()) throw Error(path_ + ": no run with id " + std::to_string(id));
+        const std::string status = q->text(0), owner_host = q->text(2);
+        const int64_t pid = q->i64(1);
+        // A run is being trained while its owner lives (one on another host cannot be checked from here).
+        if (status == "running" && (owner_host != host_name() || process_alive(pid)))
+            throw Error(path_ + ": run " + std::to_string(id) + " is being trained (process " + std::to_string(pid) +
+                        (owner_host.empty() ? "" : " on " + owner_host) + "): stop it first, then delete it");
+    }
     Use s(cache_->get("DELETE FROM runs WHERE id = ?1"));  // series rows go by ON DELETE CASCADE
     s->bind(1, id);
     s->run();
-    if (sqlite3_changes(db_) == 0) throw Error(path_ + ": no run with id " + std::to_string(id));
+    txn.commit();
 }
 
 std::optional<RunRecord> Store::run(int64_t id) const {

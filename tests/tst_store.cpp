@@ -524,6 +524,68 @@ private Q_SLOTS:
         }
     }
 
+    // Deleting a run another process is training is refused, in the store itself (the workbench and any other
+    // process go through it); once that process is gone the run can be deleted. A run owned on another host
+    // cannot be checked from here and is refused too.
+    void deletingARunAnotherProcessTrainsIsRefused() {
+        const std::string path = fresh_path();
+        { Store init(path); }
+        int ready[2], hold[2];
+        QCOMPARE(pipe(ready), 0);
+        QCOMPARE(pipe(hold), 0);
+        const pid_t child = fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            close(ready[0]);
+            close(hold[1]);
+            try {
+                Store s(path);
+                const int64_t id = s.create_run(sample_run());
+                s.start_run(id);
+                s.add_metrics(id, {{0, 0.0, 0.0, "train/loss", 1.0}});
+            } catch (...) {
+                _exit(3);
+            }
+            char c = 1;
+            if (write(ready[1], &c, 1) != 1) _exit(4);
+            while (read(hold[0], &c, 1) > 0) {
+            }
+            _exit(0);   // never finishes the run
+        }
+        close(ready[1]);
+        close(hold[0]);
+        char c = 0;
+        QCOMPARE(read(ready[0], &c, 1), ssize_t(1));
+        Store s(path);
+        QCOMPARE(s.runs().size(), size_t(1));
+        const int64_t id = s.runs()[0].id;
+        try {
+            s.delete_run(id);
+            QFAIL("deleting a run another process is training must be refused");
+        } catch (const ptune::Error& e) {
+            const std::string m = e.what();
+            QVERIFY2(m.find("being trained") != std::string::npos && m.find(std::to_string(child)) != std::string::npos,
+                     e.what());
+        }
+        QCOMPARE(s.metrics(id, "train/loss").size(), size_t(1));   // nothing was removed
+        close(hold[1]);
+        int status = 0;
+        QCOMPARE(waitpid(child, &status, 0), child);
+        QCOMPARE(WEXITSTATUS(status), 0);
+        QCOMPARE(s.run(id)->status, std::string("running"));   // its owner died after this store opened
+        s.delete_run(id);
+        QVERIFY(!s.run(id));
+
+        const int64_t far = s.create_run(sample_run());
+        s.start_run(far);
+        {
+            RawDb raw(path);
+            raw.set_owner(far, 1, "another-host.example");
+        }
+        QVERIFY_THROWS_EXCEPTION(ptune::Error, s.delete_run(far));
+        QVERIFY(s.run(far));
+    }
+
     void newerSchemaIsRefused() {
         const std::string path = fresh_path();
         {
