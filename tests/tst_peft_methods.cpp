@@ -261,6 +261,56 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, model->merge(with_prompt));
     }
 
+    // PEFT's target "dense" on BERT also adapts pooler.dense (the sequence head reads the pooler): such an adapter
+    // is read, its pooler LoRA applied under the head (tanh(pooler(h) + scaling B A h)), and merged too. Loading it
+    // into a method to train further is refused, since no method of ptune's trains the pooler.
+    void loraOnThePoolerIsApplied() {
+        QTemporaryDir tmp;
+        auto model = EncoderClassifier::load(fixture("bert/model"));
+        const std::string src = fixture("bert/adapter_lora_r4");
+        const std::string dir = tmp.path().toStdString() + "/lora-pooler";
+        fs::create_directories(dir);
+        json cfg = read_json_file(src + "/adapter_config.json");
+        cfg["target_modules"] = {"query", "value", "pooler.dense"};
+        write_json_file(dir + "/adapter_config.json", cfg);
+        auto tensors = load_all(src + "/adapter_model.safetensors");
+        at::manual_seed(3);
+        const at::Tensor A = at::randn({4, 64}) * 0.3, B = at::randn({64, 4}) * 0.3;
+        tensors["base_model.model.bert.pooler.dense.lora_A.weight"] = A;
+        tensors["base_model.model.bert.pooler.dense.lora_B.weight"] = B;
+        save_map(dir + "/adapter_model.safetensors", tensors);
+
+        PeftDelta with = peft_delta_from(PeftAdapter::load(dir), model->config());
+        PeftDelta without = peft_delta_from(PeftAdapter::load(src), model->config());
+        QVERIFY(with.pooler.lora_A.defined());
+        const double scaling = cfg["lora_alpha"].get<double>() / 4.0;
+        QCOMPARE(with.pooler.lora_scaling, scaling);
+        apply_head(*model, with.head);
+        json expected = read_json_file(fixture("bert/expected.json"));
+        at::NoGradGuard g;
+        Batch b = make_batch({expected["input_ids_96"][2].get<std::vector<int64_t>>()}, 0);
+        const at::Tensor got = model->forward(b, with.adaptation(), false);
+        // By hand: the layers' LoRA through encode, then the pooler with its own LoRA, then the classifier.
+        const at::Tensor h0 = model->encode(b, without.adaptation(), false).select(1, 0);
+        std::map<std::string, at::Tensor> pooler, head;
+        for (auto& [n, t] : model->pooler_parameters()) pooler[n] = t;
+        for (auto& [n, t] : model->head_parameters()) head[n] = t;
+        const at::Tensor pooled = at::tanh(at::linear(h0, pooler.at("pooler.dense.weight"), pooler.at("pooler.dense.bias")) +
+                                           at::linear(at::linear(h0, A), B) * scaling);
+        const at::Tensor want = at::linear(pooled, head.at("classifier.weight"), head.at("classifier.bias"));
+        QVERIFY2(at::allclose(got, want, 1e-5, 1e-6), qPrintable(QString("diff %1").arg((got - want).abs().max().item<double>())));
+        QVERIFY((got - model->forward(b, without.adaptation(), false)).abs().max().item<double>() > 1e-3);
+        // Merged into the weights, the plain model computes the same.
+        auto merged = EncoderClassifier::load(fixture("bert/model"));
+        apply_head(*merged, with.head);
+        merged->merge(with.adaptation());
+        QVERIFY(at::allclose(merged->forward(b, Adaptation{}, false), got, 1e-5, 1e-5));
+        // Its tensors beside a LoRA method's: the pooler's are not among the method's, which refuses them.
+        auto have = delta_parameters_of(with);
+        QVERIFY(have.count("pooler.dense.lora_A.weight"));
+        QCOMPARE(have.size(), delta_parameters_of(without).size() + 2);
+    }
+
     void badAdaptersAreRefused() {
         QTemporaryDir tmp;
         auto model = EncoderClassifier::load(fixture("bert/model"));

@@ -264,9 +264,10 @@ void EncoderClassifier::ensure_pooler() {
                      "as transformers does for RobertaForMultipleChoice");
 }
 
-at::Tensor EncoderClassifier::pool(const at::Tensor& hidden) const {
+at::Tensor EncoderClassifier::pool(const at::Tensor& hidden, const LinearDelta* pooler_delta) const {
     if (!pooler_.weight.defined()) throw Error("the " + cfg_.arch_name() + " model has no pooler (ensure_pooler)");
-    return at::tanh(pooler_(hidden.select(1, 0).to(pooler_.weight.scalar_type())));
+    const at::Tensor first = hidden.select(1, 0).to(pooler_.weight.scalar_type());
+    return at::tanh(pooler_delta && !pooler_delta->empty() ? pooler_delta->apply(pooler_, first, false) : pooler_(first));
 }
 
 std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::pooler_parameters() const {
@@ -344,29 +345,32 @@ const char* site_name(Site s) {
 void EncoderClassifier::merge(const Adaptation& a) {
     if (a.prefix || a.input_prompt.defined())
         throw Error("merge: deep prompts and virtual tokens cannot be merged into the weights");
-    if (a.layers.empty()) return;
+    bool adapter = a.pooler.has_adapter();
     for (const auto& layer : a.layers)
-        for (const LinearDelta& d : layer)
-            if (d.has_adapter()) throw Error("merge: bottleneck adapters cannot be merged into the weights (their activation is not linear)");
-    if (a.layers.size() != layers_.size())
+        for (const LinearDelta& d : layer) adapter |= d.has_adapter();
+    if (adapter) throw Error("merge: bottleneck adapters cannot be merged into the weights (their activation is not linear)");
+    if (!a.layers.empty() && a.layers.size() != layers_.size())
         throw Error("merge: adaptation for " + std::to_string(a.layers.size()) + " layers on a model with " +
                     std::to_string(layers_.size()));
     at::NoGradGuard g;
-    for (size_t l = 0; l < layers_.size(); ++l) {
+    auto fold = [](const LinearDelta& d, Linear& lin) {
+        if (d.ia3_in.defined()) lin.weight = lin.weight * d.ia3_in.to(lin.weight.device()).unsqueeze(0);
+        if (d.lora_A.defined())
+            lin.weight = lin.weight + at::matmul(d.lora_B, d.lora_A).to(lin.weight.device()) * d.lora_scaling;
+        if (d.ia3_out.defined()) {
+            const at::Tensor o = d.ia3_out.to(lin.weight.device());
+            lin.weight = lin.weight * o.unsqueeze(1);
+            if (lin.bias.defined()) lin.bias = lin.bias * o;
+        }
+    };
+    for (size_t l = 0; l < a.layers.size(); ++l) {
         EncoderLayer& L = layers_[l];
         Linear* sites[kSites] = {&L.query, &L.key, &L.value, &L.attn_out, &L.intermediate, &L.output};
-        for (int s = 0; s < kSites; ++s) {
-            const LinearDelta& d = a.layers[l][(size_t)s];
-            Linear& lin = *sites[s];
-            if (d.ia3_in.defined()) lin.weight = lin.weight * d.ia3_in.to(lin.weight.device()).unsqueeze(0);
-            if (d.lora_A.defined())
-                lin.weight = lin.weight + at::matmul(d.lora_B, d.lora_A).to(lin.weight.device()) * d.lora_scaling;
-            if (d.ia3_out.defined()) {
-                const at::Tensor o = d.ia3_out.to(lin.weight.device());
-                lin.weight = lin.weight * o.unsqueeze(1);
-                if (lin.bias.defined()) lin.bias = lin.bias * o;
-            }
-        }
+        for (int s = 0; s < kSites; ++s) fold(a.layers[l][(size_t)s], *sites[s]);
+    }
+    if (!a.pooler.empty()) {
+        if (!pooler_.weight.defined()) throw Error("merge: the adaptation changes a pooler this model does not have");
+        fold(a.pooler, pooler_);
     }
 }
 
@@ -482,12 +486,13 @@ at::Tensor EncoderClassifier::encode(const Batch& b, const Adaptation& ad, bool 
     return x;
 }
 
-at::Tensor EncoderClassifier::head(const at::Tensor& hidden, bool training) const {
+at::Tensor EncoderClassifier::head(const at::Tensor& hidden, bool training, const LinearDelta* pooler_delta) const {
     const double p = cfg_.classifier_dropout.value_or(cfg_.hidden_dropout);
     at::Tensor first = hidden.select(1, 0);
     const EncoderHeadSpec h = cfg_.family->head();
     if (h.on_pooler) {
-        at::Tensor pooled = at::tanh(pooler_(first));
+        at::Tensor pooled = at::tanh(pooler_delta && !pooler_delta->empty() ? pooler_delta->apply(pooler_, first, training)
+                                                                             : pooler_(first));
         return classifier_(at::dropout(pooled, p, training));
     }
     at::Tensor x = h.dropout_before_dense ? at::dropout(first, p, training) : first;
@@ -502,7 +507,7 @@ at::Tensor EncoderClassifier::forward(const Batch& b, const PrefixKV* prefix, bo
 }
 
 at::Tensor EncoderClassifier::forward(const Batch& b, const Adaptation& a, bool training) const {
-    return head(encode(b, a, training), training);
+    return head(encode(b, a, training), training, &a.pooler);
 }
 
 at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& labels) {

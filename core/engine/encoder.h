@@ -80,6 +80,9 @@ struct Adaptation {
     // mask is prefixed with ones, and the head reads the first virtual token's state, as PEFT's models do.
     at::Tensor input_prompt;
     std::vector<std::array<LinearDelta, kSites>> layers;   // LoRA / IA3: empty, or one entry per layer
+    // LoRA / IA3 on the pooler's dense layer (a PEFT adapter whose target "dense" matched pooler.dense); the
+    // heads that read the pooler (BERT's sequence head, multiple choice) apply it.
+    LinearDelta pooler;
 };
 
 // A batch of tokenized inputs: ids and mask [B, n] (int64), type ids optional.
@@ -114,7 +117,7 @@ public:
     // Classification logits [B, num_labels].
     at::Tensor forward(const Batch& b, const PrefixKV* prefix, bool training) const;
     at::Tensor forward(const Batch& b, const Adaptation& a, bool training) const;
-    at::Tensor head(const at::Tensor& hidden, bool training) const;
+    at::Tensor head(const at::Tensor& hidden, bool training, const LinearDelta* pooler_delta = nullptr) const;
     // Rows (batch entries) encode() has run through the encoder since the model was made: the tests check with it
     // that the linear probe runs its frozen encoder once per row.
     int64_t encoded_rows() const { return encoded_rows_.load(std::memory_order_relaxed); }
@@ -137,7 +140,7 @@ public:
     // Overrides the config's hidden_dropout_prob (training-time dropout on hidden states; the head's too where the
     // config sets no classifier_dropout), as transformers does with a config edited before loading.
     void set_hidden_dropout(double p) { cfg_.hidden_dropout = p; }
-    at::Tensor pool(const at::Tensor& hidden) const;
+    at::Tensor pool(const at::Tensor& hidden, const LinearDelta* pooler_delta = nullptr) const;
     void set_pooler_tensor(const std::string& name, const at::Tensor& value);
     // Every backbone tensor (frozen unless set_backbone_trainable), under transformers' names.
     std::vector<std::pair<std::string, at::Tensor>> backbone_parameters() const;

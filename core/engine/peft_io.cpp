@@ -67,6 +67,8 @@ void PeftDelta::to(const at::Device& device) {
         for (LinearDelta& ld : layer)
             for (at::Tensor* t : {&ld.lora_A, &ld.lora_B, &ld.ia3_out, &ld.ia3_in})
                 if (t->defined()) *t = t->to(device);
+    for (at::Tensor* t : {&pooler.lora_A, &pooler.lora_B, &pooler.ia3_out, &pooler.ia3_in})
+        if (t->defined()) *t = t->to(device);
 }
 
 std::map<std::string, at::Tensor> delta_parameters_of(const PeftDelta& d) {
@@ -81,6 +83,12 @@ std::map<std::string, at::Tensor> delta_parameters_of(const PeftDelta& d) {
             if (x.ia3_out.defined()) have[base + ".ia3_out"] = x.ia3_out;
             if (x.ia3_in.defined()) have[base + ".ia3_in"] = x.ia3_in;
         }
+    // No method of ptune's trains the pooler: these names match none of a method's parameters, so that loading
+    // such an adapter into one is refused rather than losing the pooler's change.
+    if (d.pooler.lora_A.defined()) have["pooler.dense.lora_A.weight"] = d.pooler.lora_A;
+    if (d.pooler.lora_B.defined()) have["pooler.dense.lora_B.weight"] = d.pooler.lora_B;
+    if (d.pooler.ia3_out.defined()) have["pooler.dense.ia3_out"] = d.pooler.ia3_out;
+    if (d.pooler.ia3_in.defined()) have["pooler.dense.ia3_in"] = d.pooler.ia3_in;
     return have;
 }
 
@@ -95,6 +103,7 @@ Adaptation PeftDelta::adaptation() const {
     Adaptation ad;
     ad.input_prompt = input_prompt;
     ad.layers = layers;
+    ad.pooler = pooler;
     return ad;
 }
 
@@ -157,27 +166,37 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
             }
         if (k.rfind("classifier.", 0) == 0 || k.rfind("score.", 0) == 0 || k.rfind("pre_classifier.", 0) == 0)
             continue;   // the head, read above
-        const auto lp = k.find(layer_tag);
-        if (lp == std::string::npos)
-            throw Error(file + ": tensor " + name + " is not in an encoder layer (only the encoder's linear layers are supported)");
-        size_t pos = lp + layer_tag.size();
-        size_t dot = k.find('.', pos);
-        const int64_t layer = std::stoll(k.substr(pos, dot - pos));
-        if (layer < 0 || layer >= cfg.num_layers)
-            throw Error(file + ": tensor " + name + ": layer " + std::to_string(layer) + " but the model has " +
-                        std::to_string(cfg.num_layers));
-        std::string rest = k.substr(dot + 1);   // "attention.self.query.lora_A.weight"
         std::string suffix;
         for (const char* sfx : {".lora_A.weight", ".lora_B.weight", ".ia3_l"})
-            if (rest.size() > strlen(sfx) && rest.compare(rest.size() - strlen(sfx), strlen(sfx), sfx) == 0) suffix = sfx;
-        if (suffix.empty()) throw Error(file + ": tensor " + name + ": not a LoRA or IA3 weight ptune knows");
-        const std::string module = rest.substr(0, rest.size() - suffix.size());
-        int site = -1;
-        for (int s = 0; s < kSites; ++s)
-            if (module == fam.layer_module(site_name((Site)s))) site = s;
-        if (site < 0) throw Error(file + ": tensor " + name + ": module " + module + " is not one of the encoder's linear layers");
-        LinearDelta& ld = d.layers[(size_t)layer][(size_t)site];
-        const auto [in, out] = in_out((Site)site);
+            if (k.size() > strlen(sfx) && k.compare(k.size() - strlen(sfx), strlen(sfx), sfx) == 0) suffix = sfx;
+        LinearDelta* target = nullptr;
+        int64_t in = H, out = H;
+        const std::string path = suffix.empty() ? k : k.substr(0, k.size() - suffix.size());
+        if (cfg.has_pooler() && !suffix.empty() && (path == "pooler.dense" || path == fam.weight_prefix() + "pooler.dense")) {
+            // The pooler's dense layer: PEFT's "dense" target matches it beside the layers' dense modules.
+            target = &d.pooler;
+        } else {
+            const auto lp = k.find(layer_tag);
+            if (lp == std::string::npos)
+                throw Error(file + ": tensor " + name + " is not in an encoder layer or the pooler (only the encoder's "
+                            "linear layers and the pooler's dense layer are supported)");
+            size_t pos = lp + layer_tag.size();
+            size_t dot = k.find('.', pos);
+            const int64_t layer = std::stoll(k.substr(pos, dot - pos));
+            if (layer < 0 || layer >= cfg.num_layers)
+                throw Error(file + ": tensor " + name + ": layer " + std::to_string(layer) + " but the model has " +
+                            std::to_string(cfg.num_layers));
+            std::string rest = k.substr(dot + 1);   // "attention.self.query.lora_A.weight"
+            if (suffix.empty()) throw Error(file + ": tensor " + name + ": not a LoRA or IA3 weight ptune knows");
+            const std::string module = rest.substr(0, rest.size() - suffix.size());
+            int site = -1;
+            for (int s = 0; s < kSites; ++s)
+                if (module == fam.layer_module(site_name((Site)s))) site = s;
+            if (site < 0) throw Error(file + ": tensor " + name + ": module " + module + " is not one of the encoder's linear layers");
+            target = &d.layers[(size_t)layer][(size_t)site];
+            std::tie(in, out) = in_out((Site)site);
+        }
+        LinearDelta& ld = *target;
         const at::Tensor f = t.to(at::kFloat).clone();
         auto bad = [&](const std::string& expected) {
             return Error(file + ": tensor " + name + " has shape " + shape_str(t) + ", expected " + expected);
@@ -196,22 +215,23 @@ PeftDelta peft_delta_from(const PeftAdapter& a, const ModelConfig& cfg) {
             throw bad("[" + std::to_string(out) + ", 1] or [1, " + std::to_string(in) + "]");
         }
     }
+    auto check_lora = [&](LinearDelta& ld, const std::string& what) {
+        if (ld.lora_A.defined() != ld.lora_B.defined()) throw Error(file + ": " + what + ": lora_A without lora_B");
+        if (!ld.lora_A.defined()) return;
+        const int64_t r = ld.lora_A.size(0);
+        if (ld.lora_B.size(1) != r)
+            throw Error(file + ": " + what + ": lora_A has rank " + std::to_string(r) + ", lora_B " +
+                        std::to_string(ld.lora_B.size(1)));
+        if (r != (int64_t)r_cfg)
+            throw Error(file + ": " + what + ": rank " + std::to_string(r) + " but adapter_config.json says r = " +
+                        std::to_string((int64_t)r_cfg));
+        ld.lora_scaling = rslora ? alpha / std::sqrt((double)r) : alpha / (double)r;
+        ld.lora_dropout = dropout;
+    };
     for (int64_t l = 0; l < cfg.num_layers; ++l)
-        for (int s = 0; s < kSites; ++s) {
-            LinearDelta& ld = d.layers[(size_t)l][(size_t)s];
-            if (ld.lora_A.defined() != ld.lora_B.defined())
-                throw Error(file + ": layer " + std::to_string(l) + " " + site_name((Site)s) + ": lora_A without lora_B");
-            if (!ld.lora_A.defined()) continue;
-            const int64_t r = ld.lora_A.size(0);
-            if (ld.lora_B.size(1) != r)
-                throw Error(file + ": layer " + std::to_string(l) + " " + site_name((Site)s) + ": lora_A has rank " +
-                            std::to_string(r) + ", lora_B " + std::to_string(ld.lora_B.size(1)));
-            if (r != (int64_t)r_cfg)
-                throw Error(file + ": layer " + std::to_string(l) + " " + site_name((Site)s) + ": rank " + std::to_string(r) +
-                            " but adapter_config.json says r = " + std::to_string((int64_t)r_cfg));
-            ld.lora_scaling = rslora ? alpha / std::sqrt((double)r) : alpha / (double)r;
-            ld.lora_dropout = dropout;
-        }
+        for (int s = 0; s < kSites; ++s)
+            check_lora(d.layers[(size_t)l][(size_t)s], "layer " + std::to_string(l) + " " + site_name((Site)s));
+    check_lora(d.pooler, "pooler.dense");
     return d;
 }
 

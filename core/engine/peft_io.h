@@ -49,6 +49,7 @@ struct PeftDelta {
     std::string peft_type;
     at::Tensor input_prompt;                                  // PROMPT_TUNING, P_TUNING: [P, token_dim]
     std::vector<std::array<LinearDelta, kSites>> layers;      // LORA, IA3: one entry per layer
+    LinearDelta pooler;                                       // LORA, IA3 on BERT's pooler.dense (PEFT's "dense")
     std::map<std::string, at::Tensor> head;                   // model names -> tensors
     std::vector<std::string> notes;                           // e.g. what a P_TUNING file does not hold
     json config;                                              // adapter_config.json as read
