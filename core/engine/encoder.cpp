@@ -253,9 +253,8 @@ std::vector<std::pair<std::string, at::Tensor>> EncoderClassifier::backbone_para
 void EncoderClassifier::ensure_pooler() {
     if (pooler_.weight.defined()) return;
     if (cfg_.family->pooler() != EncoderFamily::Pooler::IfStored)
-        throw Error(cfg_.arch_name() + " has no pooler: its multiple-choice head (transformers' " +
-                    (cfg_.arch_name() == "ELECTRA" ? "SequenceSummary" : "pre_classifier on [CLS]") +
-                    ") is not supported yet; use a BERT or RoBERTa model");
+        throw Error(cfg_.arch_name() + " has no pooler: " + cfg_.family->multiple_choice_head() +
+                    " is not supported yet; use a BERT or RoBERTa model");
     const int64_t H = cfg_.hidden_size;
     at::manual_seed(0x9e3779b97f4a7c15ULL);   // the same fixed seed as BERT's missing pooler
     pooler_ = {(at::randn({H, H}) * cfg_.initializer_range).to(device_), at::zeros({H}).to(device_)};

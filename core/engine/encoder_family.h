@@ -50,6 +50,9 @@ public:
     enum class Pooler { Always, IfStored, None };
     virtual Pooler pooler() const = 0;
     virtual EncoderHeadSpec head() const = 0;
+    // For a family without a pooler: what its transformers multiple-choice head is, for the refusal
+    // ("its multiple-choice head (transformers' SequenceSummary)").
+    virtual std::string multiple_choice_head() const { return "its multiple-choice head"; }
     // Why PEFT cannot put a prefix (past_key_values) into this family's transformers model; empty when it can.
     virtual std::string peft_prefix_refusal() const { return ""; }
 };

@@ -57,6 +57,9 @@ public:
     }
     bool attention_output_dropout() const override { return false; }
     Pooler pooler() const override { return Pooler::None; }
+    std::string multiple_choice_head() const override {
+        return "its multiple-choice head (transformers' pre_classifier, ReLU and classifier on [CLS], all trained)";
+    }
     EncoderHeadSpec head() const override {
         EncoderHeadSpec h;
         h.dense = "pre_classifier";

@@ -12,6 +12,9 @@ public:
     std::vector<std::string> model_types() const override { return {"electra"}; }
     std::string weight_prefix() const override { return "electra."; }
     Pooler pooler() const override { return Pooler::None; }
+    std::string multiple_choice_head() const override {
+        return "its multiple-choice head (transformers' SequenceSummary)";
+    }
     EncoderHeadSpec head() const override {
         EncoderHeadSpec h;
         h.dense = "classifier.dense";
